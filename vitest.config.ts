@@ -21,7 +21,9 @@ export default defineConfig({
           setupFiles: ["test/support/setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          fileParallelism: false
+          // One server set per run: service suites share moto and Swift, so they run one file at a time.
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } }
         }
       }
     ]

@@ -1,0 +1,166 @@
+/**
+ * The `AwsCredentials` service: what every credential source provides and what every AWS
+ * client consumes.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import * as Credentials from "./Credentials.js"
+import { CredentialsError, type Attempt } from "./CredentialsError.js"
+
+/**
+ * The service's shape.
+ *
+ * - `get` serves the current credentials, refreshing them first when they are about to expire.
+ * - `invalidate` makes the next `get` fetch afresh (for a service that answered `ExpiredToken`).
+ * - `attempts` says how the layer came to provide these credentials: for a chain, every link
+ *   it tried; for a single source, that source.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly get: Effect.Effect<Credentials.Credentials, CredentialsError>
+  readonly invalidate: Effect.Effect<void>
+  readonly attempts: ReadonlyArray<Attempt>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class AwsCredentials extends Context.Tag("effect-aws-credentials/AwsCredentials")<
+  AwsCredentials,
+  Service
+>() {}
+
+/**
+ * Builds the service from its parts; `attempts` defaults to none.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: {
+  readonly get: Effect.Effect<Credentials.Credentials, CredentialsError>
+  readonly invalidate?: Effect.Effect<void> | undefined
+  readonly attempts?: ReadonlyArray<Attempt> | undefined
+}): Service => ({
+  get: options.get,
+  invalidate: options.invalidate ?? Effect.void,
+  attempts: options.attempts ?? []
+})
+
+/**
+ * Options for `layerStatic`: explicit keys.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StaticOptions {
+  readonly accessKeyId: string
+  readonly secretAccessKey: string | import("effect/Redacted").Redacted<string>
+  readonly sessionToken?: string | import("effect/Redacted").Redacted<string> | undefined
+  readonly expiration?: Date | import("effect/DateTime").DateTime | undefined
+  readonly accountId?: string | undefined
+  readonly provenance?: string | undefined
+}
+
+/**
+ * Explicit keys, labelled `explicit`. This is also how tests provide credentials:
+ * `Effect.provide(AwsCredentials.layerStatic({ accessKeyId: "AKIDTEST", secretAccessKey: "x" }))`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStatic = (options: StaticOptions): Layer.Layer<AwsCredentials> => {
+  const credentials = Credentials.make({
+    ...options,
+    source: "explicit",
+    provenance: options.provenance ?? "explicit keys given in code"
+  })
+  return Layer.succeed(
+    AwsCredentials,
+    make({
+      get: Effect.succeed(credentials),
+      attempts: [{ source: "explicit", outcome: "resolved", reason: credentials.provenance, durationMs: 0 }]
+    })
+  )
+}
+
+/**
+ * The credential identity shape the AWS SDK for JavaScript (v3) accepts. Declared here so that
+ * this package does not depend on `@smithy/types`.
+ *
+ * @since 0.1.0
+ * @category interop
+ */
+export interface AwsSdkIdentity {
+  readonly accessKeyId: string
+  readonly secretAccessKey: string
+  readonly sessionToken?: string
+  readonly expiration?: Date
+  readonly accountId?: string
+}
+
+/**
+ * An AWS SDK v3 credential provider (`credentials:` option of every client) backed by the
+ * `AwsCredentials` service. The SDK calls it whenever it needs to sign; it asks again before
+ * `expiration`, and `get` refreshes as needed, so the client never has to be rebuilt.
+ *
+ * @since 0.1.0
+ * @category interop
+ */
+export const toAwsSdkProvider: Effect.Effect<
+  (options?: { readonly forceRefresh?: boolean }) => Promise<AwsSdkIdentity>,
+  never,
+  AwsCredentials
+> = Effect.gen(function*() {
+  const service = yield* AwsCredentials
+  const runtime = yield* Effect.runtime<never>()
+  const runPromise = Runtime.runPromise(runtime)
+  return (options) =>
+    runPromise(
+      (options?.forceRefresh === true ? Effect.zipRight(service.invalidate, service.get) : service.get).pipe(
+        Effect.map(Credentials.toAwsIdentity)
+      )
+    )
+})
+
+/**
+ * Wraps an AWS SDK v3 credential provider (for instance one from `@aws-sdk/credential-providers`)
+ * as an `AwsCredentials` layer, so SDK-only sources can join a chain. Its failures become
+ * `CredentialsError`s with reason `ServiceError`; the SDK's own caching decides refreshes.
+ *
+ * @since 0.1.0
+ * @category interop
+ */
+export const layerFromAwsSdkProvider = (
+  provider: () => Promise<AwsSdkIdentity>,
+  options?: { readonly source?: Credentials.Source | undefined; readonly description?: string | undefined }
+): Layer.Layer<AwsCredentials, CredentialsError> => {
+  const source = options?.source ?? "explicit"
+  const provenance = options?.description ?? "AWS SDK credential provider"
+  const get = Effect.tryPromise({
+    try: () => provider(),
+    catch: (cause) =>
+      new CredentialsError({
+        source,
+        reason: "ServiceError",
+        detail: `${provenance} failed: ${cause instanceof Error ? cause.name : "unknown error"}`,
+        cause
+      })
+  }).pipe(
+    Effect.map((identity) => Credentials.make({ ...identity, source, provenance }))
+  )
+  return Layer.effect(
+    AwsCredentials,
+    Effect.map(get, (first) =>
+      make({
+        get,
+        attempts: [{ source, outcome: "resolved", reason: first.provenance, durationMs: 0 }]
+      }))
+  )
+}

@@ -1,0 +1,100 @@
+/**
+ * The region AWS clients talk to, with where it came from: explicit > `AWS_REGION` >
+ * `AWS_DEFAULT_REGION` > the active profile's `region`.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { AwsSession } from "./AwsSession.js"
+import * as Env from "./internal/env.js"
+import * as ProfileFile from "./ProfileFile.js"
+
+/**
+ * A resolved region and its origin, e.g. `{ name: "eu-west-1", source: "env AWS_REGION" }`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly name: string
+  /** `explicit`, `env AWS_REGION`, `env AWS_DEFAULT_REGION` or `profile NAME (PATH:LINE)`. */
+  readonly source: string
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class AwsRegion extends Context.Tag("effect-aws-credentials/AwsRegion")<AwsRegion, Service>() {}
+
+/**
+ * No region anywhere. The message lists where it looked.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RegionNotFound extends Data.TaggedError("RegionNotFound")<{
+  readonly tried: ReadonlyArray<string>
+}> {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `No AWS region found; looked at ${this.tried.join(", ")}. Set AWS_REGION or add region to the profile.`
+  }
+}
+
+/**
+ * Resolves the region for the session, or `None` when nothing sets one.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const resolve: Effect.Effect<Option.Option<Service>, never, AwsSession> = Effect.gen(function*() {
+  const session = yield* AwsSession
+  if (Option.isSome(session.explicitRegion)) {
+    return Option.some({ name: session.explicitRegion.value, source: "explicit" })
+  }
+  const fromEnv = yield* Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"])
+  if (Option.isSome(fromEnv)) {
+    return Option.some({ name: fromEnv.value.value, source: `env ${fromEnv.value.name}` })
+  }
+  return Option.flatMap(session.profile, (profile) =>
+    Option.map(
+      Option.filter(ProfileFile.property(profile, "region"), (p) => p.value !== ""),
+      (p) => ({ name: p.value, source: `profile ${session.profileName} (${p.path}:${p.line})` })
+    ))
+})
+
+/**
+ * The region as a layer; fails with `RegionNotFound` when nothing sets one.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<AwsRegion, RegionNotFound, AwsSession> = Layer.effect(
+  AwsRegion,
+  Effect.flatMap(resolve, Option.match({
+    onSome: Effect.succeed,
+    onNone: () =>
+      Effect.flatMap(AwsSession, (session) =>
+        Effect.fail(
+          new RegionNotFound({
+            tried: ["the session's region option", "AWS_REGION", "AWS_DEFAULT_REGION", `profile ${session.profileName}`]
+          })
+        ))
+  }))
+)
+
+/**
+ * A fixed region, for tests and for programs that know theirs.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStatic = (name: string): Layer.Layer<AwsRegion> =>
+  Layer.succeed(AwsRegion, { name, source: "explicit" })

@@ -1,0 +1,232 @@
+/**
+ * Chains of credential sources: try each link in order, move on only when a link has nothing
+ * configured (`CredentialsUnavailable`), stop at the first link that is configured but broken
+ * (`CredentialsError`), and remember every attempt so that a failure, or `explain`, can say
+ * what was tried and why it was skipped.
+ *
+ * @since 0.1.0
+ */
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { AwsCredentials, make as makeService } from "./AwsCredentials.js"
+import * as AwsSession from "./AwsSession.js"
+import type * as Credentials from "./Credentials.js"
+import {
+  type Attempt,
+  CredentialsError,
+  CredentialsUnavailable,
+  NoCredentialsFound
+} from "./CredentialsError.js"
+import { elapsedMs } from "./internal/provider.js"
+import * as BotoConfig from "./providers/BotoConfig.js"
+import * as ConfigFile from "./providers/ConfigFile.js"
+import * as Ec2CredentialsFile from "./providers/Ec2CredentialsFile.js"
+import * as Env from "./providers/Env.js"
+import * as Process from "./providers/Process.js"
+import * as SharedCredentialsFile from "./providers/SharedCredentialsFile.js"
+
+/**
+ * Anything that can be a link: a source layer, or a chain (which fails with
+ * `NoCredentialsFound` when all its own links were unavailable).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Link<R> = Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError | NoCredentialsFound, R>
+
+/**
+ * What a chain fails with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ChainError = CredentialsError | NoCredentialsFound
+
+const withAttempts = (
+  layer: Layer.Layer<AwsCredentials, ChainError, any>,
+  before: ReadonlyArray<Attempt>
+) =>
+  layer.pipe(
+    Layer.map((context) => {
+      const service = Context.get(context, AwsCredentials)
+      return Context.add(context, AwsCredentials, { ...service, attempts: [...before, ...service.attempts] })
+    }),
+    Layer.catchAll((error) =>
+      Layer.fail(
+        error._tag === "NoCredentialsFound"
+          ? new NoCredentialsFound({ attempts: [...before, ...error.attempts] })
+          : new CredentialsError({ ...error, attempts: [...before, ...(error.attempts ?? [])] })
+      )
+    )
+  )
+
+/**
+ * Times a link and turns its outcome into an attempt: unavailable becomes a one-attempt
+ * `NoCredentialsFound` (so the next link can take over), an error gets its failed attempt.
+ */
+const track = <R>(link: Link<R>): Layer.Layer<AwsCredentials, ChainError, R> =>
+  Layer.unwrapEffect(
+    Effect.map(Clock.currentTimeNanos, (start) =>
+      Layer.catchAll(link, (error) =>
+        Layer.unwrapEffect(
+          Effect.map(elapsedMs(start), (durationMs): Layer.Layer<AwsCredentials, ChainError> => {
+            switch (error._tag) {
+              case "CredentialsUnavailable":
+                return Layer.fail(
+                  new NoCredentialsFound({
+                    attempts: [{ source: error.source, outcome: "unavailable", reason: error.reason, durationMs }]
+                  })
+                )
+              case "NoCredentialsFound":
+                return Layer.fail(error)
+              case "CredentialsError":
+                return Layer.fail(
+                  error.attempts !== undefined || error.source === undefined
+                    ? error
+                    : new CredentialsError({
+                      ...error,
+                      attempts: [{ source: error.source, outcome: "failed", reason: error.message, durationMs }]
+                    })
+                )
+            }
+          })
+        ))
+    )
+  )
+
+/**
+ * Tries `that` when `self` had nothing configured. Built on `Layer.catchAll`; a
+ * `CredentialsError` from `self` stops the chain.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const orElse: {
+  <R2>(that: () => Link<R2>): <R1>(self: Link<R1>) => Layer.Layer<AwsCredentials, ChainError, R1 | R2>
+  <R1, R2>(self: Link<R1>, that: () => Link<R2>): Layer.Layer<AwsCredentials, ChainError, R1 | R2>
+} = function() {
+  if (arguments.length === 1) {
+    const that = arguments[0] as () => Link<any>
+    return (self: Link<any>) => orElseImpl(self, that)
+  }
+  return orElseImpl(arguments[0], arguments[1])
+} as any
+
+const orElseImpl = <R1, R2>(self: Link<R1>, that: () => Link<R2>): Layer.Layer<AwsCredentials, ChainError, R1 | R2> =>
+  Layer.catchAll(track(self), (error) =>
+    error._tag === "NoCredentialsFound"
+      ? withAttempts(track(that()), error.attempts)
+      : Layer.fail(error))
+
+/**
+ * A chain from links, tried in order:
+ * `CredentialChain.make(Env.layer, SharedCredentialsFile.layer, Process.layer)`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <Links extends readonly [Link<any>, ...Array<Link<any>>]>(
+  ...links: Links
+): Layer.Layer<AwsCredentials, ChainError, Layer.Layer.Context<Links[number]>> => {
+  const [first, ...rest] = links
+  return rest.reduce<Layer.Layer<AwsCredentials, ChainError, any>>(
+    (chain, link) => orElseImpl(chain, () => link),
+    track(first)
+  )
+}
+
+/**
+ * A link that is always skipped, with the reason (used where botocore drops a source, so the
+ * attempt still shows up in `explain`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const skip = (source: Credentials.Source, reason: string): Link<never> =>
+  Layer.fail(new CredentialsUnavailable({ source, reason }))
+
+/**
+ * Tunables of the sources in the default chain.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DefaultOptions {
+  readonly process?: Process.Options | undefined
+  readonly botoConfig?: BotoConfig.Options | undefined
+}
+
+/**
+ * The requirements of the default chain.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DefaultRequirements = AwsSession.AwsSession | FileSystem.FileSystem | CommandExecutor.CommandExecutor
+
+/**
+ * The default chain with tunables. Explicit keys given to the session win outright (label
+ * `explicit`); otherwise the links are botocore's, in its order: `env` (skipped when the
+ * profile was named in code or on the command line), `shared-credentials-file`,
+ * `custom-process`, `config-file`, `ec2-credentials-file`, `boto-config`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDefaultWith = (
+  options: DefaultOptions = {}
+): Layer.Layer<AwsCredentials, ChainError, DefaultRequirements> =>
+  Layer.unwrapEffect(
+    Effect.map(AwsSession.AwsSession, (session) => {
+      if (Option.isSome(session.explicitCredentials)) {
+        const credentials = session.explicitCredentials.value
+        return Layer.succeed(
+          AwsCredentials,
+          makeService({
+            get: Effect.succeed(credentials),
+            attempts: [{ source: "explicit", outcome: "resolved", reason: credentials.provenance, durationMs: 0 }]
+          })
+        )
+      }
+      return make(
+        AwsSession.profileNamedExplicitly(session)
+          ? skip("env", `skipped: the profile ${session.profileName} was named explicitly`)
+          : Env.layer,
+        SharedCredentialsFile.layer,
+        Process.layerWith(options.process ?? {}),
+        ConfigFile.layer,
+        Ec2CredentialsFile.layer,
+        BotoConfig.layerWith(options.botoConfig ?? {})
+      )
+    })
+  ).pipe(Layer.withSpan("CredentialChain.default"))
+
+/**
+ * The default chain (see `layerDefaultWith`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDefault: Layer.Layer<AwsCredentials, ChainError, DefaultRequirements> = layerDefaultWith()
+
+/**
+ * Everything in one layer for Node programs: a session from `options` and the environment,
+ * the default chain, Node's file system and process runner. Provides the session too, so the
+ * program can read the active profile and region.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNode = (
+  options: AwsSession.Options & DefaultOptions = {}
+): Layer.Layer<AwsCredentials | AwsSession.AwsSession, ChainError> =>
+  Layer.provideMerge(layerDefaultWith(options), AwsSession.layer(options)).pipe(
+    Layer.provide(Layer.merge(NodeFileSystem.layer, NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer))))
+  )

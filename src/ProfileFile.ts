@@ -1,0 +1,183 @@
+/**
+ * The AWS shared config and credentials files (`~/.aws/config`, `~/.aws/credentials`): where
+ * they are, what they hold, and the profiles they define once merged.
+ *
+ * The parser follows the cross-SDK profile-parser test vectors rather than Python's
+ * `configparser` (see the README for where botocore differs).
+ *
+ * @since 0.1.0
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { CredentialsError } from "./CredentialsError.js"
+import { readOptionalFile, stripBom } from "./internal/files.js"
+import * as Parser from "./internal/profileParser.js"
+
+/**
+ * A property's value and where it was written.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Property = Parser.Property
+
+/**
+ * A profile, `[sso-session]` or `[services]` section: its name and its properties (keys
+ * lower-cased).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Section = Parser.Section
+
+/**
+ * Everything the two files define, merged (credentials-file values override config-file values
+ * of the same profile).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProfileSet = Parser.ProfileSet
+
+/**
+ * A file's location and whether it was there.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileInfo {
+  readonly path: string | undefined
+  readonly exists: boolean
+}
+
+/**
+ * The two files, read and merged.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LoadedFiles {
+  readonly configFile: FileInfo
+  readonly credentialsFile: FileInfo
+  readonly profiles: ProfileSet
+}
+
+/**
+ * An empty set of profiles (no files).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const empty: ProfileSet = Parser.mergeFiles(undefined, undefined)
+
+/**
+ * Where the files are for a given environment: `AWS_CONFIG_FILE` and
+ * `AWS_SHARED_CREDENTIALS_FILE` (with `~` expanded) or `~/.aws/config` and
+ * `~/.aws/credentials`, home from `HOME` (and on Windows `USERPROFILE`, then
+ * `HOMEDRIVE` + `HOMEPATH`).
+ *
+ * @since 0.1.0
+ * @category location
+ */
+export const locate: (
+  env: Parser.LocationEnv,
+  platform: "linux" | "windows" | "darwin"
+) => {
+  readonly home: string | undefined
+  readonly configFile: string | undefined
+  readonly credentialsFile: string | undefined
+} = Parser.locateFiles
+
+/**
+ * Parses one file's text. A syntax error is a `CredentialsError` with reason `MalformedFile`
+ * naming the path and line.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parse = (
+  text: string,
+  kind: "config" | "credentials",
+  path: string
+): Either.Either<Parser.ParsedFile, CredentialsError> =>
+  Either.mapLeft(Parser.parseFile(stripBom(text), kind, path), (error) =>
+    new CredentialsError({
+      reason: "MalformedFile",
+      path: error.path,
+      line: error.line,
+      detail: `cannot parse the ${kind} file: ${error.message}`
+    }))
+
+/**
+ * Merges parsed files into profiles.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const merge: (
+  config: Parser.ParsedFile | undefined,
+  credentials: Parser.ParsedFile | undefined
+) => ProfileSet = Parser.mergeFiles
+
+/**
+ * Parses the sub-properties of a property such as `s3 =\n  addressing_style = path`.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const subProperties: (value: string) => ReadonlyMap<string, string> = Parser.subProperties
+
+const readAndParse = (path: string | undefined, kind: "config" | "credentials") =>
+  Effect.gen(function*() {
+    if (path === undefined) return { info: { path, exists: false }, parsed: undefined }
+    const text = yield* readOptionalFile(path, { what: `${kind} file` })
+    if (Option.isNone(text)) return { info: { path, exists: false }, parsed: undefined }
+    const parsed = yield* Either.match(parse(text.value, kind, path), {
+      onLeft: (error) => Effect.fail(error),
+      onRight: (file) => Effect.succeed(file)
+    })
+    return { info: { path, exists: true }, parsed }
+  })
+
+/**
+ * Reads and merges both files. Missing files hold no profiles; a directory or an unreadable
+ * file is `FileUnreadable`; a syntax error is `MalformedFile`.
+ *
+ * @since 0.1.0
+ * @category loading
+ */
+export const load = (paths: {
+  readonly configFile: string | undefined
+  readonly credentialsFile: string | undefined
+}): Effect.Effect<LoadedFiles, CredentialsError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const [config, credentials] = yield* Effect.all([
+      readAndParse(paths.configFile, "config"),
+      readAndParse(paths.credentialsFile, "credentials")
+    ])
+    return {
+      configFile: config.info,
+      credentialsFile: credentials.info,
+      profiles: Parser.mergeFiles(config.parsed, credentials.parsed)
+    }
+  })
+
+/**
+ * A property of a section, if set (keys are case-insensitive).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const property = (section: Section, key: string): Option.Option<Property> =>
+  Option.fromNullable(section.properties.get(key.toLowerCase()))
+
+/**
+ * A property's value, if set and not empty.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const value = (section: Section, key: string): Option.Option<string> =>
+  Option.filter(Option.map(property(section, key), (p) => p.value), (v) => v !== "")

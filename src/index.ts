@@ -1,0 +1,32 @@
+/**
+ * effect-aws-credentials: the AWS credential provider chain for Effect.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as AwsCredentials from "./AwsCredentials.js"
+/** @since 0.1.0 */
+export * as AwsRegion from "./AwsRegion.js"
+/** @since 0.1.0 */
+export * as AwsSession from "./AwsSession.js"
+/** @since 0.1.0 */
+export * as CredentialChain from "./CredentialChain.js"
+/** @since 0.1.0 */
+export * as Credentials from "./Credentials.js"
+/** @since 0.1.0 */
+export * as CredentialsError from "./CredentialsError.js"
+/** @since 0.1.0 */
+export * as ProfileFile from "./ProfileFile.js"
+/** @since 0.1.0 */
+export * as BotoConfig from "./providers/BotoConfig.js"
+/** @since 0.1.0 */
+export * as ConfigFile from "./providers/ConfigFile.js"
+/** @since 0.1.0 */
+export * as Ec2CredentialsFile from "./providers/Ec2CredentialsFile.js"
+/** @since 0.1.0 */
+export * as EnvCredentials from "./providers/Env.js"
+/** @since 0.1.0 */
+export * as ProcessCredentials from "./providers/Process.js"
+/** @since 0.1.0 */
+export * as SharedCredentialsFile from "./providers/SharedCredentialsFile.js"

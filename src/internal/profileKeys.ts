@@ -1,0 +1,61 @@
+/**
+ * Static keys in a profile (`aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`
+ * or the legacy `aws_security_token`, `aws_account_id`), taken from one of the two files only,
+ * because botocore labels them by file: `shared-credentials-file` or `config-file`.
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Credentials from "../Credentials.js"
+import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
+import type * as ProfileFile from "../ProfileFile.js"
+
+export const keysFromProfile = (options: {
+  readonly source: Credentials.Source
+  readonly profileName: string
+  readonly section: ProfileFile.Section
+  /** Only properties written in this file count. */
+  readonly path: string
+  readonly fileLabel: string
+}): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> =>
+  Effect.suspend((): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> => {
+    const { path, profileName, section, source } = options
+    const get = (key: string): Option.Option<ProfileFile.Property> => {
+      const property = section.properties.get(key)
+      return property !== undefined && property.path === path && property.value !== ""
+        ? Option.some(property)
+        : Option.none()
+    }
+    const accessKey = get("aws_access_key_id")
+    const secret = get("aws_secret_access_key")
+    if (Option.isNone(accessKey)) {
+      return Effect.fail(
+        new CredentialsUnavailable({
+          source,
+          reason: Option.isSome(secret)
+            ? `profile ${profileName} in ${path} has aws_secret_access_key but no aws_access_key_id; skipped`
+            : `profile ${profileName} has no aws_access_key_id in the ${options.fileLabel} ${path}`
+        })
+      )
+    }
+    if (Option.isNone(secret)) {
+      return Effect.fail(
+        new CredentialsError({
+          source,
+          reason: "PartialCredentials",
+          profile: profileName,
+          path,
+          line: accessKey.value.line,
+          detail: "aws_access_key_id is set but aws_secret_access_key is missing"
+        })
+      )
+    }
+    const token = Option.orElse(get("aws_session_token"), () => get("aws_security_token"))
+    return Effect.succeed(Credentials.make({
+      accessKeyId: accessKey.value.value,
+      secretAccessKey: secret.value.value,
+      sessionToken: Option.getOrUndefined(Option.map(token, (t) => t.value)),
+      accountId: Option.getOrUndefined(Option.map(get("aws_account_id"), (a) => a.value)),
+      source,
+      provenance: `profile ${profileName} in ${path}:${accessKey.value.line}`
+    }))
+  })

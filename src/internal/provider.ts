@@ -1,0 +1,57 @@
+/**
+ * The common shape of a credential source: resolve once while the layer is built (so that a
+ * source with nothing configured fails the layer and a chain moves on), then serve cached
+ * credentials and fetch again before they expire.
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { AwsCredentials, make as makeService } from "../AwsCredentials.js"
+import type * as Credentials from "../Credentials.js"
+import { CredentialsError, type CredentialsUnavailable } from "../CredentialsError.js"
+import * as Refresh from "./refresh.js"
+
+/** Milliseconds elapsed since `start` (from `Clock.currentTimeNanos`), to a tenth of a ms. */
+export const elapsedMs = (start: bigint): Effect.Effect<number> =>
+  Effect.map(Clock.currentTimeNanos, (end) => Math.round(Number(end - start) / 100_000) / 10)
+
+/**
+ * A source layer from the effect that resolves it. `resolve` runs inside a span named after the
+ * source; finding credentials logs one debug line, as botocore does ("Found credentials in ...").
+ * Re-fetches run `resolve` again with the same environment; a source that has become
+ * unavailable since is reported as an error (something the program relied on went away).
+ */
+export const sourceLayer = <R>(
+  source: Credentials.Source,
+  resolve: Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, R>
+): Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError, R> =>
+  Layer.effect(
+    AwsCredentials,
+    Effect.gen(function*() {
+      const context = yield* Effect.context<R>()
+      const spanned = resolve.pipe(
+        Effect.withSpan(`AwsCredentials.${source}`, { attributes: { source } })
+      )
+      const start = yield* Clock.currentTimeNanos
+      const first = yield* spanned
+      const durationMs = yield* elapsedMs(start)
+      yield* Effect.logDebug(`Found credentials: ${first.provenance}`).pipe(Effect.annotateLogs({ source }))
+      const fetch = spanned.pipe(
+        Effect.catchTag("CredentialsUnavailable", (unavailable) =>
+          Effect.fail(
+            new CredentialsError({
+              source,
+              reason: "InvalidConfiguration",
+              detail: `the source is no longer configured: ${unavailable.reason}`
+            })
+          )),
+        Effect.provide(context)
+      )
+      const cache = yield* Refresh.make({ initial: first, fetch })
+      return makeService({
+        get: cache.get,
+        invalidate: cache.invalidate,
+        attempts: [{ source, outcome: "resolved", reason: first.provenance, durationMs }]
+      })
+    })
+  )

@@ -1,0 +1,52 @@
+/**
+ * Decoding input we do not control (process output, metadata and service responses, cache
+ * files) without ever echoing it. Node's `JSON.parse` errors quote the text and Schema's
+ * messages quote the offending values; either could be a secret, so both are replaced by
+ * messages that name only the field and the kind of problem.
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+const describe = (tag: ParseResult.ParseIssue["_tag"]): string => {
+  switch (tag) {
+    case "Missing":
+      return "is missing"
+    case "Unexpected":
+      return "is not expected"
+    case "Forbidden":
+      return "cannot be checked"
+    default:
+      return "has an invalid value"
+  }
+}
+
+/** A value-free description of what failed, e.g. `Version has an invalid value; AccessKeyId is missing`. */
+export const describeParseError = (error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  if (issues.length === 0) return "does not have the expected shape"
+  const seen = new Set<string>()
+  for (const issue of issues) {
+    const path = issue.path.length === 0 ? "the document" : issue.path.map(String).join(".")
+    seen.add(`${path} ${describe(issue._tag)}`)
+  }
+  return [...seen].slice(0, 8).join("; ")
+}
+
+export type DecodeFailure =
+  | { readonly _tag: "InvalidJson" }
+  | { readonly _tag: "InvalidShape"; readonly description: string }
+
+/** Parses JSON text and decodes it with `schema`; failures carry no input. */
+export const decodeJson = <A, I>(schema: Schema.Schema<A, I, never>) => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
+  return (text: string): Either.Either<A, DecodeFailure> => {
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      return Either.left({ _tag: "InvalidJson" })
+    }
+    return Either.mapLeft(decode(json), (error) => ({ _tag: "InvalidShape", description: describeParseError(error) }))
+  }
+}
