@@ -21,8 +21,11 @@ import * as ProfileFile from "./ProfileFile.js"
  */
 export interface Service {
   readonly name: string
-  /** `explicit`, `env AWS_REGION`, `env AWS_DEFAULT_REGION` or `profile NAME (PATH:LINE)`. */
+  /** `explicit`, `env AWS_REGION`, `env AWS_DEFAULT_REGION` or `profile NAME`. */
   readonly source: string
+  /** For a region from a profile: the file and line it was written on. */
+  readonly path?: string | undefined
+  readonly line?: number | undefined
 }
 
 /**
@@ -66,7 +69,7 @@ export const resolve: Effect.Effect<Option.Option<Service>, never, AwsSession> =
   return Option.flatMap(session.profile, (profile) =>
     Option.map(
       Option.filter(ProfileFile.property(profile, "region"), (p) => p.value !== ""),
-      (p) => ({ name: p.value, source: `profile ${session.profileName} (${p.path}:${p.line})` })
+      (p) => ({ name: p.value, source: `profile ${session.profileName}`, path: p.path, line: p.line })
     ))
 })
 

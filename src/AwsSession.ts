@@ -91,6 +91,26 @@ export const profileNamedExplicitly = (self: Service): boolean => self.profileSo
 export const profileNames = (self: Service): ReadonlyArray<string> => [...self.profiles.profiles.keys()].sort()
 
 /**
+ * Which profile a session with these options uses, and why: the option, then `AWS_PROFILE`,
+ * then `AWS_DEFAULT_PROFILE`, then `default`. (botocore reads `AWS_DEFAULT_PROFILE` first; the
+ * AWS CLI v2 and the other SDKs read `AWS_PROFILE` first, and so do we.)
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const selectProfile = (
+  options: Pick<Options, "profile"> = {}
+): Effect.Effect<{ readonly name: string; readonly source: ProfileSource }> =>
+  options.profile !== undefined && options.profile !== ""
+    ? Effect.succeed({ name: options.profile, source: "option" as const })
+    : Env.firstOf(["AWS_PROFILE", "AWS_DEFAULT_PROFILE"]).pipe(
+      Effect.map(Option.match({
+        onNone: () => ({ name: "default", source: "default" as const }),
+        onSome: ({ name, value }) => ({ name: value, source: name as ProfileSource })
+      }))
+    )
+
+/**
  * Builds a session: picks the profile (option > `AWS_PROFILE` > `AWS_DEFAULT_PROFILE` >
  * `default`), reads both files once, and checks that a profile named explicitly (option or an
  * environment variable) exists; if not, the error is `ProfileNotFound` and lists the profiles
@@ -122,14 +142,7 @@ export const make = (
       platform
     )
 
-    const selected: { name: string; source: ProfileSource } = options.profile !== undefined && options.profile !== ""
-      ? { name: options.profile, source: "option" }
-      : yield* Env.firstOf(["AWS_PROFILE", "AWS_DEFAULT_PROFILE"]).pipe(
-        Effect.map(Option.match({
-          onNone: () => ({ name: "default", source: "default" as const }),
-          onSome: ({ name, value }) => ({ name: value, source: name as ProfileSource })
-        }))
-      )
+    const selected = yield* selectProfile(options)
 
     const loaded = yield* ProfileFile.load({
       configFile: located.configFile,

@@ -1,0 +1,236 @@
+/**
+ * What `effect-aws-credentials explain` computes: walk the default chain as an application
+ * would, and describe the outcome without ever including a secret.
+ */
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { AwsCredentials } from "../AwsCredentials.js"
+import * as AwsRegion from "../AwsRegion.js"
+import * as AwsSession from "../AwsSession.js"
+import * as CredentialChain from "../CredentialChain.js"
+import * as Credentials from "../Credentials.js"
+import type { Attempt } from "../CredentialsError.js"
+import * as Env from "./env.js"
+
+export interface Report {
+  readonly ok: boolean
+  readonly profile: string
+  readonly credentials?: {
+    readonly source: Credentials.Source
+    readonly accessKeyId: string
+    readonly secretAccessKey: string
+    readonly sessionToken: boolean
+    readonly expiration: string | null
+    readonly accountId: string | null
+    readonly provenance: string
+  }
+  readonly region: { readonly name: string | null; readonly source: string | null }
+  readonly attempts: ReadonlyArray<Attempt>
+  readonly error?: {
+    readonly _tag: string
+    readonly source?: Credentials.Source
+    readonly reason: string
+    readonly message: string
+  }
+}
+
+/** What the human form shows beyond the JSON contract. */
+export interface Details {
+  readonly profileSource: AwsSession.ProfileSource
+  readonly configFile: string | null
+  readonly credentialsFile: string | null
+  readonly regionLocation: string | null
+}
+
+export interface Explanation {
+  readonly report: Report
+  readonly details: Details
+  /** 0 resolved, 1 NoCredentialsFound, 2 CredentialsError. */
+  readonly exitCode: 0 | 1 | 2
+}
+
+/** ISO 8601 without milliseconds when there are none: `2026-11-29T10:00:00Z`. */
+export const formatTimestamp = (dateTime: DateTime.Utc): string =>
+  DateTime.formatIso(dateTime).replace(/\.000Z$/, "Z")
+
+const describeCredentials = (credentials: Credentials.Credentials): NonNullable<Report["credentials"]> => ({
+  source: credentials.source,
+  accessKeyId: credentials.accessKeyId,
+  secretAccessKey: Credentials.mask(Redacted.value(credentials.secretAccessKey)),
+  sessionToken: Option.isSome(credentials.sessionToken),
+  expiration: Option.match(credentials.expiration, { onNone: () => null, onSome: formatTimestamp }),
+  accountId: Option.getOrNull(credentials.accountId),
+  provenance: credentials.provenance
+})
+
+const fileLabel = (file: { readonly path: string | undefined; readonly exists: boolean }): string | null =>
+  file.path === undefined ? null : `${file.path}${file.exists ? "" : " (missing)"}`
+
+export const explain = (options: {
+  readonly profile?: string | undefined
+  readonly region?: string | undefined
+  readonly chain?: CredentialChain.DefaultOptions | undefined
+}): Effect.Effect<Explanation, never, FileSystem.FileSystem | CommandExecutor.CommandExecutor> =>
+  Effect.gen(function*() {
+    const selected = yield* AwsSession.selectProfile(options)
+    const sessionResult = yield* Effect.either(AwsSession.make(options))
+
+    if (Either.isLeft(sessionResult)) {
+      // The session itself failed (profile missing, a file that does not parse): the chain
+      // never ran. The region can still be told from the option and the environment.
+      const error = sessionResult.left
+      const envRegion = yield* Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"])
+      const region = options.region !== undefined && options.region !== ""
+        ? { name: options.region, source: "explicit" }
+        : Option.match(envRegion, {
+          onNone: () => ({ name: null, source: null }),
+          onSome: ({ name, value }) => ({ name: value, source: `env ${name}` })
+        })
+      return {
+        report: {
+          ok: false,
+          profile: selected.name,
+          region,
+          attempts: [],
+          error: {
+            _tag: error._tag,
+            ...(error.source === undefined ? {} : { source: error.source }),
+            reason: error.reason,
+            message: error.message
+          }
+        },
+        details: {
+          profileSource: selected.source,
+          configFile: null,
+          credentialsFile: null,
+          regionLocation: null
+        },
+        exitCode: 2
+      }
+    }
+
+    const session = sessionResult.right
+    const sessionLayer = Layer.succeed(AwsSession.AwsSession, session)
+    const region = yield* AwsRegion.resolve.pipe(Effect.provide(sessionLayer))
+    const regionReport = Option.match(region, {
+      onNone: () => ({ name: null, source: null }),
+      onSome: (r) => ({ name: r.name, source: r.source })
+    })
+    const details: Details = {
+      profileSource: session.profileSource,
+      configFile: fileLabel(session.configFile),
+      credentialsFile: fileLabel(session.credentialsFile),
+      regionLocation: Option.match(region, {
+        onNone: () => null,
+        onSome: (r) => r.path === undefined ? null : `${r.path}:${r.line ?? "?"}`
+      })
+    }
+
+    const resolved = yield* Effect.gen(function*() {
+      const service = yield* AwsCredentials
+      const credentials = yield* service.get
+      return { service, credentials }
+    }).pipe(
+      Effect.provide(CredentialChain.layerDefaultWith(options.chain ?? {}).pipe(Layer.provide(sessionLayer))),
+      Effect.either
+    )
+
+    if (Either.isRight(resolved)) {
+      return {
+        report: {
+          ok: true,
+          profile: session.profileName,
+          credentials: describeCredentials(resolved.right.credentials),
+          region: regionReport,
+          attempts: resolved.right.service.attempts
+        },
+        details,
+        exitCode: 0
+      }
+    }
+    const error = resolved.left
+    return {
+      report: {
+        ok: false,
+        profile: session.profileName,
+        region: regionReport,
+        attempts: error.attempts ?? [],
+        error: error._tag === "NoCredentialsFound"
+          ? { _tag: error._tag, reason: "NoCredentialsFound", message: error.message }
+          : {
+            _tag: error._tag,
+            ...(error.source === undefined ? {} : { source: error.source }),
+            reason: error.reason,
+            message: error.message
+          }
+      },
+      details,
+      exitCode: error._tag === "NoCredentialsFound" ? 1 : 2
+    }
+  })
+
+const pad = (text: string, width: number) => text.length >= width ? text : text + " ".repeat(width - text.length)
+
+/** The human form: the chain as a table, then the winner, the region and the files. */
+export const formatHuman = (explanation: Explanation, now: DateTime.Utc): string => {
+  const { details, report } = explanation
+  const lines: Array<string> = []
+  lines.push(`Profile      ${report.profile} (${
+    details.profileSource === "option"
+      ? "from --profile"
+      : details.profileSource === "default"
+      ? "default"
+      : `from ${details.profileSource}`
+  })`)
+  if (details.configFile !== null) lines.push(`Config file  ${details.configFile}`)
+  if (details.credentialsFile !== null) lines.push(`Credentials  ${details.credentialsFile}`)
+  lines.push("")
+  if (report.attempts.length > 0) {
+    const sourceWidth = Math.max(6, ...report.attempts.map((a) => a.source.length))
+    lines.push(`  #  ${pad("source", sourceWidth)}  ${pad("outcome", 11)}  ${pad("time", 9)}  reason`)
+    report.attempts.forEach((attempt, index) => {
+      lines.push(
+        `  ${pad(String(index + 1), 2)} ${pad(attempt.source, sourceWidth)}  ${pad(attempt.outcome, 11)}  ${
+          pad(`${attempt.durationMs.toFixed(1)} ms`, 9)
+        }  ${attempt.reason.replace(/\n/g, " ")}`
+      )
+    })
+    lines.push("")
+  }
+  if (report.credentials !== undefined) {
+    const c = report.credentials
+    const expiration = c.expiration === null
+      ? "never (static credentials)"
+      : (() => {
+        const minutes = Math.round(
+          (new Date(c.expiration).getTime() - DateTime.toEpochMillis(now)) / 60_000
+        )
+        return `${c.expiration} (${minutes >= 0 ? `in ${minutes} min` : `${-minutes} min ago`})`
+      })()
+    lines.push(`Credentials from ${c.source}`)
+    lines.push(`  access key     ${c.accessKeyId}`)
+    lines.push(`  secret key     ${c.secretAccessKey}`)
+    lines.push(`  session token  ${c.sessionToken ? "present" : "none"}`)
+    lines.push(`  expiration     ${expiration}`)
+    lines.push(`  account        ${c.accountId ?? "unknown"}`)
+    lines.push(`  provenance     ${c.provenance}`)
+  } else if (report.error !== undefined) {
+    lines.push(`No credentials: ${report.error._tag} (${report.error.reason})`)
+    lines.push(...report.error.message.split("\n").map((line) => `  ${line}`))
+  }
+  lines.push("")
+  lines.push(
+    report.region.name === null
+      ? "Region       none (set AWS_REGION, or region in the profile)"
+      : `Region       ${report.region.name} (${report.region.source}${
+        details.regionLocation === null ? "" : `, ${details.regionLocation}`
+      })`
+  )
+  return lines.join("\n")
+}
