@@ -33,7 +33,9 @@ export const keysFromProfile = (options: {
           source,
           reason: Option.isSome(secret)
             ? `profile ${profileName} in ${path} has aws_secret_access_key but no aws_access_key_id; skipped`
-            : `profile ${profileName} has no aws_access_key_id in the ${options.fileLabel} ${path}`
+            : [...section.properties.values()].some((property) => property.path === path)
+            ? `profile ${profileName} has no aws_access_key_id in the ${options.fileLabel} ${path}`
+            : `profile ${profileName} is not in the ${options.fileLabel} ${path}`
         })
       )
     }
