@@ -12,7 +12,10 @@ import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
@@ -173,3 +176,38 @@ export const processJson = (fields: Record<string, unknown>): string =>
 
 /** A shell single-quoted literal (for `printf '%s' ...` in scripts). */
 export const shellQuote = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`
+
+/** A log line as a user's logger would see it. */
+export interface LogLine {
+  readonly level: LogLevel.LogLevel
+  readonly message: string
+  readonly annotations: Readonly<Record<string, unknown>>
+  /** The whole line as `Logger.logfmtLogger` renders it (message, annotations, spans). */
+  readonly rendered: string
+}
+
+/**
+ * Runs `self` with every log line (from `Debug` up) captured instead of printed; returns what
+ * `self` returned (as an `Exit`) and the lines.
+ */
+export const withCapturedLogs = <A, E, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<readonly [Exit.Exit<A, E>, ReadonlyArray<LogLine>], never, R> =>
+  Effect.suspend(() => {
+    const lines: Array<LogLine> = []
+    const logger = Logger.make((options) => {
+      const message = Array.isArray(options.message) ? options.message.map(String).join(" ") : String(options.message)
+      lines.push({
+        level: options.logLevel,
+        message,
+        annotations: Object.fromEntries(HashMap.toEntries(options.annotations)),
+        rendered: Logger.logfmtLogger.log(options)
+      })
+    })
+    return self.pipe(
+      Effect.exit,
+      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+      Logger.withMinimumLogLevel(LogLevel.Debug),
+      Effect.map((exit) => [exit, lines] as const)
+    )
+  })
