@@ -49,6 +49,10 @@ export type Link<R> = Layer.Layer<AwsCredentials, CredentialsUnavailable | Crede
  */
 export type ChainError = CredentialsError | NoCredentialsFound
 
+/** An error's `cause`, which spreading the error loses (it is not an own enumerable property). */
+const causeOf = (error: CredentialsError): { readonly cause?: unknown } =>
+  error.cause === undefined ? {} : { cause: error.cause }
+
 const withAttempts = (
   layer: Layer.Layer<AwsCredentials, ChainError, any>,
   before: ReadonlyArray<Attempt>
@@ -62,7 +66,7 @@ const withAttempts = (
       Layer.fail(
         error._tag === "NoCredentialsFound"
           ? new NoCredentialsFound({ attempts: [...before, ...error.attempts] })
-          : new CredentialsError({ ...error, attempts: [...before, ...(error.attempts ?? [])] })
+          : new CredentialsError({ ...error, ...causeOf(error), attempts: [...before, ...(error.attempts ?? [])] })
       )
     )
   )
@@ -92,6 +96,7 @@ const track = <R>(link: Link<R>): Layer.Layer<AwsCredentials, ChainError, R> =>
                     ? error
                     : new CredentialsError({
                       ...error,
+                      ...causeOf(error),
                       attempts: [{ source: error.source, outcome: "failed", reason: error.message, durationMs }]
                     })
                 )

@@ -158,7 +158,10 @@ describe("AwsSession: files", () => {
   it.scoped("the configFile and credentialsFile options override the variables", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
-      const credentials = home.write("opt/creds", "[default]\naws_access_key_id = AKIAOPTION\naws_secret_access_key = s\n")
+      const credentials = home.write(
+        "opt/creds",
+        "[default]\naws_access_key_id = AKIAOPTION\naws_secret_access_key = s\n"
+      )
       home.write("env/creds", "[default]\naws_access_key_id = AKIAVARIABLE\naws_secret_access_key = s\n")
       const env = home.env({ AWS_SHARED_CREDENTIALS_FILE: path.join(home.dir, "env/creds") })
       const resolved = getSuccess(

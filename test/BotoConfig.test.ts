@@ -98,7 +98,10 @@ describe("BotoConfig", () => {
   it.scoped("reads CRLF files with a BOM", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
-      home.write(".boto", "\uFEFF[Credentials]\r\naws_access_key_id = AKIACRLF\r\naws_secret_access_key = crlf-secret\r\n")
+      home.write(
+        ".boto",
+        "\uFEFF[Credentials]\r\naws_access_key_id = AKIACRLF\r\naws_secret_access_key = crlf-secret\r\n"
+      )
       const { credentials } = getSuccess(yield* resolveWith(botoLayer(home), { env: home.env() }))
       assert.strictEqual(credentials.accessKeyId, "AKIACRLF")
       assert.strictEqual(Redacted.value(credentials.secretAccessKey), "crlf-secret")

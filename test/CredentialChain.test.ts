@@ -1,11 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as path from "node:path"
 import { AwsCredentials } from "../src/AwsCredentials.js"
 import * as CredentialChain from "../src/CredentialChain.js"
 import type * as Credentials from "../src/Credentials.js"
+import { CredentialsError } from "../src/CredentialsError.js"
 import * as BotoConfig from "../src/providers/BotoConfig.js"
 import * as Env from "../src/providers/Env.js"
 import * as SharedCredentialsFile from "../src/providers/SharedCredentialsFile.js"
@@ -230,7 +232,9 @@ describe("CredentialChain.layerDefault: profiles and explicit keys", () => {
       const { attempts, credentials } = getSuccess(
         yield* resolveWith(defaultChain(home), {
           env: home.env({ AWS_ACCESS_KEY_ID: "AKIABROKEN" }),
-          session: { credentials: { accessKeyId: "AKIAEXPLICIT", secretAccessKey: "explicit-secret", sessionToken: "t" } }
+          session: {
+            credentials: { accessKeyId: "AKIAEXPLICIT", secretAccessKey: "explicit-secret", sessionToken: "t" }
+          }
         })
       )
       assert.strictEqual(credentials.source, "explicit")
@@ -272,7 +276,10 @@ describe("CredentialChain: nothing found", () => {
       const none = getFailure(yield* resolveWith(chain, { env: home.env() }))
       assert.strictEqual(none._tag, "NoCredentialsFound")
       if (none._tag !== "NoCredentialsFound") return
-      assert.deepStrictEqual(none.attempts.map((a) => a.source), ["env", "sso", "shared-credentials-file", "boto-config"])
+      assert.deepStrictEqual(
+        none.attempts.map((a) => a.source),
+        ["env", "sso", "shared-credentials-file", "boto-config"]
+      )
       assert.strictEqual(none.attempts[1]!.reason, "not implemented here")
 
       home.write(".boto", "[Credentials]\naws_access_key_id = AKIABOTO\naws_secret_access_key = s\n")
@@ -295,12 +302,35 @@ describe("CredentialChain: nothing found", () => {
     }))
 })
 
+describe("CredentialChain: errors keep their cause", () => {
+  it.scoped("a failing link's cause survives the chain adding attempts", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const cause = new Error("connection reset")
+      const failing = Layer.fail(
+        new CredentialsError({ source: "container-role", reason: "Unreachable", detail: "endpoint unreachable", cause })
+      )
+      for (const chain of [CredentialChain.make(failing), CredentialChain.make(Env.layer, failing)]) {
+        const error = getFailure(yield* resolveWith(chain, { env: home.env() }))
+        assert.strictEqual(error._tag, "CredentialsError")
+        if (error._tag !== "CredentialsError") return
+        assert.strictEqual(error.cause, cause)
+        assert.deepStrictEqual(outcomes(error.attempts ?? []).at(-1), ["container-role", "failed"])
+      }
+    }))
+})
+
 describe("CredentialChain: logging", () => {
   it.scoped("finding credentials logs one debug line naming the source, without the secret", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
       home.writeCredentials(
-        "[default]\naws_access_key_id = AKIALOGGED\naws_secret_access_key = log-secret-value\naws_session_token = log-token-value\n"
+        [
+          "[default]",
+          "aws_access_key_id = AKIALOGGED",
+          "aws_secret_access_key = log-secret-value",
+          "aws_session_token = log-token-value"
+        ].join("\n")
       )
       const [exit, lines] = yield* withCapturedLogs(
         runWith(defaultChain(home), { env: home.env() }, Effect.flatMap(AwsCredentials, (s) => s.get))

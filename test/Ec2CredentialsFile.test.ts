@@ -11,7 +11,10 @@ describe("Ec2CredentialsFile", () => {
   it.scoped("reads AWSAccessKeyId and AWSSecretKey from the file AWS_CREDENTIAL_FILE names", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
-      const file = home.write("ec2/credentials", "# EC2 tools\nAWSAccessKeyId=AKIAEC2EXAMPLE\nAWSSecretKey = ec2-secret\n")
+      const file = home.write(
+        "ec2/credentials",
+        "# EC2 tools\nAWSAccessKeyId=AKIAEC2EXAMPLE\nAWSSecretKey = ec2-secret\n"
+      )
       const { attempts, credentials } = getSuccess(
         yield* resolveWith(Ec2CredentialsFile.layer, { env: home.env({ AWS_CREDENTIAL_FILE: file }) })
       )
@@ -50,7 +53,8 @@ describe("Ec2CredentialsFile", () => {
     Effect.gen(function*() {
       const home = yield* tempHome
       const file = home.write("ec2.cred", "AWSSecretKey=lonely\n")
-      const error = getFailure(yield* resolveWith(Ec2CredentialsFile.layer, { env: home.env({ AWS_CREDENTIAL_FILE: file }) }))
+      const env = home.env({ AWS_CREDENTIAL_FILE: file })
+      const error = getFailure(yield* resolveWith(Ec2CredentialsFile.layer, { env }))
       assert.strictEqual(error._tag, "CredentialsUnavailable")
       assert.include(error.message, "has no AWSAccessKeyId")
     }))
@@ -77,7 +81,8 @@ describe("Ec2CredentialsFile", () => {
     Effect.gen(function*() {
       const home = yield* tempHome
       const file = home.write("ec2.cred", "\n\nAWSAccessKeyId=AKIAPARTIAL\nAWSSecretKey=\n")
-      const error = getFailure(yield* resolveWith(Ec2CredentialsFile.layer, { env: home.env({ AWS_CREDENTIAL_FILE: file }) }))
+      const env = home.env({ AWS_CREDENTIAL_FILE: file })
+      const error = getFailure(yield* resolveWith(Ec2CredentialsFile.layer, { env }))
       assert.strictEqual(error._tag, "CredentialsError")
       if (error._tag !== "CredentialsError") return
       assert.strictEqual(error.reason, "PartialCredentials")

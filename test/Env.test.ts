@@ -138,7 +138,9 @@ describe("Env", () => {
       yield* TestClock.setTime(now)
       const home = yield* tempHome
       const { credentials } = getSuccess(
-        yield* resolveWith(Env.layer, { env: home.env({ ...keys, AWS_CREDENTIAL_EXPIRATION: "2030-01-01T03:00:00+02:00" }) })
+        yield* resolveWith(Env.layer, {
+          env: home.env({ ...keys, AWS_CREDENTIAL_EXPIRATION: "2030-01-01T03:00:00+02:00" })
+        })
       )
       assert.deepStrictEqual(
         Option.map(credentials.expiration, DateTime.formatIso),

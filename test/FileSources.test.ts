@@ -69,7 +69,12 @@ describe.each([sharedCredentials, configFile])("$source", (file) => {
       const home = yield* tempHome
       file.write(
         home,
-        `${file.header("default")}\naws_access_key_id = AKIAFILEEXAMPLE\naws_secret_access_key = s\naws_security_token = legacy`
+        [
+          file.header("default"),
+          "aws_access_key_id = AKIAFILEEXAMPLE",
+          "aws_secret_access_key = s",
+          "aws_security_token = legacy"
+        ].join("\n")
       )
       const { credentials } = getSuccess(yield* resolveWith(file.layer, { env: home.env() }))
       assert.deepStrictEqual(Option.map(credentials.sessionToken, Redacted.value), Option.some("legacy"))

@@ -77,7 +77,9 @@ describe("Process", () => {
       const home = yield* tempHome
       withProcess(
         home,
-        printing(processJson({ AccessKeyId: "AKIAPROCESS", SecretAccessKey: "s", SessionToken: null, Expiration: null }))
+        printing(
+          processJson({ AccessKeyId: "AKIAPROCESS", SecretAccessKey: "s", SessionToken: null, Expiration: null })
+        )
       )
       const { credentials } = getSuccess(yield* resolveWith(layer, { env: home.env() }))
       assert.strictEqual(credentials.accessKeyId, "AKIAPROCESS")
@@ -211,7 +213,9 @@ describe("Process refresh", () => {
         `n=$(cat ${counter} 2>/dev/null || echo 0)`,
         "n=$((n+1))",
         `echo $n > ${counter}`,
-        ...(options?.failAfter === undefined ? [] : [`[ $n -gt ${options.failAfter} ] && { echo broken >&2; exit 1; }`]),
+        ...(options?.failAfter === undefined
+          ? []
+          : [`[ $n -gt ${options.failAfter} ] && { echo broken >&2; exit 1; }`]),
         `printf '{"Version":1,"AccessKeyId":"AKIARUN%s","SecretAccessKey":"s","Expiration":"${expiration}"}' "$n"`
       ].join("\n")
     )

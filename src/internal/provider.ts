@@ -29,6 +29,9 @@ export const sourceLayer = <R>(
     AwsCredentials,
     Effect.gen(function*() {
       const context = yield* Effect.context<R>()
+      // Refreshes read the environment the layer was built with, not whatever the fiber that
+      // happens to call `get` later runs with.
+      const configProvider = yield* Effect.configProviderWith(Effect.succeed)
       const spanned = resolve.pipe(
         Effect.withSpan(`AwsCredentials.${source}`, { attributes: { source } })
       )
@@ -45,7 +48,8 @@ export const sourceLayer = <R>(
               detail: `the source is no longer configured: ${unavailable.reason}`
             })
           )),
-        Effect.provide(context)
+        Effect.provide(context),
+        Effect.withConfigProvider(configProvider)
       )
       const cache = yield* Refresh.make({ initial: first, fetch })
       return makeService({

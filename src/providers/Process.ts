@@ -167,8 +167,8 @@ export const run = (options: {
           ? `${label} was not found`
           : `${label} could not be run: ${error._tag === "SystemError" ? error.reason : error._tag}${
             error.method === "exitCode" ? " (killed by a signal)" : ""
-          }`,
-        error
+          }`
+        // No `cause`: the platform error quotes the whole command line, arguments included.
       )
     }
 
