@@ -5,6 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { AwsSession, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import type * as ProfileFile from "../ProfileFile.js"
@@ -60,4 +61,38 @@ export const keysFromProfile = (options: {
       source,
       provenance: `profile ${profileName} in ${path}:${accessKey.value.line}`
     }))
+  })
+
+/**
+ * The whole resolution of a file-keys source: the file must exist and hold the profile, then
+ * its keys are read from that file only.
+ */
+export const resolveFromFile = (options: {
+  readonly source: Credentials.Source
+  readonly file: (session: Session) => ProfileFile.FileInfo
+  readonly fileLabel: string
+}): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, AwsSession> =>
+  Effect.gen(function*() {
+    const { fileLabel, source } = options
+    const session = yield* AwsSession
+    const file = options.file(session)
+    if (file.path === undefined || !file.exists) {
+      return yield* new CredentialsUnavailable({
+        source,
+        reason: `no ${fileLabel}${file.path === undefined ? "" : ` at ${file.path}`}`
+      })
+    }
+    if (Option.isNone(session.profile)) {
+      return yield* new CredentialsUnavailable({
+        source,
+        reason: `profile ${session.profileName} is not defined in ${file.path}`
+      })
+    }
+    return yield* keysFromProfile({
+      source,
+      profileName: session.profileName,
+      section: session.profile.value,
+      path: file.path,
+      fileLabel
+    })
   })

@@ -4,14 +4,13 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type { AwsCredentials } from "../AwsCredentials.js"
-import { AwsSession } from "../AwsSession.js"
+import type { AwsSession } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
-import { type CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import { keysFromProfile } from "../internal/profileKeys.js"
+import type { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
+import { resolveFromFile } from "../internal/profileKeys.js"
 import { sourceLayer } from "../internal/provider.js"
 
 const source = "config-file" satisfies Credentials.Source
@@ -26,29 +25,7 @@ export const resolve: Effect.Effect<
   Credentials.Credentials,
   CredentialsUnavailable | CredentialsError,
   AwsSession
-> = Effect.gen(function*() {
-  const session = yield* AwsSession
-  const file = session.configFile
-  if (file.path === undefined || !file.exists) {
-    return yield* new CredentialsUnavailable({
-      source,
-      reason: `no config file${file.path === undefined ? "" : ` at ${file.path}`}`
-    })
-  }
-  if (Option.isNone(session.profile)) {
-    return yield* new CredentialsUnavailable({
-      source,
-      reason: `profile ${session.profileName} is not defined in ${file.path}`
-    })
-  }
-  return yield* keysFromProfile({
-    source,
-    profileName: session.profileName,
-    section: session.profile.value,
-    path: file.path,
-    fileLabel: "config file"
-  })
-})
+> = resolveFromFile({ source, file: (session) => session.configFile, fileLabel: "config file" })
 
 /**
  * @since 0.1.0
