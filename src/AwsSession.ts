@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -17,6 +16,7 @@ import type * as AwsCredentials from "./AwsCredentials.js"
 import * as Credentials from "./Credentials.js"
 import { CredentialsError } from "./CredentialsError.js"
 import * as Env from "./internal/env.js"
+import { nodeFileSystem } from "./internal/platform.js"
 import * as ProfileFile from "./ProfileFile.js"
 
 /**
@@ -201,7 +201,7 @@ export const layer = (options?: Options): Layer.Layer<AwsSession, CredentialsErr
  * @category layers
  */
 export const layerNode = (options?: Options): Layer.Layer<AwsSession, CredentialsError> =>
-  Layer.provide(layer(options), NodeFileSystem.layer)
+  Layer.provide(layer(options), nodeFileSystem)
 
 /**
  * A session from given profiles, for tests that do not want files at all.

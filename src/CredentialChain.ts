@@ -8,8 +8,6 @@
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -24,6 +22,7 @@ import {
   CredentialsUnavailable,
   NoCredentialsFound
 } from "./CredentialsError.js"
+import { nodePlatform } from "./internal/platform.js"
 import { elapsedMs } from "./internal/provider.js"
 import * as BotoConfig from "./providers/BotoConfig.js"
 import * as ConfigFile from "./providers/ConfigFile.js"
@@ -233,5 +232,5 @@ export const layerNode = (
   options: AwsSession.Options & DefaultOptions = {}
 ): Layer.Layer<AwsCredentials | AwsSession.AwsSession, ChainError> =>
   Layer.provideMerge(layerDefaultWith(options), AwsSession.layer(options)).pipe(
-    Layer.provide(Layer.merge(NodeFileSystem.layer, NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer))))
+    Layer.provide(nodePlatform)
   )

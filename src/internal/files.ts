@@ -3,18 +3,19 @@
  * holds nothing); a file that exists but cannot be read, or a directory where a file should
  * be, is a `FileUnreadable` error naming the path.
  */
-import * as FileSystem from "@effect/platform/FileSystem"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { Source } from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
+import { FileSystemTag } from "./platform.js"
 
 export const readOptionalFile = (
   path: string,
   options?: { readonly source?: Source | undefined; readonly what?: string | undefined }
 ): Effect.Effect<Option.Option<string>, CredentialsError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
+    const fs = yield* FileSystemTag
     const what = options?.what ?? "file"
     const unreadable = (detail: string, cause?: unknown) =>
       new CredentialsError({ source: options?.source, reason: "FileUnreadable", path, detail, cause })

@@ -5,26 +5,16 @@
  *
  * @since 0.1.0
  */
-import * as Command from "@effect/platform/Command"
-import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
-import * as DateTime from "effect/DateTime"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
-import { split } from "shlex"
 import type { AwsCredentials } from "../AwsCredentials.js"
 import { AwsSession } from "../AwsSession.js"
-import * as Credentials from "../Credentials.js"
-import { bounded, CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
+import type * as Credentials from "../Credentials.js"
+import { type CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import { sourceLayer } from "../internal/provider.js"
-import { parseTimestamp } from "../internal/time.js"
-import { decodeJson } from "../internal/untrusted.js"
 import * as ProfileFile from "../ProfileFile.js"
 
 const source = "custom-process" satisfies Credentials.Source
@@ -53,45 +43,11 @@ export const defaults: { readonly timeout: Duration.Duration; readonly maxOutput
   maxOutputBytes: 1024 * 1024
 }
 
-const NonEmpty = Schema.String.pipe(Schema.minLength(1))
-
 /**
- * The JSON a credential process prints (version 1 of the format).
- *
- * @since 0.1.0
- * @category schemas
- */
-export const ProcessOutput = Schema.Struct({
-  Version: Schema.Literal(1),
-  AccessKeyId: NonEmpty,
-  SecretAccessKey: NonEmpty,
-  SessionToken: Schema.optional(Schema.NullOr(Schema.String)),
-  Expiration: Schema.optional(Schema.NullOr(Schema.String)),
-  AccountId: Schema.optional(Schema.NullOr(Schema.String))
-})
-
-const decodeOutput = decodeJson(ProcessOutput)
-
-class OutputTooLarge {
-  readonly _tag = "OutputTooLarge"
-  constructor(readonly stream: "stdout" | "stderr") {}
-}
-
-/** Collects a stream into text, failing once it passes `max` bytes instead of buffering it all. */
-const collect = <E>(stream: Stream.Stream<Uint8Array, E>, max: number, name: "stdout" | "stderr") =>
-  stream.pipe(
-    Stream.runFoldEffect(
-      { chunks: Chunk.empty<Uint8Array>(), size: 0 },
-      (acc, bytes): Effect.Effect<{ chunks: Chunk.Chunk<Uint8Array>; size: number }, OutputTooLarge> =>
-        acc.size + bytes.length > max
-          ? Effect.fail(new OutputTooLarge(name))
-          : Effect.succeed({ chunks: Chunk.append(acc.chunks, bytes), size: acc.size + bytes.length })
-    ),
-    Effect.map(({ chunks }) => Buffer.concat(Chunk.toArray(chunks)).toString("utf8"))
-  )
-
-/**
- * Runs the process and turns its output into credentials.
+ * Runs a credential process and turns its output into credentials: the command is split like
+ * a POSIX shell would (no shell runs it); non-zero exit, timeout, output that is not version 1
+ * JSON or too large are `CredentialsError`s whose message has the exit code and bounded stderr,
+ * never stdout.
  *
  * @since 0.1.0
  * @category resolution
@@ -104,116 +60,15 @@ export const run = (options: {
   readonly timeout?: Duration.DurationInput | undefined
   readonly maxOutputBytes?: number | undefined
 }): Effect.Effect<Credentials.Credentials, CredentialsError, CommandExecutor.CommandExecutor> =>
-  Effect.gen(function*() {
-    const timeout = Duration.decode(options.timeout ?? defaults.timeout)
-    const maxOutputBytes = options.maxOutputBytes ?? defaults.maxOutputBytes
-    const fail = (reason: CredentialsError["reason"], detail: string, cause?: unknown) =>
-      new CredentialsError({
-        source,
-        reason,
-        profile: options.profile,
-        path: options.path,
-        line: options.line,
-        detail,
-        cause
+  Effect.flatMap(
+    Effect.promise(() => import("../internal/processRunner.js")),
+    (runner) =>
+      runner.run({
+        ...options,
+        timeout: options.timeout ?? defaults.timeout,
+        maxOutputBytes: options.maxOutputBytes ?? defaults.maxOutputBytes
       })
-
-    let argv: Array<string>
-    try {
-      argv = split(options.command)
-    } catch {
-      return yield* fail("InvalidConfiguration", "credential_process cannot be split into arguments (unbalanced quotes?)")
-    }
-    const program = argv[0]
-    if (program === undefined) {
-      return yield* fail("InvalidConfiguration", "credential_process is empty")
-    }
-    // Only the program is named in messages: arguments may carry things the user would not
-    // want in a log.
-    const label = `credential_process "${program}"`
-
-    const outcome = yield* Effect.scoped(
-      Effect.gen(function*() {
-        const process = yield* Command.make(program, ...argv.slice(1)).pipe(
-          Command.stdin("inherit"),
-          Command.start
-        )
-        return yield* Effect.all({
-          stdout: collect(process.stdout, maxOutputBytes, "stdout"),
-          stderr: collect(process.stderr, maxOutputBytes, "stderr"),
-          exitCode: process.exitCode
-        }, { concurrency: "unbounded" }).pipe(
-          Effect.timeoutFail({ duration: timeout, onTimeout: () => "timeout" as const }),
-          // SIGKILL, not SIGTERM: a process that traps TERM would otherwise keep us waiting.
-          Effect.tapError(() => Effect.ignore(process.kill("SIGKILL")))
-        )
-      })
-    ).pipe(Effect.either)
-
-    if (Either.isLeft(outcome)) {
-      const error = outcome.left
-      if (error === "timeout") {
-        return yield* fail("ProcessTimeout", `${label} did not finish within ${Duration.format(timeout)} and was killed`)
-      }
-      if (error instanceof OutputTooLarge) {
-        return yield* fail(
-          "InvalidProcessOutput",
-          `${label} wrote more than ${maxOutputBytes} bytes to ${error.stream} and was killed`
-        )
-      }
-      return yield* fail(
-        "ProcessFailed",
-        error._tag === "SystemError" && error.reason === "NotFound"
-          ? `${label} was not found`
-          : `${label} could not be run: ${error._tag === "SystemError" ? error.reason : error._tag}${
-            error.method === "exitCode" ? " (killed by a signal)" : ""
-          }`
-        // No `cause`: the platform error quotes the whole command line, arguments included.
-      )
-    }
-
-    const { exitCode, stderr, stdout } = outcome.right
-    if (exitCode !== 0) {
-      const errText = bounded(stderr)
-      return yield* fail(
-        "ProcessFailed",
-        `${label} exited with code ${exitCode}${errText === "" ? " and no output on stderr" : `: ${errText}`}`
-      )
-    }
-    const decoded = decodeOutput(stdout)
-    if (Either.isLeft(decoded)) {
-      return yield* fail(
-        "InvalidProcessOutput",
-        decoded.left._tag === "InvalidJson"
-          ? `${label} did not print valid JSON on stdout (its output is not shown, it may hold secrets)`
-          : `${label} printed JSON that is not version 1 credentials: ${decoded.left.description}`
-      )
-    }
-    const output = decoded.right
-    let expiration: DateTime.Utc | undefined
-    if (output.Expiration !== undefined && output.Expiration !== null && output.Expiration !== "") {
-      const parsed = parseTimestamp(output.Expiration)
-      if (Option.isNone(parsed)) {
-        return yield* fail("InvalidProcessOutput", `${label} printed an Expiration that is not an ISO 8601 timestamp`)
-      }
-      const now = yield* Clock.currentTimeMillis
-      if (DateTime.toEpochMillis(parsed.value) <= now) {
-        return yield* fail("Expired", `${label} returned credentials that expired at ${DateTime.formatIso(parsed.value)}`)
-      }
-      expiration = parsed.value
-    }
-    return Credentials.make({
-      accessKeyId: output.AccessKeyId,
-      secretAccessKey: output.SecretAccessKey,
-      sessionToken: output.SessionToken ?? undefined,
-      expiration,
-      accountId: output.AccountId ?? undefined,
-      source,
-      provenance: `${label} of profile ${options.profile}${
-        options.path === undefined ? "" : ` (${options.path}${options.line === undefined ? "" : `:${options.line}`})`
-      }`
-    })
-  }).pipe(Effect.withSpan("Process.run", { attributes: { profile: options.profile } }))
+  )
 
 /**
  * Resolves `credential_process` of the session's profile.

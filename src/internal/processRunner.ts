@@ -1,0 +1,180 @@
+/**
+ * Running a `credential_process` and decoding what it prints. Loaded on demand by
+ * `ProcessCredentials` (it brings `Command`, `Stream` and `Schema`, which programs without a
+ * credential process should not load at start-up).
+ */
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { split } from "shlex"
+import * as Credentials from "../Credentials.js"
+import { bounded, CredentialsError } from "../CredentialsError.js"
+import { parseTimestamp } from "./time.js"
+import { decodeJson } from "./untrusted.js"
+
+const source = "custom-process" satisfies Credentials.Source
+
+export interface RunOptions {
+  readonly command: string
+  readonly profile: string
+  readonly path?: string | undefined
+  readonly line?: number | undefined
+  readonly timeout: Duration.DurationInput
+  readonly maxOutputBytes: number
+}
+
+const NonEmpty = Schema.String.pipe(Schema.minLength(1))
+
+/** The JSON a credential process prints (version 1 of the format). */
+export const ProcessOutput = Schema.Struct({
+  Version: Schema.Literal(1),
+  AccessKeyId: NonEmpty,
+  SecretAccessKey: NonEmpty,
+  SessionToken: Schema.optional(Schema.NullOr(Schema.String)),
+  Expiration: Schema.optional(Schema.NullOr(Schema.String)),
+  AccountId: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+const decodeOutput = decodeJson(ProcessOutput)
+
+class OutputTooLarge {
+  readonly _tag = "OutputTooLarge"
+  constructor(readonly stream: "stdout" | "stderr") {}
+}
+
+/** Collects a stream into text, failing once it passes `max` bytes instead of buffering it all. */
+const collect = <E>(stream: Stream.Stream<Uint8Array, E>, max: number, name: "stdout" | "stderr") =>
+  stream.pipe(
+    Stream.runFoldEffect(
+      { chunks: Chunk.empty<Uint8Array>(), size: 0 },
+      (acc, bytes): Effect.Effect<{ chunks: Chunk.Chunk<Uint8Array>; size: number }, OutputTooLarge> =>
+        acc.size + bytes.length > max
+          ? Effect.fail(new OutputTooLarge(name))
+          : Effect.succeed({ chunks: Chunk.append(acc.chunks, bytes), size: acc.size + bytes.length })
+    ),
+    Effect.map(({ chunks }) => Buffer.concat(Chunk.toArray(chunks)).toString("utf8"))
+  )
+
+/** Runs the process and turns its output into credentials. */
+export const run = (
+  options: RunOptions
+): Effect.Effect<Credentials.Credentials, CredentialsError, CommandExecutor.CommandExecutor> =>
+  Effect.gen(function*() {
+    const timeout = Duration.decode(options.timeout)
+    const maxOutputBytes = options.maxOutputBytes
+    const fail = (reason: CredentialsError["reason"], detail: string, cause?: unknown) =>
+      new CredentialsError({
+        source,
+        reason,
+        profile: options.profile,
+        path: options.path,
+        line: options.line,
+        detail,
+        cause
+      })
+
+    let argv: Array<string>
+    try {
+      argv = split(options.command)
+    } catch {
+      return yield* fail("InvalidConfiguration", "credential_process cannot be split into arguments (unbalanced quotes?)")
+    }
+    const program = argv[0]
+    if (program === undefined) {
+      return yield* fail("InvalidConfiguration", "credential_process is empty")
+    }
+    // Only the program is named in messages: arguments may carry things the user would not
+    // want in a log.
+    const label = `credential_process "${program}"`
+
+    const outcome = yield* Effect.scoped(
+      Effect.gen(function*() {
+        const process = yield* Command.make(program, ...argv.slice(1)).pipe(
+          Command.stdin("inherit"),
+          Command.start
+        )
+        return yield* Effect.all({
+          stdout: collect(process.stdout, maxOutputBytes, "stdout"),
+          stderr: collect(process.stderr, maxOutputBytes, "stderr"),
+          exitCode: process.exitCode
+        }, { concurrency: "unbounded" }).pipe(
+          Effect.timeoutFail({ duration: timeout, onTimeout: () => "timeout" as const }),
+          // SIGKILL, not SIGTERM: a process that traps TERM would otherwise keep us waiting.
+          Effect.tapError(() => Effect.ignore(process.kill("SIGKILL")))
+        )
+      })
+    ).pipe(Effect.either)
+
+    if (Either.isLeft(outcome)) {
+      const error = outcome.left
+      if (error === "timeout") {
+        return yield* fail("ProcessTimeout", `${label} did not finish within ${Duration.format(timeout)} and was killed`)
+      }
+      if (error instanceof OutputTooLarge) {
+        return yield* fail(
+          "InvalidProcessOutput",
+          `${label} wrote more than ${maxOutputBytes} bytes to ${error.stream} and was killed`
+        )
+      }
+      return yield* fail(
+        "ProcessFailed",
+        error._tag === "SystemError" && error.reason === "NotFound"
+          ? `${label} was not found`
+          : `${label} could not be run: ${error._tag === "SystemError" ? error.reason : error._tag}${
+            error.method === "exitCode" ? " (killed by a signal)" : ""
+          }`
+        // No `cause`: the platform error quotes the whole command line, arguments included.
+      )
+    }
+
+    const { exitCode, stderr, stdout } = outcome.right
+    if (exitCode !== 0) {
+      const errText = bounded(stderr)
+      return yield* fail(
+        "ProcessFailed",
+        `${label} exited with code ${exitCode}${errText === "" ? " and no output on stderr" : `: ${errText}`}`
+      )
+    }
+    const decoded = decodeOutput(stdout)
+    if (Either.isLeft(decoded)) {
+      return yield* fail(
+        "InvalidProcessOutput",
+        decoded.left._tag === "InvalidJson"
+          ? `${label} did not print valid JSON on stdout (its output is not shown, it may hold secrets)`
+          : `${label} printed JSON that is not version 1 credentials: ${decoded.left.description}`
+      )
+    }
+    const output = decoded.right
+    let expiration: DateTime.Utc | undefined
+    if (output.Expiration !== undefined && output.Expiration !== null && output.Expiration !== "") {
+      const parsed = parseTimestamp(output.Expiration)
+      if (Option.isNone(parsed)) {
+        return yield* fail("InvalidProcessOutput", `${label} printed an Expiration that is not an ISO 8601 timestamp`)
+      }
+      const now = yield* Clock.currentTimeMillis
+      if (DateTime.toEpochMillis(parsed.value) <= now) {
+        return yield* fail("Expired", `${label} returned credentials that expired at ${DateTime.formatIso(parsed.value)}`)
+      }
+      expiration = parsed.value
+    }
+    return Credentials.make({
+      accessKeyId: output.AccessKeyId,
+      secretAccessKey: output.SecretAccessKey,
+      sessionToken: output.SessionToken ?? undefined,
+      expiration,
+      accountId: output.AccountId ?? undefined,
+      source,
+      provenance: `${label} of profile ${options.profile}${
+        options.path === undefined ? "" : ` (${options.path}${options.line === undefined ? "" : `:${options.line}`})`
+      }`
+    })
+  }).pipe(Effect.withSpan("Process.run", { attributes: { profile: options.profile } }))
+
