@@ -15,6 +15,8 @@ export * as CredentialChain from "./CredentialChain.js"
 /** @since 0.1.0 */
 export * as Credentials from "./Credentials.js"
 /** @since 0.1.0 */
+export * as CredentialsCache from "./CredentialsCache.js"
+/** @since 0.1.0 */
 export * as CredentialsError from "./CredentialsError.js"
 /** @since 0.1.0 */
 export * as ProfileFile from "./ProfileFile.js"

@@ -16,7 +16,8 @@ export const elapsedMs = (start: bigint): Effect.Effect<number> =>
   Effect.map(Clock.currentTimeNanos, (end) => Math.round(Number(end - start) / 100_000) / 10)
 
 /**
- * A source layer from the effect that resolves it. `resolve` runs inside a span named after the
+ * A source layer from the effect that resolves it. The refresh engine (`internal/refresh.ts`)
+ * lives in the layer's scope: closing it stops the background refresh. `resolve` runs inside a span named after the
  * source; finding credentials logs one debug line, as botocore does ("Found credentials in ...").
  * Re-fetches run `resolve` again with the same environment; a source that has become
  * unavailable since is reported as an error (something the program relied on went away).
@@ -25,7 +26,7 @@ export const sourceLayer = <R>(
   source: Credentials.Source,
   resolve: Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, R>
 ): Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError, R> =>
-  Layer.effect(
+  Layer.scoped(
     AwsCredentials,
     Effect.gen(function*() {
       const context = yield* Effect.context<R>()
@@ -51,7 +52,7 @@ export const sourceLayer = <R>(
         Effect.provide(context),
         Effect.withConfigProvider(configProvider)
       )
-      const cache = yield* Refresh.make({ initial: first, fetch })
+      const cache = yield* Refresh.make({ source, initial: first, fetch })
       return makeService({
         get: cache.get,
         invalidate: cache.invalidate,

@@ -1,100 +1,259 @@
 /**
- * Keeps a source's credentials fresh. Credentials without an expiration are served as they
- * are; expiring ones are fetched again, once for all waiting fibers, when they enter the
- * refresh window. A failed refresh keeps serving credentials that are still valid.
+ * The refresh engine every source goes through (see `CredentialsCache` for the behaviour and
+ * the policy). One instance per source layer, living in the layer's scope.
+ *
+ * Timeline of one set of credentials that expires at `E`, fetched at `F`, life `L = E - F`:
+ * - advisory at `max(E - advisoryWindow, F + L/2)`: the background fiber refreshes (plus jitter);
+ *   callers get the current credentials without waiting;
+ * - mandatory at `max(E - mandatoryWindow, F + 3L/4)`: callers wait for the refresh (one fetch
+ *   shared by all of them);
+ * - `E`: a refresh failure is now the caller's failure.
+ * The `L/2` and `3L/4` floors keep credentials that live shorter than the windows from being
+ * fetched again on every call.
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
 import type * as Credentials from "../Credentials.js"
+import { type Policy, RefreshPolicy, refreshes, servedStale } from "../CredentialsCache.js"
 import type { CredentialsError } from "../CredentialsError.js"
-
-/** botocore's mandatory refresh window: ten minutes before expiry, callers wait for new ones. */
-export const defaultRefreshWindow: Duration.Duration = Duration.minutes(10)
 
 export interface Refreshing {
   readonly get: Effect.Effect<Credentials.Credentials, CredentialsError>
   readonly invalidate: Effect.Effect<void>
 }
 
-interface State {
-  readonly current: Credentials.Credentials
-  readonly invalidated: boolean
+interface Schedule {
+  readonly expiresAt: number
+  readonly advisoryAt: number
+  readonly mandatoryAt: number
+  /** When the background fiber refreshes: the advisory moment plus jitter. */
+  readonly refreshAt: number
 }
 
-/**
- * The moment to refresh: `window` before expiry, or, for credentials that live shorter than
- * the window, half-way through what is left, so short-lived credentials are not refetched in
- * a loop.
- */
-const refreshAt = (
+interface State extends Schedule {
+  readonly current: Credentials.Credentials
+  readonly fetchedAt: number
+  readonly invalidated: boolean
+  readonly inflight: Deferred.Deferred<Credentials.Credentials, CredentialsError> | undefined
+  readonly failures: number
+  readonly nextRetryAt: number
+  readonly lastError: CredentialsError | undefined
+}
+
+const never: Schedule = {
+  expiresAt: Number.POSITIVE_INFINITY,
+  advisoryAt: Number.POSITIVE_INFINITY,
+  mandatoryAt: Number.POSITIVE_INFINITY,
+  refreshAt: Number.POSITIVE_INFINITY
+}
+
+/** Computes the moments of a fresh set of credentials; `random` in [0, 1) places the jitter. */
+export const scheduleFor = (
   credentials: Credentials.Credentials,
-  fetchedAt: number,
-  window: Duration.Duration
-): number =>
-  Option.match(credentials.expiration, {
-    onNone: () => Number.POSITIVE_INFINITY,
-    onSome: (expiration) => {
-      const expiresAt = DateTime.toEpochMillis(expiration)
-      const windowStart = expiresAt - Duration.toMillis(window)
-      return windowStart > fetchedAt ? windowStart : fetchedAt + Math.max(0, (expiresAt - fetchedAt) / 2)
-    }
-  })
+  now: number,
+  policy: Policy,
+  random: number
+): Schedule => {
+  if (Option.isNone(credentials.expiration)) return never
+  const expiresAt = DateTime.toEpochMillis(credentials.expiration.value)
+  const life = Math.max(0, expiresAt - now)
+  const advisoryAt = Math.max(expiresAt - Duration.toMillis(policy.advisoryWindow), now + life / 2)
+  const mandatoryAt = Math.max(expiresAt - Duration.toMillis(policy.mandatoryWindow), now + (life * 3) / 4)
+  const spread = Math.min(Duration.toMillis(policy.jitter), Math.max(0, mandatoryAt - advisoryAt) / 2)
+  return { expiresAt, advisoryAt, mandatoryAt, refreshAt: advisoryAt + random * spread }
+}
+
+/** The wait before retry number `failures` (1-based): exponential, capped, jittered to 50–100 %. */
+const backoff = (failures: number, policy: Policy, random: number): number => {
+  const base = Duration.toMillis(policy.retryBase) * 2 ** Math.min(failures - 1, 30)
+  return Math.min(Duration.toMillis(policy.retryMax), base) * (0.5 + random / 2)
+}
 
 export const make = (options: {
+  readonly source: Credentials.Source
   readonly initial: Credentials.Credentials
   readonly fetch: Effect.Effect<Credentials.Credentials, CredentialsError>
-  readonly window?: Duration.Duration | undefined
-}): Effect.Effect<Refreshing> =>
+}): Effect.Effect<Refreshing, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const window = options.window ?? defaultRefreshWindow
+    const { fetch, initial, source } = options
+    const policy = yield* RefreshPolicy
+    const scope = yield* Effect.scope
     const now0 = yield* Clock.currentTimeMillis
-    const state = yield* Ref.make<State & { readonly refreshAt: number }>({
-      current: options.initial,
+    const state = yield* Ref.make<State>({
+      ...scheduleFor(initial, now0, policy, yield* Random.next),
+      current: initial,
+      fetchedAt: now0,
       invalidated: false,
-      refreshAt: refreshAt(options.initial, now0, window)
+      inflight: undefined,
+      failures: 0,
+      nextRetryAt: 0,
+      lastError: undefined
     })
-    const lock = yield* Effect.makeSemaphore(1)
+    // Wakes the background fiber when the schedule changes.
+    const wake = yield* Queue.sliding<void>(1)
+    const refreshSuccess = Metric.tagged(Metric.tagged(refreshes, "source", source), "outcome", "success")
+    const refreshFailure = Metric.tagged(Metric.tagged(refreshes, "source", source), "outcome", "failure")
+    const staleCounter = Metric.tagged(servedStale, "source", source)
 
-    const needsRefresh = (s: State & { readonly refreshAt: number }, now: number) =>
-      s.invalidated || now >= s.refreshAt
-
-    const refresh = lock.withPermits(1)(
+    const runFetch = (deferred: Deferred.Deferred<Credentials.Credentials, CredentialsError>) =>
       Effect.gen(function*() {
-        // Another fiber may have refreshed while this one waited for the lock.
-        const s = yield* Ref.get(state)
+        const exit = yield* fetch.pipe(
+          Effect.tapBoth({
+            onSuccess: () => Effect.annotateCurrentSpan("outcome", "success"),
+            onFailure: (error) =>
+              Effect.annotateCurrentSpan({ outcome: "failure", reason: error.reason })
+          }),
+          Effect.withSpan("AwsCredentials.refresh", { attributes: { source } }),
+          Effect.exit
+        )
         const now = yield* Clock.currentTimeMillis
-        if (!needsRefresh(s, now)) return s.current
-        return yield* options.fetch.pipe(
-          Effect.tap((fresh) =>
-            Ref.set(state, { current: fresh, invalidated: false, refreshAt: refreshAt(fresh, now, window) })
-          ),
-          Effect.catchAll((error) => {
-            const stillValid = Option.match(s.current.expiration, {
-              onNone: () => !s.invalidated,
-              onSome: (expiration) => now < DateTime.toEpochMillis(expiration)
-            })
-            return stillValid
-              ? Effect.as(
-                Effect.logWarning("credential refresh failed; serving the current credentials until they expire").pipe(
-                  Effect.annotateLogs({ source: s.current.source, reason: error.reason, error: error.message })
-                ),
-                s.current
-              )
-              : Effect.fail(error)
+        const random = yield* Random.next
+        if (Exit.isSuccess(exit)) {
+          const fresh = exit.value
+          yield* Ref.update(state, (s) => ({
+            ...s,
+            ...scheduleFor(fresh, now, policy, random),
+            current: fresh,
+            fetchedAt: now,
+            inflight: undefined,
+            failures: 0,
+            nextRetryAt: 0,
+            lastError: undefined
+          }))
+          yield* Metric.increment(refreshSuccess)
+          yield* Queue.offer(wake, undefined)
+          yield* Deferred.succeed(deferred, fresh)
+          return
+        }
+        const error = Cause.failureOption(exit.cause)
+        if (Option.isNone(error)) {
+          // A defect or an interruption: hand it to the waiters as it is.
+          yield* Ref.update(state, (s) => ({ ...s, inflight: undefined }))
+          yield* Deferred.failCause(deferred, exit.cause)
+          return
+        }
+        const s = yield* Ref.updateAndGet(state, (s) => {
+          const failures = s.failures + 1
+          return {
+            ...s,
+            inflight: undefined,
+            failures,
+            nextRetryAt: now + backoff(failures, policy, random),
+            lastError: error.value
+          }
+        })
+        yield* Metric.increment(refreshFailure)
+        yield* Effect.logWarning(
+          now < s.expiresAt
+            ? "credential refresh failed; keeping the current credentials until they expire"
+            : "credential refresh failed and the current credentials have expired"
+        ).pipe(
+          Effect.annotateLogs({
+            source,
+            reason: error.value.reason,
+            error: error.value.message,
+            failures: s.failures,
+            nextAttemptInMs: Math.round(s.nextRetryAt - now),
+            ...(Number.isFinite(s.expiresAt) ? { expiresAt: new Date(s.expiresAt).toISOString() } : {})
           })
         )
-      })
+        yield* Queue.offer(wake, undefined)
+        yield* Deferred.fail(deferred, error.value)
+      }).pipe(
+        // Closing the layer's scope interrupts a fetch in flight; whoever waits is told so.
+        Effect.onInterrupt(() =>
+          Effect.zipRight(Ref.update(state, (s) => ({ ...s, inflight: undefined })), Deferred.interrupt(deferred))
+        )
+      )
+
+    /** The refresh in flight, or a new one; fetches run in the layer's scope, not the caller's. */
+    const start: Effect.Effect<Deferred.Deferred<Credentials.Credentials, CredentialsError>> = Effect.flatMap(
+      Deferred.make<Credentials.Credentials, CredentialsError>(),
+      (candidate) =>
+        Ref.modify(state, (s): readonly [readonly [typeof candidate, boolean], State] =>
+          s.inflight !== undefined
+            ? [[s.inflight, false], s]
+            : [[candidate, true], { ...s, inflight: candidate, invalidated: false }]).pipe(
+            Effect.tap(([deferred, created]) => created ? Effect.forkIn(runFetch(deferred), scope) : Effect.void),
+            Effect.map(([deferred]) => deferred)
+          )
     )
 
-    const get = Effect.flatMap(Ref.get(state), (s) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => needsRefresh(s, now) ? refresh : Effect.succeed(s.current)))
+    const slowGet = (now: number): Effect.Effect<Credentials.Credentials, CredentialsError> =>
+      Effect.gen(function*() {
+        const s = yield* Ref.get(state)
+        if (!s.invalidated && now < s.mandatoryAt) {
+          // Advisory window: the background fiber is on it; nudge it if it is idle, never wait.
+          if (s.inflight === undefined && now >= s.nextRetryAt && now >= s.refreshAt) yield* start
+          return s.current
+        }
+        if (s.inflight === undefined && !s.invalidated && now < s.nextRetryAt) {
+          // Backing off after a failed refresh.
+          if (now < s.expiresAt) {
+            yield* Metric.increment(staleCounter)
+            return s.current
+          }
+          return yield* Effect.fail(s.lastError!)
+        }
+        const result = yield* Effect.either(Deferred.await(yield* start))
+        if (Either.isRight(result)) return result.right
+        const after = yield* Ref.get(state)
+        if ((yield* Clock.currentTimeMillis) < after.expiresAt) {
+          yield* Metric.increment(staleCounter)
+          return after.current
+        }
+        return yield* Effect.fail(result.left)
+      })
 
-    return {
-      get,
-      invalidate: Ref.update(state, (s) => ({ ...s, invalidated: true }))
-    }
+    const get: Effect.Effect<Credentials.Credentials, CredentialsError> = Effect.flatMap(
+      Ref.get(state),
+      (s) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          !s.invalidated && now < s.advisoryAt ? Effect.succeed(s.current) : slowGet(now))
+    )
+
+    const invalidate: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.update(state, (s) =>
+        s.inflight !== undefined || now - s.fetchedAt < Duration.toMillis(policy.invalidationCooldown)
+          ? s
+          : { ...s, invalidated: true }))
+
+    // The background fiber: sleeps until the next refresh moment (or a retry after a failure),
+    // refreshes, and starts over; a change of schedule wakes it early. Credentials without an
+    // expiry have no refresh moment, so it only waits to be woken.
+    const background = Effect.gen(function*() {
+      while (true) {
+        const s = yield* Ref.get(state)
+        const now = yield* Clock.currentTimeMillis
+        const due = !Number.isFinite(s.expiresAt)
+          ? Number.POSITIVE_INFINITY
+          : s.failures > 0
+          ? s.nextRetryAt
+          : s.refreshAt
+        if (!Number.isFinite(due)) {
+          yield* Queue.take(wake)
+          continue
+        }
+        if (due > now) {
+          yield* Effect.raceFirst(Effect.sleep(Duration.millis(due - now)), Queue.take(wake))
+          continue
+        }
+        yield* Effect.ignore(Deferred.await(yield* start))
+      }
+    })
+    yield* Effect.forkIn(background, scope)
+
+    return { get, invalidate }
   })
