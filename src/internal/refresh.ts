@@ -47,6 +47,8 @@ interface State extends Schedule {
   readonly fetchedAt: number
   readonly invalidated: boolean
   readonly inflight: Deferred.Deferred<Credentials.Credentials, CredentialsError> | undefined
+  /** Callers must wait for the refresh in flight (it answers an invalidation or the mandatory window). */
+  readonly forced: boolean
   readonly failures: number
   readonly nextRetryAt: number
   readonly lastError: CredentialsError | undefined
@@ -97,6 +99,7 @@ export const make = (options: {
       fetchedAt: now0,
       invalidated: false,
       inflight: undefined,
+      forced: false,
       failures: 0,
       nextRetryAt: 0,
       lastError: undefined
@@ -128,6 +131,7 @@ export const make = (options: {
             current: fresh,
             fetchedAt: now,
             inflight: undefined,
+            forced: false,
             failures: 0,
             nextRetryAt: 0,
             lastError: undefined
@@ -140,7 +144,7 @@ export const make = (options: {
         const error = Cause.failureOption(exit.cause)
         if (Option.isNone(error)) {
           // A defect or an interruption: hand it to the waiters as it is.
-          yield* Ref.update(state, (s) => ({ ...s, inflight: undefined }))
+          yield* Ref.update(state, (s) => ({ ...s, inflight: undefined, forced: false }))
           yield* Deferred.failCause(deferred, exit.cause)
           return
         }
@@ -149,6 +153,7 @@ export const make = (options: {
           return {
             ...s,
             inflight: undefined,
+            forced: false,
             failures,
             nextRetryAt: now + backoff(failures, policy, random),
             lastError: error.value
@@ -174,29 +179,36 @@ export const make = (options: {
       }).pipe(
         // Closing the layer's scope interrupts a fetch in flight; whoever waits is told so.
         Effect.onInterrupt(() =>
-          Effect.zipRight(Ref.update(state, (s) => ({ ...s, inflight: undefined })), Deferred.interrupt(deferred))
+          Effect.zipRight(
+            Ref.update(state, (s) => ({ ...s, inflight: undefined, forced: false })),
+            Deferred.interrupt(deferred)
+          )
         )
       )
 
-    /** The refresh in flight, or a new one; fetches run in the layer's scope, not the caller's. */
-    const start: Effect.Effect<Deferred.Deferred<Credentials.Credentials, CredentialsError>> = Effect.flatMap(
-      Deferred.make<Credentials.Credentials, CredentialsError>(),
-      (candidate) =>
-        Ref.modify(state, (s): readonly [readonly [typeof candidate, boolean], State] =>
-          s.inflight !== undefined
-            ? [[s.inflight, false], s]
-            : [[candidate, true], { ...s, inflight: candidate, invalidated: false }]).pipe(
-            Effect.tap(([deferred, created]) => created ? Effect.forkIn(runFetch(deferred), scope) : Effect.void),
-            Effect.map(([deferred]) => deferred)
-          )
-    )
+    /**
+     * The refresh in flight, or a new one; fetches run in the layer's scope, not the caller's.
+     * `forced`: callers arriving meanwhile wait for it instead of taking the current credentials.
+     */
+    const start = (forced: boolean): Effect.Effect<Deferred.Deferred<Credentials.Credentials, CredentialsError>> =>
+      Effect.flatMap(
+        Deferred.make<Credentials.Credentials, CredentialsError>(),
+        (candidate) =>
+          Ref.modify(state, (s): readonly [readonly [typeof candidate, boolean], State] =>
+            s.inflight !== undefined
+              ? [[s.inflight, false], forced && !s.forced ? { ...s, forced } : s]
+              : [[candidate, true], { ...s, inflight: candidate, forced, invalidated: false }]).pipe(
+              Effect.tap(([deferred, created]) => created ? Effect.forkIn(runFetch(deferred), scope) : Effect.void),
+              Effect.map(([deferred]) => deferred)
+            )
+      )
 
     const slowGet = (now: number): Effect.Effect<Credentials.Credentials, CredentialsError> =>
       Effect.gen(function*() {
         const s = yield* Ref.get(state)
-        if (!s.invalidated && now < s.mandatoryAt) {
+        if (!s.invalidated && !s.forced && now < s.mandatoryAt) {
           // Advisory window: the background fiber is on it; nudge it if it is idle, never wait.
-          if (s.inflight === undefined && now >= s.nextRetryAt && now >= s.refreshAt) yield* start
+          if (s.inflight === undefined && now >= s.nextRetryAt && now >= s.refreshAt) yield* start(false)
           return s.current
         }
         if (s.inflight === undefined && !s.invalidated && now < s.nextRetryAt) {
@@ -207,7 +219,7 @@ export const make = (options: {
           }
           return yield* Effect.fail(s.lastError!)
         }
-        const result = yield* Effect.either(Deferred.await(yield* start))
+        const result = yield* Effect.either(Deferred.await(yield* start(true)))
         if (Either.isRight(result)) return result.right
         const after = yield* Ref.get(state)
         if ((yield* Clock.currentTimeMillis) < after.expiresAt) {
@@ -221,12 +233,16 @@ export const make = (options: {
       Ref.get(state),
       (s) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          !s.invalidated && now < s.advisoryAt ? Effect.succeed(s.current) : slowGet(now))
+          !s.invalidated && !s.forced && now < s.advisoryAt ? Effect.succeed(s.current) : slowGet(now))
     )
 
+    // A refresh already in flight answers the invalidation (its callers now wait for it); one
+    // that has just completed does too (cooldown), so a burst of invalidations is one fetch.
     const invalidate: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Ref.update(state, (s) =>
-        s.inflight !== undefined || now - s.fetchedAt < Duration.toMillis(policy.invalidationCooldown)
+        s.inflight !== undefined
+          ? (s.forced ? s : { ...s, forced: true })
+          : now - s.fetchedAt < Duration.toMillis(policy.invalidationCooldown)
           ? s
           : { ...s, invalidated: true }))
 
@@ -250,7 +266,7 @@ export const make = (options: {
           yield* Effect.raceFirst(Effect.sleep(Duration.millis(due - now)), Queue.take(wake))
           continue
         }
-        yield* Effect.ignore(Deferred.await(yield* start))
+        yield* Effect.ignore(Deferred.await(yield* start(false)))
       }
     })
     yield* Effect.forkIn(background, scope)
