@@ -4,8 +4,10 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as Credentials from "./Credentials.js"
@@ -120,13 +122,29 @@ export const toAwsSdkProvider: Effect.Effect<
 > = Effect.gen(function*() {
   const service = yield* AwsCredentials
   const runtime = yield* Effect.runtime<never>()
-  const runPromise = Runtime.runPromise(runtime)
-  return (options) =>
-    runPromise(
-      (options?.forceRefresh === true ? Effect.zipRight(service.invalidate, service.get) : service.get).pipe(
-        Effect.map(Credentials.toAwsIdentity)
-      )
-    )
+  const runFork = Runtime.runFork(runtime)
+  // The SDK asks on every request; convert each set of credentials once.
+  let last: readonly [Credentials.Credentials, AwsSdkIdentity] | undefined
+  const cached = Effect.map(service.get, (credentials) => {
+    if (last === undefined || last[0] !== credentials) last = [credentials, Credentials.toAwsIdentity(credentials)]
+    return last[1]
+  })
+  const forced = Effect.zipRight(service.invalidate, cached)
+  return (options) => {
+    // A cached `get` completes synchronously: answer from the fiber's exit without waiting for
+    // another tick; only a refresh goes through the promise of the fiber.
+    const fiber = runFork(options?.forceRefresh === true ? forced : cached, { immediate: true })
+    const exit = fiber.unsafePoll()
+    if (exit !== null) {
+      return Exit.isSuccess(exit) ? Promise.resolve(exit.value) : Promise.reject(Cause.squash(exit.cause))
+    }
+    return new Promise((resolve, reject) => {
+      fiber.addObserver((exit) => {
+        if (Exit.isSuccess(exit)) resolve(exit.value)
+        else reject(Cause.squash(exit.cause))
+      })
+    })
+  }
 })
 
 /**
