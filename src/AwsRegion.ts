@@ -1,6 +1,6 @@
 /**
  * The region AWS clients talk to, with where it came from: explicit > `AWS_REGION` >
- * `AWS_DEFAULT_REGION` > the active profile's `region`.
+ * `AWS_DEFAULT_REGION` > the active profile's `region` > the EC2 instance metadata service.
  *
  * @since 0.1.0
  */
@@ -21,7 +21,7 @@ import * as ProfileFile from "./ProfileFile.js"
  */
 export interface Service {
   readonly name: string
-  /** `explicit`, `env AWS_REGION`, `env AWS_DEFAULT_REGION` or `profile NAME`. */
+  /** `explicit`, `env AWS_REGION`, `env AWS_DEFAULT_REGION`, `profile NAME` or `imds`. */
   readonly source: string
   /** For a region from a profile: the file and line it was written on. */
   readonly path?: string | undefined
@@ -57,7 +57,7 @@ export class RegionNotFound extends Data.TaggedError("RegionNotFound")<{
  * @since 0.1.0
  * @category resolution
  */
-export const resolve: Effect.Effect<Option.Option<Service>, never, AwsSession> = Effect.gen(function*() {
+export const resolve: Effect.Effect<Option.Option<Service>, never, AwsSession> = Effect.gen(function*(): Effect.fn.Return<Option.Option<Service>, never, AwsSession> {
   const session = yield* AwsSession
   if (Option.isSome(session.explicitRegion)) {
     return Option.some({ name: session.explicitRegion.value, source: "explicit" })
@@ -66,11 +66,16 @@ export const resolve: Effect.Effect<Option.Option<Service>, never, AwsSession> =
   if (Option.isSome(fromEnv)) {
     return Option.some({ name: fromEnv.value.value, source: `env ${fromEnv.value.name}` })
   }
-  return Option.flatMap(session.profile, (profile) =>
+  const fromProfile = Option.flatMap(session.profile, (profile) =>
     Option.map(
       Option.filter(ProfileFile.property(profile, "region"), (p) => p.value !== ""),
-      (p) => ({ name: p.value, source: `profile ${session.profileName}`, path: p.path, line: p.line })
+      (p): Service => ({ name: p.value, source: `profile ${session.profileName}`, path: p.path, line: p.line })
     ))
+  if (Option.isSome(fromProfile)) return fromProfile
+  // Last: the instance metadata service (off when AWS_EC2_METADATA_DISABLED=true). The client is
+  // only loaded when this link is reached.
+  const imds = yield* Effect.promise(() => import("./internal/imdsRegion.js"))
+  return yield* imds.resolve
 })
 
 /**
@@ -87,7 +92,13 @@ export const layer: Layer.Layer<AwsRegion, RegionNotFound, AwsSession> = Layer.e
       Effect.flatMap(AwsSession, (session) =>
         Effect.fail(
           new RegionNotFound({
-            tried: ["the session's region option", "AWS_REGION", "AWS_DEFAULT_REGION", `profile ${session.profileName}`]
+            tried: [
+              "the session's region option",
+              "AWS_REGION",
+              "AWS_DEFAULT_REGION",
+              `profile ${session.profileName}`,
+              "the instance metadata service"
+            ]
           })
         ))
   }))

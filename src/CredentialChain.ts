@@ -24,12 +24,18 @@ import {
 } from "./CredentialsError.js"
 import { nodePlatform } from "./internal/platform.js"
 import { elapsedMs } from "./internal/provider.js"
+import * as AssumeRole from "./providers/AssumeRole.js"
 import * as BotoConfig from "./providers/BotoConfig.js"
 import * as ConfigFile from "./providers/ConfigFile.js"
+import * as Container from "./providers/Container.js"
 import * as Ec2CredentialsFile from "./providers/Ec2CredentialsFile.js"
 import * as Env from "./providers/Env.js"
+import * as InstanceMetadata from "./providers/InstanceMetadata.js"
+import * as Login from "./providers/Login.js"
 import * as Process from "./providers/Process.js"
 import * as SharedCredentialsFile from "./providers/SharedCredentialsFile.js"
+import * as Sso from "./providers/Sso.js"
+import * as WebIdentity from "./providers/WebIdentity.js"
 
 /**
  * Anything that can be a link: a source layer, or a chain (which fails with
@@ -163,8 +169,14 @@ export const skip = (source: Credentials.Source, reason: string): Link<never> =>
  * @category models
  */
 export interface DefaultOptions {
+  readonly assumeRole?: AssumeRole.Options | undefined
+  readonly webIdentity?: WebIdentity.Options | undefined
+  readonly sso?: Sso.Options | undefined
+  readonly login?: Login.Options | undefined
   readonly process?: Process.Options | undefined
   readonly botoConfig?: BotoConfig.Options | undefined
+  readonly container?: Container.Options | undefined
+  readonly instanceMetadata?: InstanceMetadata.Options | undefined
 }
 
 /**
@@ -178,8 +190,9 @@ export type DefaultRequirements = AwsSession.AwsSession | FileSystem.FileSystem 
 /**
  * The default chain with tunables. Explicit keys given to the session win outright (label
  * `explicit`); otherwise the links are botocore's, in its order: `env` (skipped when the
- * profile was named in code or on the command line), `shared-credentials-file`,
- * `custom-process`, `config-file`, `ec2-credentials-file`, `boto-config`.
+ * profile was named in code or on the command line), `assume-role`,
+ * `assume-role-with-web-identity`, `sso`, `shared-credentials-file`, `login`, `custom-process`,
+ * `config-file`, `ec2-credentials-file`, `boto-config`, `container-role`, `iam-role`.
  *
  * @since 0.1.0
  * @category layers
@@ -203,11 +216,17 @@ export const layerDefaultWith = (
         AwsSession.profileNamedExplicitly(session)
           ? skip("env", `skipped: the profile ${session.profileName} was named explicitly`)
           : Env.layer,
+        AssumeRole.layerWith({ ...options.assumeRole, process: options.assumeRole?.process ?? options.process }),
+        WebIdentity.layerWith(options.webIdentity ?? {}),
+        Sso.layerWith(options.sso ?? {}),
         SharedCredentialsFile.layer,
+        Login.layerWith(options.login ?? {}),
         Process.layerWith(options.process ?? {}),
         ConfigFile.layer,
         Ec2CredentialsFile.layer,
-        BotoConfig.layerWith(options.botoConfig ?? {})
+        BotoConfig.layerWith(options.botoConfig ?? {}),
+        Container.layerWith(options.container ?? {}),
+        InstanceMetadata.layerWith(options.instanceMetadata ?? {})
       )
     })
   ).pipe(Layer.withSpan("CredentialChain.default"))

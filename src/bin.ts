@@ -27,8 +27,9 @@ const environmentHelp = [
   "its outcome, why, and how long it took; the winning source with its keys masked; and the",
   "region and where it came from. No secret is ever printed.",
   "",
-  "Chain order (botocore's): explicit keys, env, shared-credentials-file, custom-process,",
-  "config-file, ec2-credentials-file, boto-config.",
+  "Chain order (botocore's): explicit keys, env, assume-role, assume-role-with-web-identity,",
+  "sso, shared-credentials-file, login, custom-process, config-file, ec2-credentials-file,",
+  "boto-config, container-role, iam-role.",
   "",
   "Environment variables honoured:",
   "  AWS_PROFILE, AWS_DEFAULT_PROFILE       the profile (when --profile is not given)",
@@ -36,8 +37,19 @@ const environmentHelp = [
   "  AWS_SHARED_CREDENTIALS_FILE            the credentials file (default ~/.aws/credentials)",
   "  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (or AWS_SECURITY_TOKEN),",
   "  AWS_CREDENTIAL_EXPIRATION, AWS_ACCOUNT_ID                     the env source",
+  "  AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ROLE_SESSION_NAME  web identity",
+  "  AWS_STS_REGIONAL_ENDPOINTS, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_SSO,",
+  "  AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_SIGNIN, AWS_ENDPOINT_URL,",
+  "  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT",
+  "                                         STS, SSO and sign-in endpoints",
+  "  AWS_LOGIN_CACHE_DIRECTORY              the aws login cache (default ~/.aws/login/cache)",
   "  AWS_CREDENTIAL_FILE                    the ec2-credentials-file source",
   "  BOTO_CONFIG                            the boto-config source (else /etc/boto.cfg, ~/.boto)",
+  "  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, AWS_CONTAINER_CREDENTIALS_FULL_URI,",
+  "  AWS_CONTAINER_AUTHORIZATION_TOKEN, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE  container-role",
+  "  AWS_EC2_METADATA_DISABLED, AWS_EC2_METADATA_SERVICE_ENDPOINT,",
+  "  AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE, AWS_EC2_METADATA_V1_DISABLED,",
+  "  AWS_METADATA_SERVICE_TIMEOUT, AWS_METADATA_SERVICE_NUM_ATTEMPTS   iam-role (instance metadata)",
   "  AWS_REGION, AWS_DEFAULT_REGION         the region (when --region is not given)",
   "  HOME                                   where ~ is",
   "",
@@ -82,10 +94,11 @@ const MainLive = Layer.mergeAll(
   NodeTerminal.layer,
   NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer)),
   // Log lines (refresh warnings, debug output) go to stderr: stdout is for the report.
-  Logger.replace(Logger.defaultLogger, Logger.withLeveledConsole(Logger.logfmtLogger).pipe(Logger.withConsoleError))
+  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
 )
 
 cli(process.argv).pipe(
   Effect.provide(MainLive),
-  NodeRuntime.runMain({ disableErrorReporting: false })
+  // runMain's own pretty logger writes to stdout; ours (above) is the only one.
+  NodeRuntime.runMain({ disableErrorReporting: false, disablePrettyLogger: true })
 )

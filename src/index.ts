@@ -21,14 +21,30 @@ export * as CredentialsError from "./CredentialsError.js"
 /** @since 0.1.0 */
 export * as ProfileFile from "./ProfileFile.js"
 /** @since 0.1.0 */
+export * as S3 from "./S3.js"
+/** @since 0.1.0 */
+export * as MfaTokenProvider from "./MfaTokenProvider.js"
+/** @since 0.1.0 */
+export * as AssumeRole from "./providers/AssumeRole.js"
+/** @since 0.1.0 */
 export * as BotoConfig from "./providers/BotoConfig.js"
 /** @since 0.1.0 */
 export * as ConfigFile from "./providers/ConfigFile.js"
+/** @since 0.1.0 */
+export * as ContainerCredentials from "./providers/Container.js"
 /** @since 0.1.0 */
 export * as Ec2CredentialsFile from "./providers/Ec2CredentialsFile.js"
 /** @since 0.1.0 */
 export * as EnvCredentials from "./providers/Env.js"
 /** @since 0.1.0 */
+export * as InstanceMetadata from "./providers/InstanceMetadata.js"
+/** @since 0.1.0 */
+export * as LoginCredentials from "./providers/Login.js"
+/** @since 0.1.0 */
 export * as ProcessCredentials from "./providers/Process.js"
 /** @since 0.1.0 */
 export * as SharedCredentialsFile from "./providers/SharedCredentialsFile.js"
+/** @since 0.1.0 */
+export * as SsoCredentials from "./providers/Sso.js"
+/** @since 0.1.0 */
+export * as WebIdentity from "./providers/WebIdentity.js"

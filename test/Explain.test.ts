@@ -10,7 +10,15 @@ import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { explain, type Explanation, formatHuman } from "../src/internal/explain.js"
-import { platformLayer, type TempHome, tempHome, withEnv } from "./support/fixtures.js"
+import {
+  type DefaultChainLink,
+  defaultChainLinks,
+  platformLayer,
+  type TempHome,
+  tempHome,
+  withEnv
+} from "./support/fixtures.js"
+import { metadataServer, servedSecrets } from "./support/metadataServer.js"
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const secret = "explainSecretThatIsNeverShown/0000000WXYZ"
@@ -30,6 +38,12 @@ const assertNoSecret = (explanation: Explanation) => {
 }
 
 const reportKeys = (explanation: Explanation) => Object.keys(explanation.report).sort()
+
+const links = defaultChainLinks
+
+/** `[source, "unavailable"]` for the links before `link`. */
+const unavailableBefore = (link: DefaultChainLink) =>
+  links.slice(0, links.indexOf(link)).map((source) => [source, "unavailable"])
 
 describe("explain (report)", () => {
   it.scoped("env credentials: masked secret, token present, expiration, account, attempts", () =>
@@ -74,7 +88,7 @@ describe("explain (report)", () => {
       assert.strictEqual(explanation.report.credentials?.accountId, null)
       assert.deepStrictEqual(explanation.report.region, { name: "ap-south-1", source: "profile dev" })
       assert.deepStrictEqual(explanation.report.attempts.map((a) => [a.source, a.outcome]), [
-        ["env", "unavailable"],
+        ...unavailableBefore("shared-credentials-file"),
         ["shared-credentials-file", "resolved"]
       ])
       assert.include(explanation.report.attempts[0]!.reason, "named explicitly")
@@ -94,7 +108,11 @@ describe("explain (report)", () => {
       assert.strictEqual(explanation.report.ok, false)
       assert.deepStrictEqual(explanation.report.error?._tag, "NoCredentialsFound")
       assert.deepStrictEqual(explanation.report.error?.reason, "NoCredentialsFound")
-      assert.deepStrictEqual(explanation.report.attempts.map((a) => a.outcome), Array(6).fill("unavailable"))
+      assert.deepStrictEqual(
+        explanation.report.attempts.map((a) => [a.source, a.outcome]),
+        links.map((source) => [source, "unavailable"])
+      )
+      for (const attempt of explanation.report.attempts) assert.isNotEmpty(attempt.reason)
       assert.deepStrictEqual(explanation.report.region, { name: null, source: null })
     }))
 
@@ -112,7 +130,7 @@ describe("explain (report)", () => {
       }, { _tag: "CredentialsError", source: "shared-credentials-file", reason: "PartialCredentials" })
       assert.include(explanation.report.error?.message, home.credentialsPath)
       assert.deepStrictEqual(explanation.report.attempts.map((a) => [a.source, a.outcome]), [
-        ["env", "unavailable"],
+        ...unavailableBefore("shared-credentials-file"),
         ["shared-credentials-file", "failed"]
       ])
       assertNoSecret(explanation)
@@ -129,6 +147,31 @@ describe("explain (report)", () => {
       assert.include(explanation.report.error?.message, "profiles defined: default")
       assert.deepStrictEqual(explanation.report.attempts, [])
       assert.deepStrictEqual(explanation.report.region, { name: "us-west-1", source: "env AWS_DEFAULT_REGION" })
+    }))
+
+  it.scopedLive("instance metadata: iam-role credentials and the region from imds, no served secret shown", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const server = yield* metadataServer({ region: "ap-northeast-3" })
+      const explanation = yield* run(home, {
+        AWS_EC2_METADATA_DISABLED: "false",
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: server.url
+      })
+      assert.strictEqual(explanation.exitCode, 0)
+      const served = server.served.at(-1)!
+      assert.deepStrictEqual(explanation.report.credentials && {
+        source: explanation.report.credentials.source,
+        accessKeyId: explanation.report.credentials.accessKeyId,
+        sessionToken: explanation.report.credentials.sessionToken,
+        expiration: explanation.report.credentials.expiration
+      }, { source: "iam-role", accessKeyId: served.AccessKeyId, sessionToken: true, expiration: served.Expiration })
+      assert.deepStrictEqual(explanation.report.region, { name: "ap-northeast-3", source: "imds" })
+      assert.deepStrictEqual(explanation.report.attempts.map((a) => [a.source, a.outcome]), [
+        ...unavailableBefore("iam-role"),
+        ["iam-role", "resolved"]
+      ])
+      const rendered = JSON.stringify(explanation.report) + formatHuman(explanation, DateTime.unsafeMake(0))
+      for (const secretValue of servedSecrets(server)) assert.notInclude(rendered, secretValue)
     }))
 
   it.scoped("--region wins and is labelled explicit", () =>
@@ -185,6 +228,30 @@ describe("explain (command line)", () => {
         error: { _tag: "CredentialsError", source: "env", reason: "PartialCredentials" }
       })
     }), { timeout: 60_000 })
+
+  // Log lines go to stderr only (runMain's pretty logger is off): the JSON contract holds.
+  it("a warning logged while resolving goes to stderr; stdout stays exactly one JSON object", async () => {
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const home = yield* tempHome
+      // A hop limit too low: the token PUT never answers, IMDSv1 does; the source logs a warning.
+      const server = yield* metadataServer()
+      server.fault("token", { _tag: "Hang" })
+      const result = yield* Effect.promise(() =>
+        cli(["explain", "--json"], {
+          HOME: home.dir,
+          BOTO_CONFIG: path.join(home.dir, "no-boto.cfg"),
+          AWS_EC2_METADATA_DISABLED: "false",
+          AWS_EC2_METADATA_SERVICE_ENDPOINT: server.url,
+          AWS_METADATA_SERVICE_TIMEOUT: "0.3",
+          AWS_DEFAULT_REGION: "us-east-1"
+        })
+      )
+      expect(result.status, result.stderr).toBe(0)
+      expect(result.stderr).toContain("hop limit")
+      expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, credentials: { source: "iam-role" } })
+      expect(result.stderr.split("\n")).not.toContain("undefined")
+    })))
+  }, 60_000)
 
   it.effect("--help documents the options and the environment variables", () =>
     Effect.gen(function*() {

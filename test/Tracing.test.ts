@@ -4,52 +4,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as Tracer from "effect/Tracer"
 import { current, defaultChain, runWith, tempHome } from "./support/fixtures.js"
-
-interface Recorded {
-  readonly name: string
-  readonly parent: string | undefined
-  readonly attributes: Map<string, unknown>
-}
-
-const recordingTracer = () => {
-  const spans: Array<Recorded> = []
-  const tracer = Tracer.make({
-    span(name, parent, context, links, startTime, kind, options) {
-      const attributes = new Map<string, unknown>(Object.entries(options?.attributes ?? {}))
-      const recorded: Recorded = {
-        name,
-        parent: Option.match(parent, { onNone: () => undefined, onSome: (p) => (p._tag === "Span" ? p.name : undefined) }),
-        attributes
-      }
-      spans.push(recorded)
-      const self: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: String(spans.length),
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes,
-        links,
-        sampled: true,
-        kind,
-        end: () => {},
-        attribute: (key, value) => {
-          attributes.set(key, value)
-        },
-        event: () => {},
-        addLinks: () => {}
-      }
-      return self
-    },
-    context: (f) => f()
-  })
-  return { spans, tracer }
-}
+import { recordingTracer } from "./support/spans.js"
 
 describe("tracing", () => {
   it.scoped("a span per link that ran, named after its source, and one for the chain", () =>

@@ -7,6 +7,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -117,7 +118,19 @@ export const explain = (options: {
 
     const session = sessionResult.right
     const sessionLayer = Layer.succeed(AwsSession.AwsSession, session)
-    const region = yield* AwsRegion.resolve.pipe(Effect.provide(sessionLayer))
+    // The region's last link (instance metadata) may take a couple of timeouts when nothing
+    // answers: look for it while the chain runs.
+    const regionFiber = yield* Effect.fork(AwsRegion.resolve.pipe(Effect.provide(sessionLayer)))
+    const resolved = yield* Effect.gen(function*() {
+      const service = yield* AwsCredentials
+      const credentials = yield* service.get
+      return { service, credentials }
+    }).pipe(
+      Effect.provide(CredentialChain.layerDefaultWith(options.chain ?? {}).pipe(Layer.provide(sessionLayer))),
+      Effect.either
+    )
+
+    const region = yield* Fiber.join(regionFiber)
     const regionReport = Option.match(region, {
       onNone: () => ({ name: null, source: null }),
       onSome: (r) => ({ name: r.name, source: r.source })
@@ -131,15 +144,6 @@ export const explain = (options: {
         onSome: (r) => r.path === undefined ? null : `${r.path}:${r.line ?? "?"}`
       })
     }
-
-    const resolved = yield* Effect.gen(function*() {
-      const service = yield* AwsCredentials
-      const credentials = yield* service.get
-      return { service, credentials }
-    }).pipe(
-      Effect.provide(CredentialChain.layerDefaultWith(options.chain ?? {}).pipe(Layer.provide(sessionLayer))),
-      Effect.either
-    )
 
     if (Either.isRight(resolved)) {
       return {

@@ -74,13 +74,20 @@ export const scheduleFor = (
   const advisoryAt = Math.max(expiresAt - Duration.toMillis(policy.advisoryWindow), now + life / 2)
   const mandatoryAt = Math.max(expiresAt - Duration.toMillis(policy.mandatoryWindow), now + (life * 3) / 4)
   const spread = Math.min(Duration.toMillis(policy.jitter), Math.max(0, mandatoryAt - advisoryAt) / 2)
-  return { expiresAt, advisoryAt, mandatoryAt, refreshAt: advisoryAt + random * spread }
+  // Whole milliseconds: a sleep shorter than the clock's resolution returns at once, and a
+  // background fiber chasing a fractional deadline would spin.
+  return {
+    expiresAt,
+    advisoryAt: Math.ceil(advisoryAt),
+    mandatoryAt: Math.ceil(mandatoryAt),
+    refreshAt: Math.ceil(advisoryAt + random * spread)
+  }
 }
 
 /** The wait before retry number `failures` (1-based): exponential, capped, jittered to 50–100 %. */
 const backoff = (failures: number, policy: Policy, random: number): number => {
   const base = Duration.toMillis(policy.retryBase) * 2 ** Math.min(failures - 1, 30)
-  return Math.min(Duration.toMillis(policy.retryMax), base) * (0.5 + random / 2)
+  return Math.ceil(Math.min(Duration.toMillis(policy.retryMax), base) * (0.5 + random / 2))
 }
 
 export const make = (options: {

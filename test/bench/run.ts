@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, printed as ratios against the AWS SDK for JavaScript
  * measured side by side in the same run. Never asserted in tests.
  */
+import { blackhole } from "./blackhole.js"
 import { refresh } from "./refresh.js"
 import { startup } from "./startup.js"
 
@@ -10,3 +11,4 @@ process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING = "1"
 
 startup()
 await refresh()
+await blackhole()

@@ -70,7 +70,8 @@ export const makeTempHome = (): TempHome => {
       fs.chmodSync(file, 0o755)
       return file
     },
-    env: (vars = {}) => ({ HOME: dir, ...vars }),
+    // The instance metadata service is off unless a test turns it on against its own server.
+    env: (vars = {}) => ({ HOME: dir, AWS_EC2_METADATA_DISABLED: "true", ...vars }),
     remove: () => fs.rmSync(dir, { recursive: true, force: true })
   }
 }
@@ -95,14 +96,38 @@ export const platformLayer: Layer.Layer<Platform> = Layer.merge(
 )
 
 /**
+ * The default chain's twelve links in botocore's order, written out here (not taken from
+ * `Credentials.sources`) so that the tests check the order against a list of their own.
+ */
+export const defaultChainLinks = [
+  "env",
+  "assume-role",
+  "assume-role-with-web-identity",
+  "sso",
+  "shared-credentials-file",
+  "login",
+  "custom-process",
+  "config-file",
+  "ec2-credentials-file",
+  "boto-config",
+  "container-role",
+  "iam-role"
+] as const satisfies ReadonlyArray<Credentials.Source>
+
+/** One link of the default chain. */
+export type DefaultChainLink = typeof defaultChainLinks[number]
+
+/**
  * The default chain for tests: boto's default files point into the temporary home (so
- * `/etc/boto.cfg` is never read) and `credential_process` gets a short timeout.
+ * `/etc/boto.cfg` is never read) and `credential_process` gets a short timeout; the other
+ * sources' options are passed through.
  */
 export const defaultChain = (
   home: TempHome,
   options: CredentialChain.DefaultOptions = {}
 ): Layer.Layer<AwsCredentials, CredentialChain.ChainError, CredentialChain.DefaultRequirements> =>
   CredentialChain.layerDefaultWith({
+    ...options,
     process: { timeout: "5 seconds", ...options.process },
     botoConfig: { defaultPaths: [path.join(home.dir, "etc", "boto.cfg"), "~/.boto"], ...options.botoConfig }
   })

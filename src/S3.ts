@@ -1,0 +1,712 @@
+/**
+ * Amazon S3 as an Effect service, on top of any credential layer: `S3.layer(options)` needs
+ * `AwsCredentials` and `AwsRegion` and builds one `S3Client` for its scope; the client asks the
+ * `AwsCredentials` service for credentials on every request, so refreshed credentials are used
+ * without rebuilding it. `S3.layerMemory()` is the same service in memory, for tests.
+ *
+ * Every operation is an `Effect` (or a `Stream`) with a span (`S3.putObject`, ...) and one error
+ * type, `S3Error`, whose `reason` says what happened. The seed's boto3 idioms read:
+ *
+ * ```ts
+ * // session.resource("s3").Object("my-bucket", "my-key").delete()
+ * yield* S3.object("my-bucket", "my-key").delete()
+ * // client.delete_object(Bucket="my-bucket", Key="my-key")
+ * const s3 = yield* S3.S3
+ * yield* s3.deleteObject("my-bucket", "my-key")
+ * ```
+ *
+ * `@aws-sdk/client-s3` is loaded when `S3.layer` is built, not when this module is imported.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { AwsCredentials } from "./AwsCredentials.js"
+import type { AwsRegion } from "./AwsRegion.js"
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What went wrong, as a program would want to branch on it.
+ *
+ * - `NoSuchKey`, `NoSuchBucket`: the object or bucket does not exist.
+ * - `AccessDenied`: the credentials are valid but not allowed to do this.
+ * - `InvalidAccessKeyId`, `SignatureDoesNotMatch`: the access key is unknown, or its secret is
+ *   wrong.
+ * - `ExpiredToken`: the session token has expired (after the one retry with fresh credentials).
+ * - `PreconditionFailed`: an `ifMatch` / `ifNoneMatch` condition did not hold.
+ * - `BucketAlreadyOwnedByYou`: `createBucket` of a bucket you already own (outside us-east-1,
+ *   where S3 answers success instead).
+ * - `Throttled`: `SlowDown`, `503` and the like, after the retries.
+ * - `Timeout`: no answer (or, for a body, no bytes) within the configured time.
+ * - `Other`: anything else; `code` has the server's error code (`BucketNotEmpty`,
+ *   `InvalidRange`, `EntityTooSmall`, ...) or the transport's (`ECONNREFUSED`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type Reason =
+  | "NoSuchKey"
+  | "NoSuchBucket"
+  | "AccessDenied"
+  | "InvalidAccessKeyId"
+  | "SignatureDoesNotMatch"
+  | "ExpiredToken"
+  | "PreconditionFailed"
+  | "BucketAlreadyOwnedByYou"
+  | "Throttled"
+  | "Timeout"
+  | "Other"
+
+/**
+ * The one error of the S3 service. Carries the operation, the bucket and key it was about, the
+ * HTTP status and the request id the server gave (what AWS support asks for). Its message never
+ * contains a secret key or a session token.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class S3Error extends Data.TaggedError("S3Error")<{
+  readonly reason: Reason
+  /** The S3 operation, e.g. `PutObject`. */
+  readonly operation: string
+  /** What happened, in words. */
+  readonly detail: string
+  /** The server's error code (`NoSuchKey`, `BucketNotEmpty`, ...), or a transport code. */
+  readonly code?: string | undefined
+  readonly status?: number | undefined
+  readonly requestId?: string | undefined
+  readonly bucket?: string | undefined
+  readonly key?: string | undefined
+}> {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const target = this.bucket === undefined
+      ? ""
+      : this.key === undefined
+      ? ` s3://${this.bucket}`
+      : ` s3://${this.bucket}/${this.key}`
+    const facts: Array<string> = []
+    if (this.status !== undefined) facts.push(`HTTP ${this.status}`)
+    if (this.code !== undefined && this.code !== this.reason) facts.push(this.code)
+    if (this.requestId !== undefined) facts.push(`request ${this.requestId}`)
+    return `S3 ${this.operation}${target}: ${this.reason}${facts.length === 0 ? "" : ` (${facts.join(", ")})`}: ${this.detail}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isS3Error = (u: unknown): u is S3Error => u instanceof S3Error
+
+// ---------------------------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface BucketInfo {
+  readonly name: string
+  readonly creationDate: Option.Option<DateTime.Utc>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface BucketHead {
+  readonly bucket: string
+  /** The bucket's region, when the server says (`x-amz-bucket-region`). */
+  readonly region: Option.Option<string>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CreateBucketOptions {
+  /**
+   * Where to create it. Default: the service's region (`AwsRegion`). Outside us-east-1 the
+   * location constraint is sent for you, as the AWS CLI's `s3 mb` does.
+   */
+  readonly region?: string | undefined
+}
+
+/**
+ * An object's metadata, as `headObject` and `getObject` return it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ObjectHead {
+  readonly bucket: string
+  readonly key: string
+  /** The whole object's size in bytes. */
+  readonly size: number
+  /** The entity tag, with its quotes (`"9b2cf535f27731c974343645a3985328"`). */
+  readonly etag: string
+  readonly lastModified: DateTime.Utc
+  readonly contentType: Option.Option<string>
+  /** User metadata (`x-amz-meta-*`), keys in lower case as S3 stores them. */
+  readonly metadata: Readonly<Record<string, string>>
+  readonly versionId: Option.Option<string>
+}
+
+/**
+ * A byte range of an object: `start` to `end` inclusive, out of `size` bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ByteRange {
+  readonly start: number
+  readonly end: number
+  readonly size: number
+}
+
+/**
+ * The range to read: from `start` to `end` inclusive (to the end of the object without `end`),
+ * or the `last` n bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Range =
+  | { readonly start: number; readonly end?: number | undefined }
+  | { readonly last: number }
+
+/**
+ * An object being read: its metadata and its body as a stream. The body is released (its
+ * connection closed) when the scope `getObject` ran in closes, or when the stream is
+ * interrupted or ends; it fails with reason `Timeout` when no bytes arrive for `idleTimeout`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GetObjectResult extends ObjectHead {
+  readonly body: Stream.Stream<Uint8Array, S3Error>
+  /** The bytes in `body`. */
+  readonly contentLength: number
+  /** For a ranged read, which bytes `body` has. */
+  readonly range: Option.Option<ByteRange>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface GetOptions {
+  readonly range?: Range | undefined
+  /** Read only if the object's entity tag is this one (else `PreconditionFailed`). */
+  readonly ifMatch?: string | undefined
+  /** The longest the body may go without a byte. Default: the layer's `idleTimeout`. */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadOptions extends GetOptions {
+  /**
+   * The most bytes `getObjectText` / `getObjectBytes` read into memory; a larger object fails
+   * with reason `Other`, code `MaxBytesExceeded`, before its body is read. Default: the layer's
+   * `maxBytes` (16 MiB).
+   */
+  readonly maxBytes?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutOptions {
+  readonly contentType?: string | undefined
+  /** User metadata, sent as `x-amz-meta-*` headers. */
+  readonly metadata?: Readonly<Record<string, string>> | undefined
+  /** Write only if the current object's entity tag is this one (else `PreconditionFailed`). */
+  readonly ifMatch?: string | undefined
+  /** `"*"`: write only if no object has this key yet (else `PreconditionFailed`). */
+  readonly ifNoneMatch?: string | undefined
+  /** The body's length in bytes: required for a stream body. */
+  readonly contentLength?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutResult {
+  readonly etag: string
+  readonly versionId: Option.Option<string>
+}
+
+/**
+ * `putObject`: a body in memory, or a stream of known length (`contentLength`). For streams of
+ * unknown length, or large ones, use `upload`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutObject {
+  (bucket: string, key: string, body: Uint8Array | string, options?: PutOptions): Effect.Effect<PutResult, S3Error>
+  <E, R>(
+    bucket: string,
+    key: string,
+    body: Stream.Stream<Uint8Array, E, R>,
+    options: PutOptions & { readonly contentLength: number }
+  ): Effect.Effect<PutResult, S3Error | E, R>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface UploadOptions {
+  readonly contentType?: string | undefined
+  readonly metadata?: Readonly<Record<string, string>> | undefined
+  /**
+   * Bytes per part (at least 5 MiB, S3's minimum). A body no larger than one part is sent with
+   * one `PutObject`. Default: the layer's `partSize` (8 MiB, boto3's `multipart_chunksize`).
+   */
+  readonly partSize?: number | undefined
+  /**
+   * Parts in flight at once. Memory held for the body is at most `partSize * concurrency`.
+   * Default: the layer's `concurrency` (4).
+   */
+  readonly concurrency?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface UploadResult {
+  readonly etag: string
+  readonly versionId: Option.Option<string>
+  /** Bytes uploaded. */
+  readonly size: number
+  /** Parts of the multipart upload; 0 when the body went in one `PutObject`. */
+  readonly parts: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeleteFailure {
+  readonly key: string
+  readonly code: string
+  readonly message: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeleteObjectsResult {
+  /** Keys deleted (S3 counts a key that did not exist as deleted). */
+  readonly deleted: number
+  /** Keys S3 refused, with its error code for each. */
+  readonly errors: ReadonlyArray<DeleteFailure>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ObjectRef {
+  readonly bucket: string
+  readonly key: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CopyOptions {
+  /** Replaces the content type (and then the metadata too, as S3's `REPLACE` directive does). */
+  readonly contentType?: string | undefined
+  /** Replaces the metadata; without it (and without `contentType`) the source's is copied. */
+  readonly metadata?: Readonly<Record<string, string>> | undefined
+  /** Copy only if the source's entity tag is this one. */
+  readonly ifMatch?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CopyResult {
+  readonly etag: string
+  readonly lastModified: Option.Option<DateTime.Utc>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListOptions {
+  readonly prefix?: string | undefined
+  /** Groups keys that share a prefix up to the delimiter into common prefixes. */
+  readonly delimiter?: string | undefined
+  /** List keys after this one. */
+  readonly startAfter?: string | undefined
+  /** Keys (and common prefixes) per request, 1 to 1,000. Default 1,000. */
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ObjectSummary {
+  readonly key: string
+  readonly size: number
+  readonly etag: string
+  readonly lastModified: DateTime.Utc
+  readonly storageClass: Option.Option<string>
+}
+
+/**
+ * One page of a listing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListPage {
+  readonly objects: ReadonlyArray<ObjectSummary>
+  readonly commonPrefixes: ReadonlyArray<string>
+}
+
+/**
+ * A multipart upload that was started and neither completed nor aborted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MultipartUploadInfo {
+  readonly key: string
+  readonly uploadId: string
+  readonly initiated: Option.Option<DateTime.Utc>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PresignOptions {
+  /** How long the URL should work. Default 15 minutes; at most 7 days (SigV4's limit). */
+  readonly expiresIn?: Duration.DurationInput | undefined
+}
+
+/**
+ * A presigned URL. `expiresAt` is when it stops working: never later than the expiry of the
+ * credentials that signed it (a URL signed with temporary credentials dies with them), so it
+ * may be earlier than asked; `clampedBy` then says why.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PresignedUrl {
+  readonly url: string
+  readonly method: "GET" | "PUT"
+  readonly expiresAt: DateTime.Utc
+  /** The effective lifetime. */
+  readonly expiresIn: Duration.Duration
+  /** The lifetime asked for. */
+  readonly requested: Duration.Duration
+  /** Why `expiresIn` is shorter than `requested`: the credentials' expiry, or SigV4's 7 days. */
+  readonly clampedBy: Option.Option<"credentials" | "maximum">
+}
+
+/**
+ * What the SDK's `client.send` accepts, as far as `send` needs to know it: its output type is
+ * read from `resolveMiddleware`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SdkCommand<Output> {
+  readonly input: object
+  readonly resolveMiddleware: (...args: ReadonlyArray<never>) => (args: never) => Promise<{ readonly output: Output }>
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The operations. Keys are object keys as S3 has them (no leading slash, any UTF-8).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly listBuckets: Effect.Effect<ReadonlyArray<BucketInfo>, S3Error>
+  readonly createBucket: (bucket: string, options?: CreateBucketOptions) => Effect.Effect<void, S3Error>
+  /** Fails with `NoSuchBucket` when there is no such bucket. */
+  readonly headBucket: (bucket: string) => Effect.Effect<BucketHead, S3Error>
+  readonly deleteBucket: (bucket: string) => Effect.Effect<void, S3Error>
+  readonly putObject: PutObject
+  /** The object and its body as a stream, released when the scope closes. */
+  readonly getObject: (
+    bucket: string,
+    key: string,
+    options?: GetOptions
+  ) => Effect.Effect<GetObjectResult, S3Error, Scope.Scope>
+  /** The body as UTF-8 text, up to `maxBytes`. */
+  readonly getObjectText: (bucket: string, key: string, options?: ReadOptions) => Effect.Effect<string, S3Error>
+  /** The body as bytes, up to `maxBytes`. */
+  readonly getObjectBytes: (bucket: string, key: string, options?: ReadOptions) => Effect.Effect<Uint8Array, S3Error>
+  /** The object's metadata, or `None` when there is no such object (or bucket). */
+  readonly headObject: (bucket: string, key: string) => Effect.Effect<Option.Option<ObjectHead>, S3Error>
+  /** Deletes the object; deleting a key that does not exist succeeds, as in S3. */
+  readonly deleteObject: (bucket: string, key: string) => Effect.Effect<void, S3Error>
+  /** Deletes any number of keys, 1,000 per request; keys S3 refused are in `errors`. */
+  readonly deleteObjects: (bucket: string, keys: Iterable<string>) => Effect.Effect<DeleteObjectsResult, S3Error>
+  readonly copyObject: (source: ObjectRef, target: ObjectRef, options?: CopyOptions) => Effect.Effect<CopyResult, S3Error>
+  /** Every object (in key order, UTF-8 binary), across all pages. */
+  readonly listObjects: (bucket: string, options?: ListOptions) => Stream.Stream<ObjectSummary, S3Error>
+  /** The listing page by page, with the common prefixes of a `delimiter` listing. */
+  readonly listPages: (bucket: string, options?: ListOptions) => Stream.Stream<ListPage, S3Error>
+  /**
+   * Managed upload: one `PutObject` for a body up to one part, a multipart upload otherwise,
+   * with parts of `partSize` sent `concurrency` at a time. On failure or interruption the
+   * multipart upload is aborted, so no parts are left behind. Every part is its own signed
+   * request, with the credentials current at that moment.
+   */
+  readonly upload: <E = never, R = never>(
+    bucket: string,
+    key: string,
+    body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
+    options?: UploadOptions
+  ) => Effect.Effect<UploadResult, S3Error | E, R>
+  /** Multipart uploads started and not finished (all pages). */
+  readonly listMultipartUploads: (
+    bucket: string,
+    options?: { readonly prefix?: string | undefined }
+  ) => Effect.Effect<ReadonlyArray<MultipartUploadInfo>, S3Error>
+  readonly abortMultipartUpload: (bucket: string, key: string, uploadId: string) => Effect.Effect<void, S3Error>
+  readonly presignGetObject: (bucket: string, key: string, options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error>
+  readonly presignPutObject: (bucket: string, key: string, options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error>
+  /**
+   * Any other `@aws-sdk/client-s3` command, on the service's client, with its retries, timeout
+   * and error mapping. The in-memory layer fails it with code `NotImplemented`.
+   */
+  readonly send: <Output>(command: SdkCommand<Output>) => Effect.Effect<Output, S3Error>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class S3 extends Context.Tag("effect-aws-credentials/S3")<S3, Service>() {}
+
+// ---------------------------------------------------------------------------------------------
+// Layers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Tunables of `layer`; all optional.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * The endpoint URL (`http://127.0.0.1:9000` for a local server). Without it: `AWS_ENDPOINT_URL_S3`,
+   * `AWS_ENDPOINT_URL`, the profile's `[services]` section (`s3 =\n  endpoint_url = ...`), the
+   * profile's `endpoint_url` (botocore's order; off with `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`),
+   * else AWS's endpoint for the region.
+   */
+  readonly endpoint?: string | undefined
+  /**
+   * `bucket` in the path (`http://host/bucket/key`) rather than the host name. Default: false
+   * for `compat: "aws"` unless the profile's `s3 = addressing_style = path` says so; true for
+   * `compat: "s3-compatible"`.
+   */
+  readonly forcePathStyle?: boolean | undefined
+  /**
+   * `"aws"` (default): the SDK's defaults (CRC32 checksums on uploads, checked on downloads).
+   * `"s3-compatible"`: what MinIO, Ceph, Swift and R2 need: checksums only where an operation
+   * requires one (`WHEN_REQUIRED` for both calculation and validation), path-style addressing,
+   * and a `Content-MD5` on `DeleteObjects`.
+   */
+  readonly compat?: "aws" | "s3-compatible" | undefined
+  /** Attempts per request (throttling, 5xx, timeouts, connection errors). Default 3. */
+  readonly maxAttempts?: number | undefined
+  /**
+   * How long one attempt may wait for the response's headers (for requests without a streamed
+   * body), and how long a connection may stay silent. Default 30 seconds.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** How long a `getObject` body may go without a byte. Default: `timeout`. */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /** Default part size of `upload`. Default 8 MiB. */
+  readonly partSize?: number | undefined
+  /** Default concurrency of `upload`. Default 4. */
+  readonly concurrency?: number | undefined
+  /** Default cap of `getObjectText` / `getObjectBytes`. Default 16 MiB. */
+  readonly maxBytes?: number | undefined
+}
+
+/**
+ * The defaults of `Options`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaults: {
+  readonly maxAttempts: number
+  readonly timeoutMillis: number
+  readonly partSize: number
+  readonly concurrency: number
+  readonly maxBytes: number
+  readonly presignExpiresInSeconds: number
+} = {
+  maxAttempts: 3,
+  timeoutMillis: 30_000,
+  partSize: 8 * 1024 * 1024,
+  concurrency: 4,
+  maxBytes: 16 * 1024 * 1024,
+  presignExpiresInSeconds: 900
+}
+
+/**
+ * The S3 service on `@aws-sdk/client-s3`: one client for the layer's scope (destroyed when it
+ * closes), credentials from `AwsCredentials` on every request, the region from `AwsRegion`.
+ * The layer fails with `S3Error` (code `InvalidConfiguration`) for an unusable endpoint setting.
+ *
+ * ```ts
+ * const S3Live = S3.layer().pipe(Layer.provide(Layer.merge(CredentialChain.layerNode(), RegionLive)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<S3, S3Error, AwsCredentials | AwsRegion> =>
+  Layer.scoped(
+    S3,
+    Effect.flatMap(Effect.promise(() => import("./internal/s3Sdk.js")), (sdk) => sdk.make(options))
+  )
+
+/**
+ * `layer` with its options read from `Config` (each option a `Config` value, or a plain one).
+ *
+ * ```ts
+ * S3.layerConfig({ endpoint: Config.string("S3_ENDPOINT"), forcePathStyle: true })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options>
+): Layer.Layer<S3, S3Error | ConfigError.ConfigError, AwsCredentials | AwsRegion> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(options), layer))
+
+/**
+ * Tunables of `layerMemory`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MemoryOptions {
+  /**
+   * The region the in-memory S3 pretends to be in. In us-east-1 (the default), creating a
+   * bucket you already own succeeds, as on AWS; elsewhere it fails with
+   * `BucketAlreadyOwnedByYou`.
+   */
+  readonly region?: string | undefined
+  readonly partSize?: number | undefined
+  readonly concurrency?: number | undefined
+  readonly maxBytes?: number | undefined
+}
+
+/**
+ * An in-memory S3 for tests, with S3's semantics: the same errors (codes, statuses, reasons),
+ * keys listed in UTF-8 binary order with pagination, delimiters and common prefixes, ranges,
+ * conditional writes, multipart uploads (5 MiB minimum part, multipart entity tags) and their
+ * abort. Each layer build starts empty. Presigned URLs (`https://memory.s3.invalid/...`) cannot
+ * be fetched; their expiry is clamped to the credentials' when an `AwsCredentials` service is in
+ * the context. `send` fails with code `NotImplemented`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<S3> =>
+  Layer.effect(
+    S3,
+    Effect.flatMap(Effect.promise(() => import("./internal/s3Memory.js")), (memory) => memory.make(options))
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Object handle
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One object, boto3's `s3.Object(bucket, key)`: the operations of the service bound to a bucket
+ * and key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ObjectHandle extends ObjectRef {
+  readonly get: (options?: GetOptions) => Effect.Effect<GetObjectResult, S3Error, S3 | Scope.Scope>
+  readonly text: (options?: ReadOptions) => Effect.Effect<string, S3Error, S3>
+  readonly bytes: (options?: ReadOptions) => Effect.Effect<Uint8Array, S3Error, S3>
+  readonly head: () => Effect.Effect<Option.Option<ObjectHead>, S3Error, S3>
+  readonly put: (body: Uint8Array | string, options?: PutOptions) => Effect.Effect<PutResult, S3Error, S3>
+  readonly upload: <E = never, R = never>(
+    body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
+    options?: UploadOptions
+  ) => Effect.Effect<UploadResult, S3Error | E, S3 | R>
+  readonly delete: () => Effect.Effect<void, S3Error, S3>
+  readonly copyTo: (target: ObjectRef, options?: CopyOptions) => Effect.Effect<CopyResult, S3Error, S3>
+  readonly presignGet: (options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error, S3>
+  readonly presignPut: (options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error, S3>
+}
+
+/**
+ * A handle on one object, built on the service's operations:
+ * `S3.object("my-bucket", "my-key").delete()` is boto3's
+ * `session.resource("s3").Object("my-bucket", "my-key").delete()`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const object = (bucket: string, key: string): ObjectHandle => {
+  const use = <A, E, R>(f: (s3: Service) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R | S3> =>
+    Effect.flatMap(S3, f)
+  return {
+    bucket,
+    key,
+    get: (options) => use((s3) => s3.getObject(bucket, key, options)),
+    text: (options) => use((s3) => s3.getObjectText(bucket, key, options)),
+    bytes: (options) => use((s3) => s3.getObjectBytes(bucket, key, options)),
+    head: () => use((s3) => s3.headObject(bucket, key)),
+    put: (body, options) => use((s3) => s3.putObject(bucket, key, body, options)),
+    upload: (body, options) => use((s3) => s3.upload(bucket, key, body, options)),
+    delete: () => use((s3) => s3.deleteObject(bucket, key)),
+    copyTo: (target, options) => use((s3) => s3.copyObject({ bucket, key }, target, options)),
+    presignGet: (options) => use((s3) => s3.presignGetObject(bucket, key, options)),
+    presignPut: (options) => use((s3) => s3.presignPutObject(bucket, key, options))
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The AWS CLI's on-disk cache of assumed-role credentials (`~/.aws/cli/cache/<key>.json`), so
+ * that several processes, and the AWS CLI itself, share one set of assumed-role credentials and
+ * an MFA code is not asked for again until they expire.
+ *
+ * Compatibility with the CLI (botocore's `AssumeRoleCredentialFetcher` + the CLI's
+ * `JSONFileCache`):
+ * - key: the SHA-1 (hex) of the AssumeRole arguments as Python's `json.dumps(args,
+ *   sort_keys=True)` prints them (`", "` and `": "` separators, non-ASCII escaped): `RoleArn`, and
+ *   `RoleSessionName` (only when configured), `ExternalId`, `SerialNumber`, `DurationSeconds`
+ *   when set;
+ * - content: the AssumeRole response, `{"Credentials": {"AccessKeyId", "SecretAccessKey",
+ *   "SessionToken", "Expiration", "AccountId"?}, "AssumedRoleUser": {...}}`, with the expiration
+ *   written as the CLI writes it (`2026-11-29T12:00:00UTC`) and read in that form or ISO 8601;
+ * - cached credentials are used while they have more than 15 minutes left (botocore's window).
+ *
+ * Writes go to a temporary file in the same directory, mode 0600, then a rename: a reader, this
+ * library or the CLI, sees the old file or the new one, never half of one. A corrupt or foreign
+ * file is ignored (logged at debug level), never fatal; so is a cache directory that cannot be
+ * written.
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { createHash, randomBytes } from "node:crypto"
+import * as path from "node:path"
+import { FileSystemTag } from "./platform.js"
+import { parseTimestamp } from "./time.js"
+import { decodeJson } from "./untrusted.js"
+
+/** What the CLI keys a role by. */
+export interface AssumeRoleArgs {
+  readonly RoleArn: string
+  readonly RoleSessionName?: string | undefined
+  readonly ExternalId?: string | undefined
+  readonly SerialNumber?: string | undefined
+  readonly DurationSeconds?: number | undefined
+}
+
+export interface CachedCredentials {
+  readonly accessKeyId: string
+  readonly secretAccessKey: Redacted.Redacted<string>
+  readonly sessionToken: Redacted.Redacted<string>
+  readonly expiration: DateTime.Utc
+  readonly accountId: string | undefined
+  readonly assumedRoleArn: string | undefined
+}
+
+/** botocore's `CachedCredentialFetcher.DEFAULT_EXPIRY_WINDOW_SECONDS`. */
+const expiryWindowMillis = 15 * 60 * 1000
+
+/** A string as Python's `json.dumps` writes it (`ensure_ascii=True`). */
+const pythonString = (value: string): string =>
+  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+/** `json.dumps(args, sort_keys=True)` for a flat object of strings and integers. */
+export const pythonJsonDumps = (args: Readonly<Record<string, string | number>>): string =>
+  `{${
+    Object.keys(args).sort().map((key) => {
+      const value = args[key]!
+      return `${pythonString(key)}: ${typeof value === "number" ? String(value) : pythonString(value)}`
+    }).join(", ")
+  }}`
+
+/** The cache file name (without `.json`) the CLI uses for these arguments. */
+export const cacheKey = (args: AssumeRoleArgs): string => {
+  const flat: Record<string, string | number> = { RoleArn: args.RoleArn }
+  if (args.RoleSessionName !== undefined) flat.RoleSessionName = args.RoleSessionName
+  if (args.ExternalId !== undefined) flat.ExternalId = args.ExternalId
+  if (args.SerialNumber !== undefined) flat.SerialNumber = args.SerialNumber
+  if (args.DurationSeconds !== undefined) flat.DurationSeconds = args.DurationSeconds
+  // botocore's `_make_file_safe` would replace ':' and '/', which a hex digest never has.
+  return createHash("sha1").update(pythonJsonDumps(flat), "utf8").digest("hex")
+}
+
+/** `~/.aws/cli/cache`. */
+export const cacheDirectory = (home: string): string => path.join(home, ".aws", "cli", "cache")
+
+const CacheFile = Schema.Struct({
+  Credentials: Schema.Struct({
+    AccessKeyId: Schema.String.pipe(Schema.minLength(1)),
+    SecretAccessKey: Schema.String.pipe(Schema.minLength(1)),
+    SessionToken: Schema.String.pipe(Schema.minLength(1)),
+    Expiration: Schema.String,
+    AccountId: Schema.optional(Schema.NullOr(Schema.String))
+  }),
+  AssumedRoleUser: Schema.optional(Schema.Struct({ Arn: Schema.optional(Schema.String) }))
+})
+const decodeCacheFile = decodeJson(CacheFile)
+
+/** The CLI's expiration format (`strftime('%Y-%m-%dT%H:%M:%S%Z')` of a UTC datetime). */
+const cliTimestamp = (dateTime: DateTime.Utc): string =>
+  `${DateTime.formatIso(dateTime).slice(0, 19)}UTC`
+
+const parseCliTimestamp = (text: string): Option.Option<DateTime.Utc> =>
+  parseTimestamp(text.replace(/ ?(UTC|GMT)$/, "Z"))
+
+/**
+ * Cached credentials for `key` with more than 15 minutes left, or `None` (missing, expiring,
+ * corrupt or foreign: never an error).
+ */
+export const read = (
+  directory: string,
+  key: string
+): Effect.Effect<Option.Option<CachedCredentials>, never, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystemTag
+    const file = path.join(directory, `${key}.json`)
+    const text = yield* fs.readFileString(file).pipe(Effect.option)
+    if (Option.isNone(text)) return Option.none()
+    const decoded = decodeCacheFile(text.value)
+    if (Either.isLeft(decoded)) {
+      yield* Effect.logDebug("ignoring an unreadable assumed-role cache file").pipe(Effect.annotateLogs({ file }))
+      return Option.none()
+    }
+    const credentials = decoded.right.Credentials
+    const expiration = parseCliTimestamp(credentials.Expiration)
+    if (Option.isNone(expiration)) {
+      yield* Effect.logDebug("ignoring an assumed-role cache file without a usable Expiration").pipe(
+        Effect.annotateLogs({ file })
+      )
+      return Option.none()
+    }
+    const now = yield* Clock.currentTimeMillis
+    if (DateTime.toEpochMillis(expiration.value) - now < expiryWindowMillis) return Option.none()
+    return Option.some({
+      accessKeyId: credentials.AccessKeyId,
+      secretAccessKey: Redacted.make(credentials.SecretAccessKey),
+      sessionToken: Redacted.make(credentials.SessionToken),
+      expiration: expiration.value,
+      accountId: credentials.AccountId ?? undefined,
+      assumedRoleArn: decoded.right.AssumedRoleUser?.Arn
+    })
+  }).pipe(Effect.catchAllCause(() => Effect.succeed(Option.none())))
+
+/**
+ * Writes credentials for `key` atomically (temporary file, mode 0600, rename). Failures are
+ * logged at debug level and otherwise ignored: the cache is an optimisation.
+ */
+export const write = (
+  directory: string,
+  key: string,
+  credentials: CachedCredentials
+): Effect.Effect<void, never, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystemTag
+    yield* fs.makeDirectory(directory, { recursive: true, mode: 0o700 })
+    const body: Record<string, unknown> = {
+      Credentials: {
+        AccessKeyId: credentials.accessKeyId,
+        SecretAccessKey: Redacted.value(credentials.secretAccessKey),
+        SessionToken: Redacted.value(credentials.sessionToken),
+        Expiration: cliTimestamp(credentials.expiration),
+        ...(credentials.accountId === undefined ? {} : { AccountId: credentials.accountId })
+      },
+      ...(credentials.assumedRoleArn === undefined ? {} : { AssumedRoleUser: { Arn: credentials.assumedRoleArn } })
+    }
+    const file = path.join(directory, `${key}.json`)
+    const temporary = path.join(directory, `.${key}.${randomBytes(6).toString("hex")}.tmp`)
+    yield* fs.writeFileString(temporary, JSON.stringify(body), { mode: 0o600 }).pipe(
+      Effect.zipRight(fs.rename(temporary, file)),
+      Effect.tapError(() => Effect.ignore(fs.remove(temporary)))
+    )
+  }).pipe(
+    Effect.catchAllCause(() =>
+      Effect.logDebug("could not write the assumed-role cache").pipe(Effect.annotateLogs({ directory }))
+    )
+  )

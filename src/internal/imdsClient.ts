@@ -1,0 +1,401 @@
+/**
+ * Talking to the EC2 instance metadata service: the IMDSv2 token (cached, fetched again after a
+ * 401), botocore's fallback to IMDSv1, the role credentials and the region. Loaded on demand by
+ * `InstanceMetadata` and `imdsRegion`.
+ *
+ * How the token call's failures are handled follows botocore's `IMDSFetcher._fetch_metadata_token`:
+ * a timeout gives up on the token at once (no retry), 403 / 404 / 405 mean "no IMDSv2 here",
+ * connection errors and other statuses are retried within the attempts; in all those cases the
+ * requests go on without a token (IMDSv1) unless v1 is disabled. 400 is an error.
+ */
+import type * as HttpClientType from "@effect/platform/HttpClient"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Credentials from "../Credentials.js"
+import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
+import { defaults, type Settings, type State } from "../providers/InstanceMetadata.js"
+import * as Http from "./http.js"
+import { decode, describeProblem } from "./metadataCredentials.js"
+
+const source = "iam-role" satisfies Credentials.Source
+
+const tokenPath = "/latest/api/token"
+const rolePath = "/latest/meta-data/iam/security-credentials/"
+const regionPath = "/latest/meta-data/placement/region"
+const ttlHeader = "x-aws-ec2-metadata-token-ttl-seconds"
+const tokenHeader = "x-aws-ec2-metadata-token"
+
+/**
+ * The service did not answer usefully (unreachable, timed out, 5xx after the attempts): with last
+ * credentials this is where static stability applies; without, the source is unavailable.
+ */
+class Outage extends Data.TaggedError("Outage")<{ readonly detail: string }> {}
+
+/** How this fetch talks to the service: with a token, or without one (IMDSv1) and why. */
+type Access =
+  | { readonly _tag: "V2"; readonly token: Redacted.Redacted<string> }
+  | { readonly _tag: "V1"; readonly tokenFailure: Http.HttpFailure }
+
+interface Context {
+  readonly settings: Settings
+  readonly client: HttpClientType.HttpClient
+  readonly state: State
+}
+
+const url = (settings: Settings, path: string) => `${settings.endpoint}${path}`
+
+const error = (reason: CredentialsError["reason"], detail: string) => new CredentialsError({ source, reason, detail })
+
+const hopLimitError = (settings: Settings, tokenFailure: Http.HttpFailure, answer: string) =>
+  error(
+    "Timeout",
+    `the IMDSv2 token request (${Http.describe(tokenFailure)}) timed out, but a GET to the same service answered ` +
+      `(${answer}): the PUT response is most likely dropped by the instance's metadata hop limit, which is too low ` +
+      `when running in a container. Raise it to 2 (aws ec2 modify-instance-metadata-options --instance-id ID ` +
+      `--http-put-response-hop-limit 2), or, if the service is only slow, raise AWS_METADATA_SERVICE_TIMEOUT ` +
+      `(now ${Duration.format(settings.timeout)}).`
+  )
+
+const policy = (settings: Settings, retryOn: (failure: Http.HttpFailure) => boolean): Http.Policy => ({
+  timeout: settings.timeout,
+  attempts: settings.attempts,
+  backoff: defaults.backoff,
+  retryOn
+})
+
+/** Requests a new token and caches it; a failure other than 400 means "go on without one". */
+const fetchToken = (
+  context: Context
+): Effect.Effect<Either.Either<Redacted.Redacted<string>, Http.HttpFailure>, CredentialsError> =>
+  Http.send(
+    context.client,
+    {
+      method: "PUT",
+      url: url(context.settings, tokenPath),
+      headers: { [ttlHeader]: String(Duration.toSeconds(defaults.tokenTtl)) }
+    },
+    // botocore gives up on the token at the first timeout: retrying would only double the wait
+    // where a hop limit drops the answers.
+    policy(context.settings, (failure) => failure._tag !== "HttpTimeout" && Http.isTransient(failure))
+  ).pipe(
+    Effect.flatMap((response) =>
+      Effect.gen(function*() {
+        const token = response.body.trim()
+        if (token === "") {
+          return Either.left<Http.HttpFailure>(
+            new Http.HttpBody({ method: "PUT", url: url(context.settings, tokenPath), detail: "empty token" })
+          )
+        }
+        const granted = Number(response.headers[ttlHeader])
+        const ttlMs = Number.isFinite(granted) && granted > 0
+          ? Math.min(granted * 1000, Duration.toMillis(defaults.tokenTtl))
+          : Duration.toMillis(defaults.tokenTtl)
+        const now = yield* Clock.currentTimeMillis
+        const value = Redacted.make(token)
+        const buffer = Math.min(Duration.toMillis(defaults.tokenRefreshBuffer), ttlMs / 2)
+        yield* Ref.set(context.state.token, Option.some({ value, expiresAt: now + ttlMs - buffer }))
+        return Either.right(value)
+      })
+    ),
+    Effect.catchAll((failure) =>
+      failure._tag === "HttpStatus" && failure.status === 400
+        ? Effect.fail(
+          error(
+            "ServiceError",
+            `the metadata service rejected the IMDSv2 token request (${Http.describe(failure)}); ` +
+              `is ${context.settings.endpoint} (${context.settings.endpointSource}) an instance metadata service?`
+          )
+        )
+        : Effect.succeed(Either.left(failure))
+    )
+  )
+
+/**
+ * Decides how to go on without a token: IMDSv1 when allowed; otherwise an outage when the
+ * service is unreachable, the hop-limit error when the PUT timed out but a GET answers, or an
+ * error that says v1 is disabled.
+ */
+const withoutToken = (
+  context: Context,
+  tokenFailure: Http.HttpFailure
+): Effect.Effect<Access, CredentialsError | Outage> => {
+  const { settings } = context
+  if (!settings.v1Disabled) return Effect.succeed({ _tag: "V1", tokenFailure })
+  if (tokenFailure._tag === "HttpTimeout") {
+    // Is it the service, or only the PUT? A GET without a token tells (any status will do).
+    return Http.send(
+      context.client,
+      { method: "GET", url: url(settings, "/latest/meta-data/") },
+      { timeout: settings.timeout, attempts: 1, backoff: defaults.backoff, retryOn: () => false }
+    ).pipe(
+      Effect.map((response) => `HTTP ${response.status}`),
+      Effect.catchAll((probe) =>
+        probe._tag === "HttpStatus"
+          ? Effect.succeed(`HTTP ${probe.status}`)
+          : Effect.fail(new Outage({ detail: `${Http.describe(tokenFailure)}; ${Http.describe(probe)}` }))
+      ),
+      Effect.flatMap((answer) => Effect.fail(hopLimitError(settings, tokenFailure, answer)))
+    )
+  }
+  if (Http.isTransient(tokenFailure)) return Effect.fail(new Outage({ detail: Http.describe(tokenFailure) }))
+  return Effect.fail(
+    error(
+      "ServiceError",
+      `no IMDSv2 token (${Http.describe(tokenFailure)}) and IMDSv1 is disabled by ` +
+        (settings.v1DisabledBy ?? "the settings")
+    )
+  )
+}
+
+/** The cached token if it is still good, else a new one (or the way to go on without). */
+const access = (context: Context): Effect.Effect<Access, CredentialsError | Outage> =>
+  Effect.gen(function*() {
+    const cached = yield* Ref.get(context.state.token)
+    const now = yield* Clock.currentTimeMillis
+    if (Option.isSome(cached) && now < cached.value.expiresAt) return { _tag: "V2", token: cached.value.value } as const
+    const fetched = yield* fetchToken(context)
+    return Either.isRight(fetched)
+      ? { _tag: "V2", token: fetched.right } as const
+      : yield* withoutToken(context, fetched.left)
+  })
+
+/** A body, and the access that got it (a 401 may have replaced the token). */
+type Got = readonly [string, Access]
+
+/**
+ * GETs a metadata path. A 401 with a token drops the token and tries once more with a new one;
+ * a 401 without a token is explained (IMDSv1 refused, or the hop limit). Failures that may pass
+ * (unreachable, timeout, 5xx) become an `Outage` once the attempts are spent; other statuses are
+ * returned for the caller to interpret.
+ */
+const get = (
+  context: Context,
+  current: Access,
+  path: string,
+  retried = false
+): Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage> => {
+  const { settings } = context
+  const request: Http.Request = {
+    method: "GET",
+    url: url(settings, path),
+    headers: current._tag === "V2" ? { [tokenHeader]: Redacted.value(current.token) } : undefined
+  }
+  return Http.send(context.client, request, policy(settings, Http.isTransient)).pipe(
+    Effect.map((response) => [response.body, current] as const),
+    Effect.catchAll((failure): Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage> => {
+      if (failure._tag === "HttpStatus" && failure.status === 401) {
+        if (current._tag === "V2") {
+          if (retried) {
+            return Effect.fail(
+              error("ServiceError", `${Http.describe(failure)} although the IMDSv2 token was just fetched`)
+            )
+          }
+          return Ref.set(context.state.token, Option.none()).pipe(
+            Effect.zipRight(fetchToken(context)),
+            Effect.flatMap((fetched) =>
+              Either.isRight(fetched)
+                ? Effect.succeed<Access>({ _tag: "V2", token: fetched.right })
+                : withoutToken(context, fetched.left)
+            ),
+            Effect.flatMap((next) => get(context, next, path, true))
+          )
+        }
+        return Effect.fail(
+          current.tokenFailure._tag === "HttpTimeout"
+            ? hopLimitError(settings, current.tokenFailure, `${Http.describe(failure)} without a token`)
+            : error(
+              "ServiceError",
+              `the IMDSv1 request was refused (${Http.describe(failure)}): the instance requires IMDSv2, ` +
+                `and the token request failed (${Http.describe(current.tokenFailure)})`
+            )
+        )
+      }
+      if (failure._tag !== "HttpStatus" || failure.status >= 500) {
+        const attempts = settings.attempts > 1 ? ` after ${settings.attempts} attempts` : ""
+        const token = current._tag === "V1"
+          ? `; the IMDSv2 token request failed too (${Http.describe(current.tokenFailure)})`
+          : ""
+        return Effect.fail(new Outage({ detail: `${Http.describe(failure)}${attempts}${token}` }))
+      }
+      return Effect.fail(failure)
+    })
+  )
+}
+
+const unexpectedStatus = (failure: Http.HttpStatus) => {
+  const summary = Http.errorSummary(failure.body)
+  return error("ServiceError", `${Http.describe(failure)}${summary === undefined ? "" : ` (${summary})`}`)
+}
+
+const clientOf = (state: State, given: HttpClientType.HttpClient | undefined) =>
+  Effect.gen(function*() {
+    const cached = yield* Ref.get(state.client)
+    if (Option.isSome(cached)) return cached.value
+    const client = Http.prepare(given ?? (yield* Http.defaultClient))
+    yield* Ref.set(state.client, Option.some(client))
+    return client
+  })
+
+/**
+ * Static stability: the same credentials, valid until `now` plus 5 to 10 minutes (uniformly
+ * jittered through the `Random` service), never shortened. Logs a warning saying why.
+ */
+const extend = (credentials: Credentials.Credentials, why: string, settings: Settings) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const min = Duration.toMillis(defaults.staleExtension.min)
+    const max = Duration.toMillis(defaults.staleExtension.max)
+    const extension = yield* Random.nextIntBetween(min, max + 1)
+    const current = Option.match(credentials.expiration, {
+      onNone: () => 0,
+      onSome: DateTime.toEpochMillis
+    })
+    const until = Math.max(current, now + extension)
+    const extended = Credentials.make({
+      accessKeyId: credentials.accessKeyId,
+      secretAccessKey: credentials.secretAccessKey,
+      sessionToken: Option.getOrUndefined(credentials.sessionToken),
+      expiration: DateTime.unsafeMake(until),
+      accountId: Option.getOrUndefined(credentials.accountId),
+      source,
+      provenance: credentials.provenance
+    })
+    yield* Effect.logWarning(
+      `${why}; serving the last instance role credentials until ${new Date(until).toISOString()} ` +
+        `(static stability) and trying again before then`
+    ).pipe(Effect.annotateLogs({ source, endpoint: settings.endpoint }))
+    return extended
+  })
+
+const fetchOnce = (context: Context): Effect.Effect<
+  Credentials.Credentials,
+  CredentialsUnavailable | CredentialsError | Outage
+> =>
+  Effect.gen(function*() {
+    const { settings } = context
+    const first = yield* access(context)
+    const [listing, afterListing] = yield* get(context, first, rolePath).pipe(
+      Effect.catchTag("HttpStatus", (failure) =>
+        Effect.fail<CredentialsUnavailable | CredentialsError>(
+          failure.status === 404
+            ? new CredentialsUnavailable({
+              source,
+              reason: `no IAM role is attached to this instance (${Http.describe(failure)})`
+            })
+            : unexpectedStatus(failure)
+        ))
+    )
+    const role = listing.split(/\r?\n/).map((line: string) => line.trim()).find((line: string) => line !== "")
+    if (role === undefined) {
+      return yield* new CredentialsUnavailable({
+        source,
+        reason: `no IAM role is attached to this instance (GET ${url(settings, rolePath)} listed none)`
+      })
+    }
+    const rolePathFull = `${rolePath}${encodeURIComponent(role)}`
+    const [document, used] = yield* get(context, afterListing, rolePathFull).pipe(
+      Effect.catchTag("HttpStatus", (failure) =>
+        Effect.fail<CredentialsUnavailable | CredentialsError>(
+          failure.status === 404
+            ? new CredentialsUnavailable({
+              source,
+              reason: `the role ${role} is listed but has no credentials (${Http.describe(failure)})`
+            })
+            : unexpectedStatus(failure)
+        ))
+    )
+    const decoded = decode(document, { token: true, expiration: true })
+    const what = `the credentials of role ${role} from ${url(settings, rolePathFull)}`
+    if (Either.isLeft(decoded)) {
+      return yield* error(
+        decoded.left._tag === "NotSuccess" ? "ServiceError" : "InvalidResponse",
+        describeProblem(what, decoded.left)
+      )
+    }
+    if (used._tag === "V1" && used.tokenFailure._tag === "HttpTimeout") {
+      yield* Effect.logWarning(
+        `the IMDSv2 token request timed out but IMDSv1 answered: the instance's metadata hop limit is probably ` +
+          `too low for a container (aws ec2 modify-instance-metadata-options --http-put-response-hop-limit 2)`
+      ).pipe(Effect.annotateLogs({ source, endpoint: settings.endpoint }))
+    }
+    const credentials = Credentials.make({
+      accessKeyId: decoded.right.accessKeyId,
+      secretAccessKey: decoded.right.secretAccessKey,
+      sessionToken: decoded.right.token,
+      expiration: decoded.right.expiration,
+      accountId: decoded.right.accountId,
+      source,
+      provenance: `instance metadata role ${role} (${settings.endpoint}, ${used._tag === "V2" ? "IMDSv2" : "IMDSv1"})`
+    })
+    const now = yield* Clock.currentTimeMillis
+    if (Credentials.isExpired(credentials, DateTime.unsafeMake(now))) {
+      return yield* extend(credentials, "the instance metadata service returned expired credentials", settings)
+    }
+    return credentials
+  })
+
+/**
+ * Fetches the role credentials, applying static stability: when the service is unreachable
+ * and earlier credentials exist, those are served with their expiry extended.
+ */
+export const fetchCredentials = (
+  settings: Settings,
+  state: State,
+  httpClient: HttpClientType.HttpClient | undefined
+): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> =>
+  Effect.gen(function*() {
+    const client = yield* clientOf(state, httpClient)
+    const context: Context = { settings, client, state }
+    const credentials = yield* fetchOnce(context).pipe(
+      Effect.catchTag("Outage", (outage) =>
+        Effect.flatMap(Ref.get(state.last), (last) =>
+          Option.isSome(last)
+            ? extend(last.value, `the instance metadata service did not answer (${outage.detail})`, settings)
+            : Effect.fail(
+              new CredentialsUnavailable({
+                source,
+                reason: `the instance metadata service at ${settings.endpoint} did not answer (${outage.detail})`
+              })
+            )))
+    )
+    yield* Ref.set(state.last, Option.some(credentials))
+    return credentials
+  })
+
+/**
+ * The instance's region from `/latest/meta-data/placement/region`, or `None` when the service
+ * cannot tell (unreachable, refused, no such document, or not a region name).
+ */
+export const fetchRegion = (
+  settings: Settings,
+  state: State,
+  httpClient: HttpClientType.HttpClient | undefined
+): Effect.Effect<Option.Option<string>> =>
+  Effect.gen(function*() {
+    const client = yield* clientOf(state, httpClient)
+    const context: Context = { settings, client, state }
+    const [text] = yield* get(context, yield* access(context), regionPath)
+    const region = text.trim()
+    return /^[a-z]{2,}(-[a-z0-9]+)+$/.test(region) ? Option.some(region) : Option.none()
+  }).pipe(
+    Effect.catchAll((failure) =>
+      Effect.as(
+        Effect.logDebug(`no region from the instance metadata service: ${
+          failure._tag === "HttpStatus"
+            ? Http.describe(failure)
+            : failure._tag === "Outage"
+            ? failure.detail
+            : failure.message
+        }`),
+        Option.none<string>()
+      )
+    )
+  )

@@ -1,0 +1,44 @@
+/**
+ * The region from the EC2 instance metadata service (`/latest/meta-data/placement/region`), the
+ * last link of region resolution. Off when `AWS_EC2_METADATA_DISABLED` is `true`; same endpoint,
+ * timeout, attempts and IMDSv1 rules as the `iam-role` source. Never fails: anything that keeps
+ * the service from telling (unreachable, refused, invalid settings) is `None`, with a debug line.
+ * The HTTP client is loaded only when the service is actually asked.
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { AwsSession } from "../AwsSession.js"
+import * as InstanceMetadata from "../providers/InstanceMetadata.js"
+
+export interface ImdsRegion {
+  readonly name: string
+  /** Always `imds`, for `AwsRegion`'s `source`. */
+  readonly source: "imds"
+}
+
+/** Asks the instance metadata service for the region, with `options` as the `iam-role` source takes them. */
+export const resolveWith = (
+  options: InstanceMetadata.Options = {}
+): Effect.Effect<Option.Option<ImdsRegion>, never, AwsSession> =>
+  InstanceMetadata.resolveSettings(options).pipe(
+    Effect.flatMap((settings) =>
+      Effect.gen(function*() {
+        const client = yield* Effect.promise(() => import("./imdsClient.js"))
+        const state = yield* InstanceMetadata.makeState
+        const region = yield* client.fetchRegion(settings, state, options.httpClient)
+        return Option.map(region, (name): ImdsRegion => ({ name, source: "imds" }))
+      })
+    ),
+    Effect.catchAll((skipped) =>
+      Effect.as(
+        Effect.logDebug(`no region from the instance metadata service: ${
+          skipped._tag === "CredentialsUnavailable" ? skipped.reason : skipped.message
+        }`),
+        Option.none<ImdsRegion>()
+      )
+    ),
+    Effect.withSpan("AwsRegion.imds")
+  )
+
+/** The region from the instance metadata service with the settings of the environment and the profile. */
+export const resolve: Effect.Effect<Option.Option<ImdsRegion>, never, AwsSession> = resolveWith()

@@ -1,0 +1,106 @@
+/**
+ * The credentials document that the instance metadata service and the container endpoints
+ * (ECS, EKS Pod Identity) return, decoded with `Schema` without ever echoing a value:
+ *
+ * `{"Code": "Success", "AccessKeyId": ..., "SecretAccessKey": ..., "Token": ..., "Expiration": ..., "AccountId"?: ...}`
+ *
+ * `Code`, when present, must be `Success` (the services put an error code and a `Message` there
+ * instead of credentials).
+ */
+import type * as DateTime from "effect/DateTime"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { bounded } from "../CredentialsError.js"
+import { parseTimestamp } from "./time.js"
+import { decodeJson } from "./untrusted.js"
+
+const NonEmpty = Schema.String.pipe(Schema.minLength(1))
+
+const Status = Schema.Struct({
+  Code: Schema.optional(Schema.NullOr(Schema.String)),
+  Message: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+const Document = Schema.Struct({
+  AccessKeyId: NonEmpty,
+  SecretAccessKey: NonEmpty,
+  Token: Schema.optional(Schema.NullOr(Schema.String)),
+  Expiration: Schema.optional(Schema.NullOr(Schema.String)),
+  AccountId: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+const decodeStatus = decodeJson(Status)
+const decodeDocument = decodeJson(Document)
+
+export interface Decoded {
+  readonly accessKeyId: string
+  readonly secretAccessKey: string
+  readonly token: string | undefined
+  readonly expiration: DateTime.Utc | undefined
+  readonly accountId: string | undefined
+}
+
+export type Problem =
+  | { readonly _tag: "InvalidJson" }
+  | { readonly _tag: "InvalidShape"; readonly description: string }
+  | { readonly _tag: "NotSuccess"; readonly code: string; readonly message: string | undefined }
+  | { readonly _tag: "BadExpiration" }
+
+const present = (value: string | null | undefined): value is string =>
+  value !== undefined && value !== null && value !== ""
+
+/**
+ * Decodes a credentials document. `require` names the fields that must be there besides the key
+ * pair (instance metadata always sends `Token` and `Expiration`; a custom container endpoint may not).
+ */
+export const decode = (
+  text: string,
+  require: { readonly token: boolean; readonly expiration: boolean }
+): Either.Either<Decoded, Problem> => {
+  const status = decodeStatus(text)
+  if (Either.isLeft(status)) return Either.left(status.left)
+  const code = status.right.Code
+  if (present(code) && code !== "Success") {
+    return Either.left({
+      _tag: "NotSuccess",
+      code: bounded(code, 100),
+      message: present(status.right.Message) ? bounded(status.right.Message, 300) : undefined
+    })
+  }
+  const document = decodeDocument(text)
+  if (Either.isLeft(document)) return Either.left(document.left)
+  const { AccessKeyId, AccountId, Expiration, SecretAccessKey, Token } = document.right
+  const missing = [
+    ...(require.token && !present(Token) ? ["Token is missing"] : []),
+    ...(require.expiration && !present(Expiration) ? ["Expiration is missing"] : [])
+  ]
+  if (missing.length > 0) return Either.left({ _tag: "InvalidShape", description: missing.join("; ") })
+  let expiration: DateTime.Utc | undefined
+  if (present(Expiration)) {
+    const parsed = parseTimestamp(Expiration)
+    if (Option.isNone(parsed)) return Either.left({ _tag: "BadExpiration" })
+    expiration = parsed.value
+  }
+  return Either.right({
+    accessKeyId: AccessKeyId,
+    secretAccessKey: SecretAccessKey,
+    token: present(Token) ? Token : undefined,
+    expiration,
+    accountId: present(AccountId) ? AccountId : undefined
+  })
+}
+
+/** Words for a problem, naming the document (e.g. `the role credentials from http://...`). */
+export const describeProblem = (what: string, problem: Problem): string => {
+  switch (problem._tag) {
+    case "InvalidJson":
+      return `${what} are not valid JSON (the body is not shown, it may hold secrets)`
+    case "InvalidShape":
+      return `${what} do not have the expected fields: ${problem.description}`
+    case "NotSuccess":
+      return `${what} came with Code ${problem.code}${problem.message === undefined ? "" : `: ${problem.message}`}`
+    case "BadExpiration":
+      return `${what} have an Expiration that is not an ISO 8601 timestamp`
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The roots of an assume-role chain that live in other source modules (IAM Identity Center,
+ * `aws login`, instance metadata, containers), reached through a small interface and loaded with
+ * a dynamic `import()` only when a chain starts there. Tests swap in fakes through the
+ * `RootSources` reference.
+ *
+ * What the modules are used for:
+ * - `providers/Sso.js` and `providers/Login.js`: `resolveForProfile({ session, profileName })`,
+ *   the credentials of a named (source) profile, with the active profile's endpoint settings;
+ * - `providers/InstanceMetadata.js`: `makeState` and `resolveWith({}, state)` (a fresh token per
+ *   chain run);
+ * - `providers/Container.js`: `resolve`.
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type { AwsSession, Service as Session } from "../AwsSession.js"
+import type * as Credentials from "../Credentials.js"
+import { CredentialsError, type CredentialsUnavailable } from "../CredentialsError.js"
+
+type Resolved<R> = Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, R>
+
+export interface Service {
+  /** SSO role credentials of a named profile. */
+  readonly sso: (session: Session, profileName: string) => Resolved<FileSystem.FileSystem>
+  /** `aws login` credentials of a named profile. */
+  readonly login: (session: Session, profileName: string) => Resolved<FileSystem.FileSystem>
+  /** `credential_source = Ec2InstanceMetadata`. */
+  readonly instanceMetadata: Resolved<AwsSession>
+  /** `credential_source = EcsContainer`. */
+  readonly container: Resolved<FileSystem.FileSystem>
+}
+
+/** Loads a source module; a failure to load is an error naming it, not a defect. */
+const load = <M>(module: string, what: string, importer: () => Promise<M>): Effect.Effect<M, CredentialsError> =>
+  Effect.tryPromise({
+    try: importer,
+    catch: (cause) =>
+      new CredentialsError({
+        source: "assume-role",
+        reason: "InvalidConfiguration",
+        detail: `${what} needs the module ${module}, which could not be loaded`,
+        cause
+      })
+  })
+
+const dynamicRoots: Service = {
+  sso: (session, profileName) =>
+    Effect.flatMap(
+      load("providers/Sso.js", "an SSO source profile", () => import("../providers/Sso.js")),
+      (m) => m.resolveForProfile({ session, profileName })
+    ),
+  login: (session, profileName) =>
+    Effect.flatMap(
+      load("providers/Login.js", "a login_session source profile", () => import("../providers/Login.js")),
+      (m) => m.resolveForProfile({ session, profileName })
+    ),
+  instanceMetadata: Effect.flatMap(
+    load(
+      "providers/InstanceMetadata.js",
+      "credential_source = Ec2InstanceMetadata",
+      () => import("../providers/InstanceMetadata.js")
+    ),
+    (m) => Effect.flatMap(m.makeState, (state) => m.resolveWith({}, state))
+  ),
+  container: Effect.flatMap(
+    load("providers/Container.js", "credential_source = EcsContainer", () => import("../providers/Container.js")),
+    (m) => m.resolve
+  )
+}
+
+/**
+ * The root sources an assume-role chain delegates to; by default the real modules, loaded on
+ * demand.
+ */
+export class RootSources extends Context.Reference<RootSources>()("effect-aws-credentials/internal/RootSources", {
+  defaultValue: (): Service => dynamicRoots
+}) {}

@@ -1,0 +1,170 @@
+/**
+ * The managed upload both S3 implementations run: the body is cut into parts of `partSize`
+ * bytes as it streams in; a body that fits in one part goes in one `PutObject`, anything larger
+ * in a multipart upload with `concurrency` parts in flight.
+ *
+ * Memory: a part's buffer is only allocated once one of `concurrency` permits is held, and the
+ * permit is given back when that part's request has finished, so at most `partSize *
+ * concurrency` bytes of the body are held (plus the stream chunk being copied).
+ *
+ * Failure or interruption (of the caller, of a part, or of the body stream) aborts the multipart
+ * upload: the abort is a finalizer of the upload's scope, run after the parts in flight have
+ * been interrupted, so S3 keeps no parts behind.
+ */
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type * as S3 from "../S3.js"
+import { type CallContext, failure, maxParts } from "./s3Common.js"
+
+/** A part as `CompleteMultipartUpload` wants it back. */
+export interface CompletedPart {
+  readonly partNumber: number
+  readonly etag: string
+  /** Checksums the server returned for the part (`ChecksumCRC32`, ...), passed back on completion. */
+  readonly checksums?: Readonly<Record<string, string>> | undefined
+}
+
+export interface Written {
+  readonly etag: string
+  readonly versionId: Option.Option<string>
+}
+
+/** The S3 calls an upload makes, bound to one bucket, key, content type and metadata. */
+export interface Backend {
+  readonly putObject: (bytes: Uint8Array) => Effect.Effect<Written, S3.S3Error>
+  readonly create: Effect.Effect<string, S3.S3Error>
+  readonly uploadPart: (uploadId: string, partNumber: number, bytes: Uint8Array) => Effect.Effect<CompletedPart, S3.S3Error>
+  readonly complete: (uploadId: string, parts: ReadonlyArray<CompletedPart>) => Effect.Effect<Written, S3.S3Error>
+  readonly abort: (uploadId: string) => Effect.Effect<void, S3.S3Error>
+}
+
+/** Reads a stream of byte chunks into buffers of any size. */
+const makeReader = <E, R>(pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<E>, R>) => {
+  let chunks: ReadonlyArray<Uint8Array> = []
+  let index = 0
+  let offset = 0
+  let ended = false
+  /** Whether there is a byte to read, pulling the next chunk when the current one is used up. */
+  const available = (): Effect.Effect<boolean, E, R> =>
+    Effect.suspend(() => {
+      while (index < chunks.length && offset >= chunks[index]!.length) {
+        index++
+        offset = 0
+      }
+      if (index < chunks.length) return Effect.succeed(true)
+      if (ended) return Effect.succeed(false)
+      return Effect.matchEffect(pull, {
+        onFailure: Option.match({
+          onNone: () => {
+            ended = true
+            return Effect.succeed(false)
+          },
+          onSome: (error) => Effect.fail(error)
+        }),
+        onSuccess: (chunk) => {
+          chunks = Chunk.toReadonlyArray(chunk)
+          index = 0
+          offset = 0
+          return available()
+        }
+      })
+    })
+  /** Fills `target` as far as the stream goes; returns the bytes written. */
+  const fill = (target: Uint8Array): Effect.Effect<number, E, R> =>
+    Effect.gen(function*() {
+      let filled = 0
+      while (filled < target.length && (yield* available())) {
+        const current = chunks[index]!
+        const n = Math.min(target.length - filled, current.length - offset)
+        target.set(current.subarray(offset, offset + n), filled)
+        filled += n
+        offset += n
+      }
+      return filled
+    })
+  return { fill, atEnd: Effect.map(Effect.suspend(available), (more) => !more) }
+}
+
+const toStream = <E, R>(body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
+  typeof body === "string"
+    ? Stream.succeed(Buffer.from(body, "utf8"))
+    : body instanceof Uint8Array
+    ? Stream.succeed(body)
+    : body
+
+/** Runs an upload (see the module comment). */
+export const upload = <E, R>(
+  context: CallContext,
+  backend: Backend,
+  body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
+  settings: { readonly partSize: number; readonly concurrency: number }
+): Effect.Effect<S3.UploadResult, S3.S3Error | E, R> =>
+  Effect.scoped(Effect.gen(function*() {
+    const { concurrency, partSize } = settings
+    const reader = makeReader(yield* Stream.toPull(toStream(body)))
+    const permits = yield* Effect.makeSemaphore(concurrency)
+
+    yield* permits.take(1)
+    const first = Buffer.allocUnsafe(partSize)
+    const firstSize = yield* reader.fill(first)
+    if (firstSize < partSize || (yield* reader.atEnd)) {
+      const written = yield* backend.putObject(first.subarray(0, firstSize))
+      return { ...written, size: firstSize, parts: 0 }
+    }
+
+    const uploadId = yield* backend.create
+    let completed = false
+    // Added before any part is forked, so it runs after they have been interrupted.
+    yield* Effect.addFinalizer(() =>
+      completed ? Effect.void : backend.abort(uploadId).pipe(
+        Effect.catchAll((error) =>
+          Effect.logWarning(
+            `S3 upload to s3://${context.bucket}/${context.key}: could not abort multipart upload ${uploadId}; ` +
+              `its parts stay billed until a lifecycle rule or abortMultipartUpload removes them: ${error.message}`
+          )
+        )
+      )
+    )
+
+    const parts: Array<CompletedPart> = []
+    const failed = yield* Deferred.make<never, S3.S3Error>()
+    const start = (partNumber: number, bytes: Uint8Array) =>
+      backend.uploadPart(uploadId, partNumber, bytes).pipe(
+        Effect.tap((part) => Effect.sync(() => parts.push(part))),
+        Effect.onError((cause) => Deferred.failCause(failed, cause)),
+        Effect.ensuring(permits.release(1)),
+        Effect.forkScoped
+      )
+
+    let partNumber = 1
+    let size = firstSize
+    yield* start(partNumber, first)
+    const readRest = Effect.gen(function*() {
+      while (!(yield* reader.atEnd)) {
+        yield* permits.take(1)
+        const buffer = Buffer.allocUnsafe(partSize)
+        const filled = yield* reader.fill(buffer)
+        partNumber++
+        if (partNumber > maxParts) {
+          return yield* failure(context, {
+            reason: "Other",
+            code: "TooManyParts",
+            detail: `the body needs more than ${maxParts} parts of ${partSize} bytes (S3's limit); use a larger partSize`
+          })
+        }
+        size += filled
+        yield* start(partNumber, buffer.subarray(0, filled))
+      }
+    })
+    yield* Effect.raceFirst(readRest, Deferred.await(failed))
+    // Every permit back means every part has finished.
+    yield* Effect.raceFirst(permits.take(concurrency), Deferred.await(failed))
+
+    parts.sort((a, b) => a.partNumber - b.partNumber)
+    const written = yield* backend.complete(uploadId, parts)
+    completed = true
+    return { ...written, size, parts: parts.length }
+  }))

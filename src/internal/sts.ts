@@ -1,0 +1,560 @@
+/**
+ * Calls to AWS STS (`AssumeRole`, `AssumeRoleWithWebIdentity`) for the `assume-role` and
+ * `assume-role-with-web-identity` sources.
+ *
+ * Where the call goes is decided the way botocore 1.43 decides it for the session's profile:
+ * the region (explicit > `AWS_REGION` > `AWS_DEFAULT_REGION` > profile `region`; botocore raises
+ * `NoRegionError` without one, and so do we), then an endpoint configured by the user
+ * (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, the profile's `[services]` section `sts =
+ * endpoint_url = ...`, the profile's `endpoint_url`, unless `ignore_configured_endpoint_urls`), else
+ * the regional endpoint `https://sts.{region}.amazonaws.com` (the default in botocore 1.43) or, with
+ * `sts_regional_endpoints = legacy` and one of the sixteen legacy regions, the global
+ * `https://sts.amazonaws.com` signed for us-east-1. FIPS and dual-stack variants follow
+ * `use_fips_endpoint` / `use_dualstack_endpoint`.
+ *
+ * `@aws-sdk/client-sts` is loaded with a dynamic `import()` on the first call. The client is given
+ * everything it would otherwise read from `process.env` or `~/.aws` (region, endpoint, retry
+ * settings, credentials as a provider function), so it never consults the SDK's own chain or
+ * files, and `ConfigProvider`-based tests stay isolated. Each attempt has a timeout; throttling,
+ * 5xx, timeouts and transport errors are retried a bounded number of times with jittered
+ * exponential backoff (`sdkCall.ts` classifies). SDK exceptions become `CredentialsError`s that
+ * name the STS error code, the region and the endpoint, with a hint for the common codes; nothing
+ * the server wrote beyond the code is kept (no message text, no body, no cause).
+ */
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import { AwsSession } from "../AwsSession.js"
+import * as AwsRegion from "../AwsRegion.js"
+import * as Credentials from "../Credentials.js"
+import { bounded, CredentialsError } from "../CredentialsError.js"
+import * as ProfileFile from "../ProfileFile.js"
+import * as ConfiguredEndpoint from "./configuredEndpoint.js"
+import * as Env from "./env.js"
+import * as SdkCall from "./sdkCall.js"
+
+/**
+ * Tunables of STS calls.
+ */
+export interface CallOptions {
+  /** How long one attempt may take. Default 10 seconds. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** How many attempts at most (throttling, 5xx, timeouts, unreachable). Default 3. */
+  readonly maxAttempts?: number | undefined
+}
+
+export const defaults: { readonly timeout: Duration.Duration; readonly maxAttempts: number } = {
+  timeout: Duration.seconds(10),
+  maxAttempts: 3
+}
+
+/** Where STS calls go and how they are made. */
+export interface Settings {
+  /** The configured region (what the user set). */
+  readonly region: string
+  /** Where the region came from: `explicit`, `env AWS_REGION`, `profile dev`, ... */
+  readonly regionSource: string
+  /** The region requests are signed for (us-east-1 for the legacy global endpoint). */
+  readonly signingRegion: string
+  readonly endpoint: string
+  /** Where the endpoint came from: `AWS_ENDPOINT_URL_STS`, `regional endpoint`, ... */
+  readonly endpointSource: string
+  readonly timeout: Duration.Duration
+  readonly maxAttempts: number
+}
+
+/** The regions botocore sends to `sts.amazonaws.com` under `sts_regional_endpoints = legacy`. */
+export const legacyGlobalRegions: ReadonlySet<string> = new Set([
+  "ap-northeast-1",
+  "ap-south-1",
+  "ap-southeast-1",
+  "ap-southeast-2",
+  "aws-global",
+  "ca-central-1",
+  "eu-central-1",
+  "eu-north-1",
+  "eu-west-1",
+  "eu-west-2",
+  "eu-west-3",
+  "sa-east-1",
+  "us-east-1",
+  "us-east-2",
+  "us-west-1",
+  "us-west-2"
+])
+
+/** The DNS suffix of a region's partition (and of its dual-stack variant), as the STS rules have them. */
+const dnsSuffix = (region: string, dualstack: boolean): string => {
+  if (region.startsWith("cn-")) return dualstack ? "api.amazonwebservices.com.cn" : "amazonaws.com.cn"
+  if (region.startsWith("us-isob-")) return "sc2s.sgov.gov"
+  if (region.startsWith("us-iso-")) return "c2s.ic.gov"
+  if (region.startsWith("eu-isoe-")) return "cloud.adc-e.uk"
+  if (region.startsWith("us-isof-")) return "csp.hci.ic.gov"
+  if (region.startsWith("eusc-")) return "amazonaws.eu"
+  return dualstack ? "api.aws" : "amazonaws.com"
+}
+
+/**
+ * The endpoint botocore resolves for STS without a configured URL: regional (the default), or
+ * the global endpoint signed for us-east-1 in legacy mode for the legacy regions.
+ */
+export const defaultEndpoint = (options: {
+  readonly region: string
+  readonly regionalEndpoints: "legacy" | "regional"
+  readonly fips: boolean
+  readonly dualstack: boolean
+}): { readonly url: string; readonly signingRegion: string; readonly source: string } => {
+  const { dualstack, fips, region } = options
+  if (!fips && !dualstack && options.regionalEndpoints === "legacy" && legacyGlobalRegions.has(region)) {
+    return {
+      url: "https://sts.amazonaws.com",
+      signingRegion: "us-east-1",
+      source: "global endpoint (sts_regional_endpoints = legacy)"
+    }
+  }
+  const name = region === "aws-global" ? "us-east-1" : region
+  const variant = [fips ? "FIPS" : undefined, dualstack ? "dual-stack" : undefined].filter((v) => v !== undefined)
+  // GovCloud's regional STS endpoints are FIPS endpoints already.
+  const host = fips && !(name.startsWith("us-gov-") && !dualstack) ? "sts-fips" : "sts"
+  return {
+    url: `https://${host}.${name}.${dnsSuffix(name, dualstack)}`,
+    signingRegion: name,
+    source: variant.length === 0 ? "regional endpoint" : `regional ${variant.join(" ")} endpoint`
+  }
+}
+
+/** An environment variable, else a property of the active profile (botocore's config store order). */
+const setting = (
+  profile: Option.Option<ProfileFile.Section>,
+  profileName: string,
+  variable: string,
+  key: string
+): Effect.Effect<Option.Option<{ readonly value: string; readonly from: string }>> =>
+  Effect.map(Env.optional(variable), (fromEnv) =>
+    Option.isSome(fromEnv)
+      ? Option.some({ value: fromEnv.value, from: variable })
+      : Option.map(
+        Option.flatMap(profile, (section) => ProfileFile.property(section, key)).pipe(
+          Option.filter((p) => p.value !== "")
+        ),
+        (p) => ({ value: p.value, from: `${key} in profile ${profileName} (${p.path}:${p.line})` })
+      ))
+
+/** STS as endpoint configuration names it (`AWS_ENDPOINT_URL_STS`, `sts =` in `[services]`). */
+const stsService: ConfiguredEndpoint.ServiceId = { env: "STS", key: "sts" }
+
+/**
+ * Works out where STS calls go for the session's active profile (see the module comment).
+ */
+export const settings = (
+  source: Credentials.Source,
+  options: CallOptions = {}
+): Effect.Effect<Settings, CredentialsError, AwsSession> =>
+  Effect.gen(function*() {
+    const session = yield* AwsSession
+    const { profile, profileName } = session
+    const region = yield* AwsRegion.resolve
+    if (Option.isNone(region)) {
+      return yield* new CredentialsError({
+        source,
+        reason: "InvalidConfiguration",
+        profile: profileName,
+        detail: `calling STS needs a region and none is set (botocore raises NoRegionError here too): ` +
+          `set AWS_REGION or AWS_DEFAULT_REGION, or region in profile ${profileName}`
+      })
+    }
+    const mode = yield* setting(profile, profileName, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints")
+    if (Option.isSome(mode) && mode.value.value !== "legacy" && mode.value.value !== "regional") {
+      return yield* new CredentialsError({
+        source,
+        reason: "InvalidConfiguration",
+        profile: profileName,
+        detail: `sts_regional_endpoints from ${mode.value.from} must be "legacy" or "regional", not "${
+          bounded(mode.value.value, 100)
+        }"`
+      })
+    }
+    const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts))
+    const timeout = options.timeout === undefined ? defaults.timeout : Duration.decode(options.timeout)
+    const configured = yield* ConfiguredEndpoint.resolve({ session, profileName, service: stsService, source })
+    if (Option.isSome(configured.endpoint)) {
+      return {
+        region: region.value.name,
+        regionSource: region.value.source,
+        signingRegion: region.value.name,
+        endpoint: configured.endpoint.value.url.replace(/\/+$/, ""),
+        endpointSource: configured.endpoint.value.from,
+        timeout,
+        maxAttempts
+      }
+    }
+    const endpoint = defaultEndpoint({
+      region: region.value.name,
+      regionalEndpoints: Option.isSome(mode) && mode.value.value === "legacy" ? "legacy" : "regional",
+      fips: configured.useFipsEndpoint,
+      dualstack: configured.useDualstackEndpoint
+    })
+    return {
+      region: region.value.name,
+      regionSource: region.value.source,
+      signingRegion: endpoint.signingRegion,
+      endpoint: endpoint.url,
+      endpointSource: endpoint.source,
+      timeout,
+      maxAttempts
+    }
+  })
+
+/** `STS in us-east-1 (https://sts.us-east-1.amazonaws.com)`, with where a configured endpoint came from. */
+export const describeSettings = (self: Settings): string =>
+  `STS in ${self.region} (${self.endpoint}${
+    self.endpointSource === "regional endpoint" ? "" : `, ${self.endpointSource}`
+  })`
+
+// ---------------------------------------------------------------------------------------------
+// Calls
+// ---------------------------------------------------------------------------------------------
+
+/** Temporary credentials as STS returns them. */
+export interface StsCredentials {
+  readonly accessKeyId: string
+  readonly secretAccessKey: Redacted.Redacted<string>
+  readonly sessionToken: Redacted.Redacted<string>
+  readonly expiration: DateTime.Utc
+  /** From the assumed role's ARN, as botocore does. */
+  readonly accountId: string | undefined
+  readonly assumedRoleArn: string | undefined
+}
+
+export interface AssumeRoleRequest {
+  readonly roleArn: string
+  readonly roleSessionName: string
+  readonly externalId?: string | undefined
+  readonly durationSeconds?: number | undefined
+  readonly serialNumber?: string | undefined
+  readonly tokenCode?: Redacted.Redacted<string> | undefined
+}
+
+export interface WebIdentityRequest {
+  readonly roleArn: string
+  readonly roleSessionName: string
+  readonly webIdentityToken: Redacted.Redacted<string>
+}
+
+/**
+ * What is worth another attempt: what every SDK call retries (timeouts, transport errors, 5xx,
+ * the common throttling names), plus STS's own throttling code (`Throttling`, HTTP 400) and
+ * `IDPCommunicationError`, which botocore's retry table lists for STS.
+ */
+const isRetryable = (failure: SdkCall.CallFailure): boolean =>
+  SdkCall.isTransient(failure) ||
+  (failure._tag === "Service" && (failure.name === "Throttling" || failure.name === "IDPCommunicationError"))
+
+/**
+ * `sdkCall`'s classification, with STS's own error code (`InvalidIdentityToken`) rather than the
+ * SDK's class name for it (`InvalidIdentityTokenException`): the code is what botocore, the AWS
+ * CLI and the STS documentation show.
+ */
+const classify = (error: unknown): SdkCall.CallFailure => {
+  const failure = SdkCall.classify(error)
+  const code = typeof error === "object" && error !== null ? (error as { readonly Code?: unknown }).Code : undefined
+  return failure._tag === "Service" && typeof code === "string" && /^[A-Za-z][\w.]{0,99}$/.test(code)
+    ? { ...failure, name: code }
+    : failure
+}
+
+/** What the user can do about the common STS error codes. */
+const hints: Record<string, string> = {
+  AccessDenied:
+    "the source credentials may not assume this role: check the role's trust policy and the caller's sts:AssumeRole permission",
+  ExpiredToken: "the source credentials have expired: refresh them (or the session that produced them)",
+  ExpiredTokenException: "the web identity token has expired: its issuer must write a fresh one to the token file",
+  InvalidClientTokenId: "the source access key is not valid (deleted, or from another partition)",
+  SignatureDoesNotMatch: "the source secret access key does not match its access key id",
+  IncompleteSignature: "the request signature is incomplete (are the source credentials complete?)",
+  InvalidIdentityToken: "the web identity token was rejected (issuer not trusted by the role, or malformed)",
+  IDPRejectedClaim: "the token does not satisfy the role's trust policy conditions",
+  IDPCommunicationError: "STS could not reach the identity provider to check the token",
+  RegionDisabledException:
+    "STS is not activated in this region for the account: activate it in IAM (Account settings) or use another region",
+  MalformedPolicyDocument: "the session policy is not valid",
+  PackedPolicyTooLarge: "the session policy or tags are too large",
+  ValidationError: "a parameter was rejected (role_arn, role_session_name, external_id, duration_seconds or mfa_serial)"
+}
+
+const toError = (
+  failure: SdkCall.CallFailure,
+  context: {
+    readonly source: Credentials.Source
+    readonly profile: string | undefined
+    readonly settings: Settings
+    readonly operation: string
+    readonly attempts: number
+  }
+): CredentialsError => {
+  const where = describeSettings(context.settings)
+  const after = context.attempts > 1 ? ` (after ${context.attempts} attempts)` : ""
+  const base = { source: context.source, profile: context.profile }
+  switch (failure._tag) {
+    case "Service": {
+      const status = failure.status === undefined || failure.name === `HTTP ${failure.status}`
+        ? ""
+        : ` (HTTP ${failure.status})`
+      const hint = hints[failure.name]
+      return new CredentialsError({
+        ...base,
+        reason: "ServiceError",
+        detail: `${where} answered ${failure.name}${status} to ${context.operation}${after}${
+          hint === undefined ? "" : `: ${hint}`
+        }`
+      })
+    }
+    case "Network":
+      return new CredentialsError({
+        ...base,
+        reason: "Unreachable",
+        detail: `${where} could not be reached for ${context.operation} (${failure.code})${after}`
+      })
+    case "Timeout":
+      return new CredentialsError({
+        ...base,
+        reason: "Timeout",
+        detail: `${where} did not answer ${context.operation} within ${
+          Duration.format(context.settings.timeout)
+        }${after}`
+      })
+    case "Malformed":
+      return new CredentialsError({
+        ...base,
+        reason: "InvalidResponse",
+        detail: `${where} answered ${context.operation} with something that is not an STS response${
+          failure.status === undefined ? "" : ` (HTTP ${failure.status})`
+        }`
+      })
+  }
+}
+
+type StsModule = typeof import("@aws-sdk/client-sts")
+
+const loadSdk: Effect.Effect<StsModule> = Effect.promise(() => import("@aws-sdk/client-sts"))
+
+/** The parts of an STS answer we read. */
+interface Answer {
+  readonly Credentials?: {
+    readonly AccessKeyId?: string | undefined
+    readonly SecretAccessKey?: string | undefined
+    readonly SessionToken?: string | undefined
+    readonly Expiration?: Date | undefined
+  } | undefined
+  readonly AssumedRoleUser?: { readonly Arn?: string | undefined } | undefined
+}
+
+const accountOf = (arn: string | undefined): string | undefined => {
+  if (arn === undefined) return undefined
+  const parts = arn.split(":")
+  const account = parts[4]
+  return parts[0] === "arn" && account !== undefined && /^\d{12}$/.test(account) ? account : undefined
+}
+
+/**
+ * One STS operation with a fresh client: `send` builds the command from the loaded SDK. Attempts
+ * are timed out and retried here, not by the SDK (its `maxAttempts` is 1).
+ */
+const call = (options: {
+  readonly source: Credentials.Source
+  readonly profile: string | undefined
+  readonly settings: Settings
+  readonly operation: "AssumeRole" | "AssumeRoleWithWebIdentity"
+  /** `undefined` for unsigned calls. */
+  readonly credentials: Credentials.Credentials | undefined
+  readonly send: (
+    sdk: StsModule,
+    client: InstanceType<StsModule["STSClient"]>,
+    signal: AbortSignal
+  ) => Promise<Answer>
+}): Effect.Effect<StsCredentials, CredentialsError> =>
+  Effect.gen(function*() {
+    const { settings } = options
+    const sdk = yield* loadSdk
+    const timeoutMs = Duration.toMillis(settings.timeout)
+    const identity = options.credentials === undefined ? undefined : Credentials.toAwsIdentity(options.credentials)
+    let attempts = 0
+    const client = yield* SdkCall.scopedClient(() =>
+      new sdk.STSClient({
+        region: settings.signingRegion,
+        endpoint: settings.endpoint,
+        // Our credentials, never the SDK's own chain; unsigned calls never ask for any.
+        credentials: identity === undefined
+          ? () => Promise.reject(new Error("this STS call is unsigned"))
+          : () => Promise.resolve(identity),
+        maxAttempts: 1,
+        retryMode: "standard",
+        defaultsMode: "standard",
+        useFipsEndpoint: false,
+        useDualstackEndpoint: false,
+        authSchemePreference: [],
+        sigv4aSigningRegionSet: [],
+        userAgentAppId: () => Promise.resolve(undefined),
+        requestHandler: { requestTimeout: timeoutMs, connectionTimeout: timeoutMs }
+      })
+    )
+    const answer = yield* Effect.suspend(() => {
+      attempts++
+      return Effect.tryPromise({
+        try: (signal) => options.send(sdk, client, signal),
+        catch: classify
+      }).pipe(
+        Effect.timeoutFail({
+          duration: settings.timeout,
+          onTimeout: (): SdkCall.CallFailure => ({ _tag: "Timeout" })
+        })
+      )
+    }).pipe(
+      Effect.retry({
+        schedule: Schedule.exponential(Duration.millis(200), 2).pipe(Schedule.jittered),
+        times: settings.maxAttempts - 1,
+        while: isRetryable
+      }),
+      Effect.mapError((failure) =>
+        toError(failure, {
+          source: options.source,
+          profile: options.profile,
+          settings,
+          operation: options.operation,
+          attempts
+        })
+      )
+    )
+    const credentials = answer.Credentials
+    const invalid = (what: string) =>
+      new CredentialsError({
+        source: options.source,
+        profile: options.profile,
+        reason: "InvalidResponse",
+        detail: `${describeSettings(settings)} answered ${options.operation} without ${what}`
+      })
+    if (
+      credentials === undefined || credentials.AccessKeyId === undefined || credentials.AccessKeyId === "" ||
+      credentials.SecretAccessKey === undefined || credentials.SecretAccessKey === "" ||
+      credentials.SessionToken === undefined || credentials.SessionToken === ""
+    ) {
+      return yield* invalid("complete Credentials (AccessKeyId, SecretAccessKey, SessionToken)")
+    }
+    const expiration = credentials.Expiration
+    if (!(expiration instanceof Date) || Number.isNaN(expiration.getTime())) {
+      return yield* invalid("a valid Credentials.Expiration")
+    }
+    const arn = answer.AssumedRoleUser?.Arn
+    return {
+      accessKeyId: credentials.AccessKeyId,
+      secretAccessKey: Redacted.make(credentials.SecretAccessKey),
+      sessionToken: Redacted.make(credentials.SessionToken),
+      expiration: DateTime.unsafeMake(expiration),
+      accountId: accountOf(arn),
+      assumedRoleArn: arn
+    }
+  }).pipe(
+    Effect.scoped,
+    Effect.withSpan(`Sts.${options.operation}`, { attributes: { region: options.settings.region } })
+  )
+
+/**
+ * `AssumeRole`, signed with `credentials`.
+ */
+export const assumeRole = (options: {
+  readonly source: Credentials.Source
+  readonly profile?: string | undefined
+  readonly settings: Settings
+  readonly credentials: Credentials.Credentials
+  readonly request: AssumeRoleRequest
+}): Effect.Effect<StsCredentials, CredentialsError> => {
+  const { request } = options
+  return call({
+    source: options.source,
+    profile: options.profile,
+    settings: options.settings,
+    operation: "AssumeRole",
+    credentials: options.credentials,
+    send: (sdk, client, signal) =>
+      client.send(
+        new sdk.AssumeRoleCommand({
+          RoleArn: request.roleArn,
+          RoleSessionName: request.roleSessionName,
+          ...(request.externalId === undefined ? {} : { ExternalId: request.externalId }),
+          ...(request.durationSeconds === undefined ? {} : { DurationSeconds: request.durationSeconds }),
+          ...(request.serialNumber === undefined ? {} : { SerialNumber: request.serialNumber }),
+          ...(request.tokenCode === undefined ? {} : { TokenCode: Redacted.value(request.tokenCode) })
+        }),
+        { abortSignal: signal }
+      )
+  })
+}
+
+/**
+ * `AssumeRoleWithWebIdentity`, unsigned: the token is the credential.
+ */
+export const assumeRoleWithWebIdentity = (options: {
+  readonly source: Credentials.Source
+  readonly profile?: string | undefined
+  readonly settings: Settings
+  readonly request: WebIdentityRequest
+}): Effect.Effect<StsCredentials, CredentialsError> => {
+  const { request } = options
+  return call({
+    source: options.source,
+    profile: options.profile,
+    settings: options.settings,
+    operation: "AssumeRoleWithWebIdentity",
+    credentials: undefined,
+    send: (sdk, client, signal) =>
+      client.send(
+        new sdk.AssumeRoleWithWebIdentityCommand({
+          RoleArn: request.roleArn,
+          RoleSessionName: request.roleSessionName,
+          WebIdentityToken: Redacted.value(request.webIdentityToken)
+        }),
+        { abortSignal: signal }
+      )
+  })
+}
+
+/** botocore's default role session name: `botocore-session-<unix seconds>`. */
+export const defaultSessionName: Effect.Effect<string> = Effect.map(
+  Clock.currentTimeMillis,
+  (now) => `botocore-session-${Math.floor(now / 1000)}`
+)
+
+/**
+ * Checks a role session name the way botocore's parameter validation does (2 to 64 characters)
+ * and STS's pattern (`[\w+=,.@-]*`), so that a bad one is reported with where it was written
+ * instead of as an STS ValidationError.
+ */
+export const checkSessionName = (name: string): Option.Option<string> => {
+  if (name.length < 2 || name.length > 64) {
+    return Option.some(`must be 2 to 64 characters long (it has ${name.length})`)
+  }
+  if (!/^[\w+=,.@-]+$/.test(name)) {
+    return Option.some("may only contain letters, digits and + = , . @ _ -")
+  }
+  return Option.none()
+}
+
+/** Turns an STS answer into `Credentials`. */
+export const toCredentials = (
+  answer: StsCredentials,
+  source: Credentials.Source,
+  provenance: string
+): Credentials.Credentials =>
+  Credentials.make({
+    accessKeyId: answer.accessKeyId,
+    secretAccessKey: answer.secretAccessKey,
+    sessionToken: answer.sessionToken,
+    expiration: answer.expiration,
+    accountId: answer.accountId,
+    source,
+    provenance
+  })
