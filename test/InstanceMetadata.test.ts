@@ -1,3 +1,5 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as DateTime from "effect/DateTime"
@@ -142,7 +144,27 @@ describe("InstanceMetadata: traces", () => {
       const http = spans.filter((span) => span.name.startsWith("http.client"))
       assert.deepStrictEqual(http.map((span) => span.name), ["http.client PUT", "http.client GET", "http.client GET"])
       for (const span of http) assert.strictEqual(span.parent, "AwsCredentials.iam-role")
-      assert.strictEqual(http[1]!.attributes.get("http.request.header.x-aws-ec2-metadata-token"), "<redacted>")
+      // The default transport records no headers at all.
+      assert.isUndefined(http[1]!.attributes.get("http.request.header.x-aws-ec2-metadata-token"))
+      assertNoSecrets(server, renderSpans(spans))
+    }))
+
+  it.scoped("with a program's own HttpClient: its spans show the token header redacted", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const server = yield* metadataServer()
+      const { spans, tracer } = recordingTracer()
+      const httpClient = yield* HttpClient.HttpClient.pipe(Effect.provide(FetchHttpClient.layer))
+      getSuccess(
+        yield* resolveWith(InstanceMetadata.layerWith({ httpClient }), { env: home.env(endpointEnv(server.url)) }).pipe(
+          Effect.withTracer(tracer)
+        )
+      )
+      const tokenSpans = spans.filter((span) => span.attributes.has("http.request.header.x-aws-ec2-metadata-token"))
+      assert.isAbove(tokenSpans.length, 0)
+      for (const span of tokenSpans) {
+        assert.strictEqual(span.attributes.get("http.request.header.x-aws-ec2-metadata-token"), "<redacted>")
+      }
       assertNoSecrets(server, renderSpans(spans))
     }))
 })

@@ -15,7 +15,6 @@ import * as Credentials from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
 import type { Endpoint } from "../providers/Container.js"
 import * as Http from "./http.js"
-import { decode, describeProblem } from "./metadataCredentials.js"
 
 const source = "container-role" satisfies Credentials.Source
 
@@ -25,7 +24,7 @@ export interface FetchOptions {
   readonly timeout: Duration.Duration
   readonly attempts: number
   readonly backoff: Duration.Duration
-  readonly clientRef: Ref.Ref<Option.Option<HttpClientType.HttpClient>>
+  readonly clientRef: Ref.Ref<Option.Option<Http.Transport>>
   readonly httpClient: HttpClientType.HttpClient | undefined
 }
 
@@ -72,7 +71,9 @@ export const fetchCredentials = (options: FetchOptions): Effect.Effect<Credentia
     const cached = yield* Ref.get(options.clientRef)
     const client = Option.isSome(cached)
       ? cached.value
-      : Http.prepare(options.httpClient ?? (yield* Http.defaultClient))
+      : options.httpClient === undefined
+      ? Http.nodeTransport
+      : (yield* Effect.promise(() => import("./httpPlatform.js"))).fromClient(options.httpClient)
     if (Option.isNone(cached)) yield* Ref.set(options.clientRef, Option.some(client))
 
     const headers: Record<string, string> = { accept: "application/json" }
@@ -83,6 +84,8 @@ export const fetchCredentials = (options: FetchOptions): Effect.Effect<Credentia
       { timeout: options.timeout, attempts: options.attempts, backoff: options.backoff, retryOn: Http.isTransient }
     ).pipe(Effect.mapError((failure) => toError(options, failure)))
 
+    // Decoding brings Schema: loaded once there is a document to decode.
+    const { decode, describeProblem } = yield* Effect.promise(() => import("./metadataCredentials.js"))
     const decoded = decode(response.body, { token: false, expiration: false })
     const what = `the credentials from ${options.endpoint.url}`
     if (Either.isLeft(decoded)) {

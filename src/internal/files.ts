@@ -19,6 +19,8 @@ export const readOptionalFile = (
     const what = options?.what ?? "file"
     const unreadable = (detail: string, cause?: unknown) =>
       new CredentialsError({ source: options?.source, reason: "FileUnreadable", path, detail, cause })
+    // `exists` first: a missing file is the common case, and answering it needs no error value.
+    if (!(yield* fs.exists(path).pipe(Effect.orElseSucceed(() => true)))) return Option.none()
     const info = yield* fs.stat(path).pipe(
       Effect.map(Option.some),
       Effect.catchAll((error) =>

@@ -1,27 +1,24 @@
 /**
- * The small HTTP layer the metadata sources (instance metadata, container endpoints) share, on
- * `@effect/platform`'s `HttpClient`. Loaded on demand, when such a source is actually configured:
- * it brings the HTTP client, `Stream` and, through them, `Schema`.
+ * The small HTTP layer the metadata sources (instance metadata, container endpoints) share.
  *
  * Every request has a timeout and bounded, jittered retries, and ends in one of four typed
  * failures (unreachable, timeout, HTTP status, unreadable body) that carry no request headers:
  * the headers may hold a metadata token or an authorization token.
  *
- * The default client is `FetchHttpClient` (Node's built-in `fetch`): measured on these machines,
- * loading it and making a first request costs about 100 ms less than `NodeHttpClient`
- * (whose module graph is larger), and it needs no scope for an agent.
+ * Requests go through a `Transport`. The default one is Node's `http`/`https` modules, driven
+ * from Effect (abort on timeout or interruption, bounded body): loading `@effect/platform`'s
+ * `HttpClient` costs some 250 ms on a cold start (it brings `Stream` and `Schema`), and the
+ * instance metadata link is the last of the chain, where that time would add to the metadata
+ * timeouts of a machine without credentials. A program that wants its own `HttpClient` (a proxy,
+ * tracing) passes one in the source's options; `httpPlatform.ts` adapts it, loaded only then.
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as Headers from "@effect/platform/Headers"
-import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Random from "effect/Random"
-import * as Stream from "effect/Stream"
+import * as http from "node:http"
+import * as https from "node:https"
 import { bounded } from "../CredentialsError.js"
 
 /** Header names never shown in spans or printed requests: the tokens the metadata sources send. */
@@ -64,7 +61,15 @@ export class HttpBody extends Data.TaggedError("HttpBody")<{
 
 export type HttpFailure = HttpUnreachable | HttpTimeout | HttpStatus | HttpBody
 
-/** A response with a 2xx status and its body as text. */
+/** One attempt of a request: any status, or a failure other than `HttpStatus`. */
+export interface Transport {
+  readonly execute: (
+    request: Request,
+    timeout: Duration.Duration
+  ) => Effect.Effect<HttpResponse, HttpUnreachable | HttpTimeout | HttpBody>
+}
+
+/** A response and its body as text (from `send`: always a 2xx status). */
 export interface HttpResponse {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
@@ -93,16 +98,7 @@ export interface Policy {
 export const isTransient = (failure: HttpFailure): boolean =>
   failure._tag === "HttpStatus" ? failure.status >= 500 : true
 
-/** The default client: Node's `fetch`, without trace headers in the requests. */
-export const defaultClient: Effect.Effect<HttpClient.HttpClient> = HttpClient.HttpClient.pipe(
-  Effect.provide(FetchHttpClient.layer)
-)
-
-/** Prepares a client for metadata calls: no trace propagation headers (the endpoints do not want them). */
-export const prepare = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
-  HttpClient.withTracerPropagation(client, false)
-
-const networkCodes: Record<string, string> = {
+export const networkCodes: Record<string, string> = {
   ECONNREFUSED: "connection refused",
   EHOSTUNREACH: "host unreachable",
   ENETUNREACH: "network unreachable",
@@ -118,10 +114,10 @@ const networkCodes: Record<string, string> = {
   UND_ERR_HEADERS_TIMEOUT: "no response headers in time"
 }
 
-const droppedCodes = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"])
+export const droppedCodes: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"])
 
 /** The first network error code in a chain of causes (fetch wraps them: `TypeError: fetch failed`). */
-const networkCode = (cause: unknown): string | undefined => {
+export const networkCode = (cause: unknown): string | undefined => {
   let current: unknown = cause
   for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
     const code = (current as { code?: unknown }).code
@@ -131,8 +127,8 @@ const networkCode = (cause: unknown): string | undefined => {
   return undefined
 }
 
-/** The innermost message of a chain of causes (`fetch failed` wraps e.g. `bad port`), bounded; none if empty. */
-const innermost = (cause: unknown): string => {
+/** The innermost message of a chain of causes, bounded; none if empty. */
+export const innermost = (cause: unknown): string => {
   let message: string | undefined
   let current: unknown = cause
   for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
@@ -142,80 +138,75 @@ const innermost = (cause: unknown): string => {
   return message === undefined ? "" : ` (${bounded(message, 200)})`
 }
 
-const toFailure = (request: Request, error: HttpClientError.HttpClientError): HttpFailure => {
-  const code = networkCode(error.cause)
-  if (error._tag === "ResponseError") {
-    return new HttpBody({
-      method: request.method,
-      url: request.url,
-      detail: `the response body could not be read${code === undefined ? "" : `: ${networkCodes[code]} (${code})`}`
-    })
-  }
-  return new HttpUnreachable({
-    method: request.method,
-    url: request.url,
-    detail: code === undefined
-      ? error.reason === "InvalidUrl" ? "invalid URL" : `the request failed before a response${innermost(error.cause)}`
-      : `${networkCodes[code]} (${code})`,
-    dropped: code !== undefined && droppedCodes.has(code)
-  })
-}
-
-class TooLarge {
-  readonly _tag = "TooLarge"
-}
-
-const readBody = (request: Request, stream: Stream.Stream<Uint8Array, HttpClientError.ResponseError>) =>
-  stream.pipe(
-    Stream.runFoldEffect(
-      { chunks: [] as Array<Uint8Array>, size: 0 },
-      (acc, bytes): Effect.Effect<{ chunks: Array<Uint8Array>; size: number }, TooLarge> => {
-        if (acc.size + bytes.length > maxBodyBytes) return Effect.fail(new TooLarge())
-        acc.chunks.push(bytes)
-        return Effect.succeed({ chunks: acc.chunks, size: acc.size + bytes.length })
+/**
+ * Node's `http`/`https`: one request, aborted when the effect is interrupted (the timeout in
+ * `send` interrupts it), the body read up to `maxBodyBytes`. No agent keeps sockets open.
+ */
+export const nodeTransport: Transport = {
+  execute: (request) =>
+    Effect.async<HttpResponse, HttpUnreachable | HttpBody>((resume) => {
+      let url: URL
+      try {
+        url = new URL(request.url)
+      } catch {
+        resume(Effect.fail(new HttpUnreachable({ method: request.method, url: request.url, detail: "invalid URL", dropped: false })))
+        return
       }
-    ),
-    Effect.map(({ chunks }) => Buffer.concat(chunks).toString("utf8")),
-    Effect.mapError((error) =>
-      error instanceof TooLarge
-        ? new HttpBody({
-          method: request.method,
-          url: request.url,
-          detail: `the response body is larger than ${maxBodyBytes} bytes`
-        })
-        : toFailure(request, error)
-    )
-  )
-
-const attempt = (
-  client: HttpClient.HttpClient,
-  request: Request,
-  timeout: Duration.Duration
-): Effect.Effect<HttpResponse, HttpFailure> => {
-  const base = request.method === "PUT" ? HttpClientRequest.put(request.url) : HttpClientRequest.get(request.url)
-  const prepared = request.headers === undefined ? base : HttpClientRequest.setHeaders(base, request.headers)
-  return client.execute(prepared).pipe(
-    Effect.mapError((error) => toFailure(request, error)),
-    Effect.flatMap((response) =>
-      Effect.map(readBody(request, response.stream), (body) => ({ response, body }))
-    ),
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () => new HttpTimeout({ method: request.method, url: request.url, timeout })
-    }),
-    Effect.flatMap(({ body, response }): Effect.Effect<HttpResponse, HttpStatus> =>
-      response.status >= 200 && response.status < 300
-        ? Effect.succeed({ status: response.status, headers: { ...response.headers }, body })
-        : Effect.fail(
-          new HttpStatus({
+      const unreachable = (error: unknown, responded: boolean) => {
+        const code = networkCode(error)
+        if (responded) {
+          return new HttpBody({
             method: request.method,
             url: request.url,
-            status: response.status,
-            body: bounded(body, 1024)
+            detail: `the response body could not be read${code === undefined ? "" : `: ${networkCodes[code]} (${code})`}`
           })
-        )
-    )
-  )
+        }
+        return new HttpUnreachable({
+          method: request.method,
+          url: request.url,
+          detail: code === undefined ? `the request failed before a response${innermost(error)}` : `${networkCodes[code]} (${code})`,
+          dropped: code !== undefined && droppedCodes.has(code)
+        })
+      }
+      const controller = new AbortController()
+      const module = url.protocol === "https:" ? https : http
+      let responded = false
+      const outgoing = module.request(url, {
+        method: request.method,
+        headers: { ...request.headers, ...(request.method === "PUT" ? { "content-length": "0" } : {}) },
+        signal: controller.signal,
+        agent: false
+      }, (response) => {
+        responded = true
+        const chunks: Array<Buffer> = []
+        let size = 0
+        response.on("data", (chunk: Buffer) => {
+          size += chunk.length
+          if (size > maxBodyBytes) {
+            response.destroy()
+            resume(Effect.fail(
+              new HttpBody({ method: request.method, url: request.url, detail: `the response body is larger than ${maxBodyBytes} bytes` })
+            ))
+            return
+          }
+          chunks.push(chunk)
+        })
+        response.on("error", (error) => resume(Effect.fail(unreachable(error, true))))
+        response.on("end", () => {
+          if (size > maxBodyBytes) return
+          const headers: Record<string, string> = {}
+          for (const [name, value] of Object.entries(response.headers)) {
+            if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value
+          }
+          resume(Effect.succeed({ status: response.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString("utf8") }))
+        })
+      })
+      outgoing.on("error", (error) => {
+        if (!controller.signal.aborted) resume(Effect.fail(unreachable(error, responded)))
+      })
+      outgoing.end()
+      return Effect.sync(() => controller.abort())
+    })
 }
 
 /**
@@ -226,13 +217,30 @@ const attempt = (
  * `attempts` timeouts to give up on an endpoint that never answers.
  */
 export const send = (
-  client: HttpClient.HttpClient,
+  transport: Transport,
   request: Request,
   policy: Policy
 ): Effect.Effect<HttpResponse, HttpFailure> => {
   const attempts = Math.max(1, Math.floor(policy.attempts))
+  const once = transport.execute(request, policy.timeout).pipe(
+    Effect.timeoutFail({
+      duration: policy.timeout,
+      onTimeout: () => new HttpTimeout({ method: request.method, url: request.url, timeout: policy.timeout })
+    }),
+    Effect.flatMap((response): Effect.Effect<HttpResponse, HttpStatus> =>
+      response.status >= 200 && response.status < 300
+        ? Effect.succeed(response)
+        : Effect.fail(
+          new HttpStatus({ method: request.method, url: request.url, status: response.status, body: bounded(response.body, 1024) })
+        )
+    ),
+    // Method, URL and status only: never the headers (tokens) or the body.
+    Effect.withSpan(`http.client ${request.method}`, {
+      attributes: { "http.request.method": request.method, "url.full": request.url }
+    })
+  )
   const loop = (attempted: number): Effect.Effect<HttpResponse, HttpFailure> =>
-    Effect.catchAll(attempt(client, request, policy.timeout), (failure) => {
+    Effect.catchAll(once, (failure) => {
       if (attempted >= attempts || !policy.retryOn(failure)) return Effect.fail(failure)
       if (failure._tag === "HttpTimeout") return loop(attempted + 1)
       return Random.next.pipe(
@@ -242,9 +250,7 @@ export const send = (
         Effect.zipRight(loop(attempted + 1))
       )
     })
-  return loop(1).pipe(
-    Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, ...redactedHeaderNames])
-  )
+  return loop(1)
 }
 
 /** One line about a failure, for messages: method, URL and what happened; never a header or a body. */

@@ -23,7 +23,6 @@ import * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import { defaults, type Settings, type State } from "../providers/InstanceMetadata.js"
 import * as Http from "./http.js"
-import { decode, describeProblem } from "./metadataCredentials.js"
 
 const source = "iam-role" satisfies Credentials.Source
 
@@ -46,7 +45,7 @@ type Access =
 
 interface Context {
   readonly settings: Settings
-  readonly client: HttpClientType.HttpClient
+  readonly client: Http.Transport
   readonly state: State
 }
 
@@ -239,7 +238,9 @@ const clientOf = (state: State, given: HttpClientType.HttpClient | undefined) =>
   Effect.gen(function*() {
     const cached = yield* Ref.get(state.client)
     if (Option.isSome(cached)) return cached.value
-    const client = Http.prepare(given ?? (yield* Http.defaultClient))
+    const client = given === undefined
+      ? Http.nodeTransport
+      : (yield* Effect.promise(() => import("./httpPlatform.js"))).fromClient(given)
     yield* Ref.set(state.client, Option.some(client))
     return client
   })
@@ -312,6 +313,8 @@ const fetchOnce = (context: Context): Effect.Effect<
             : unexpectedStatus(failure)
         ))
     )
+    // Decoding brings Schema: loaded once there is a document to decode.
+    const { decode, describeProblem } = yield* Effect.promise(() => import("./metadataCredentials.js"))
     const decoded = decode(document, { token: true, expiration: true })
     const what = `the credentials of role ${role} from ${url(settings, rolePathFull)}`
     if (Either.isLeft(decoded)) {

@@ -6,7 +6,8 @@
  * made here with the platform's key finds the same service; `test/Platform.test.ts` checks that
  * the keys still match the pinned platform version.
  *
- * The Node implementations are imported on demand, when a layer that needs them is built.
+ * The Node implementations are imported on demand, when a layer that needs them is built, and
+ * the heavy parts of them only when a source actually needs them.
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as FileSystem from "@effect/platform/FileSystem"
@@ -21,16 +22,15 @@ export const FileSystemTag: Context.Tag<FileSystem.FileSystem, FileSystem.FileSy
 export const CommandExecutorTag: Context.Tag<CommandExecutor.CommandExecutor, CommandExecutor.CommandExecutor> =
   Context.GenericTag<CommandExecutor.CommandExecutor>("@effect/platform/CommandExecutor")
 
-/** Node's file system, loaded when the layer is built. */
+/**
+ * Node's file system for the sources, cheap to start (see `nodePlatformLite.ts`); loaded when the
+ * layer is built.
+ */
 export const nodeFileSystem: Layer.Layer<FileSystem.FileSystem> = Layer.unwrapEffect(
-  Effect.promise(() => import("@effect/platform-node/NodeFileSystem")).pipe(Effect.map((m) => m.layer))
+  Effect.promise(() => import("./nodePlatformLite.js")).pipe(Effect.map((m) => m.fileSystemLayer))
 )
 
-/** Node's file system and process runner, loaded when the layer is built. */
+/** Node's file system and process runner for the sources, cheap to start; loaded when the layer is built. */
 export const nodePlatform: Layer.Layer<FileSystem.FileSystem | CommandExecutor.CommandExecutor> = Layer.unwrapEffect(
-  Effect.promise(() =>
-    Promise.all([import("@effect/platform-node/NodeFileSystem"), import("@effect/platform-node/NodeCommandExecutor")])
-  ).pipe(
-    Effect.map(([fs, executor]) => Layer.merge(fs.layer, executor.layer.pipe(Layer.provide(fs.layer))))
-  )
+  Effect.promise(() => import("./nodePlatformLite.js")).pipe(Effect.map((m) => m.platformLayer))
 )

@@ -26,6 +26,7 @@ import type * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as Env from "../internal/env.js"
 import { readOptionalFile } from "../internal/files.js"
+import type { Transport } from "../internal/http.js"
 import { expandHome } from "../internal/paths.js"
 import { sourceLayer } from "../internal/provider.js"
 
@@ -271,7 +272,7 @@ export const readAuthorization: Effect.Effect<
  */
 export const resolveWith = (
   options: Options = {},
-  clientRef?: Ref.Ref<Option.Option<HttpClient.HttpClient>>
+  clientRef?: Ref.Ref<Option.Option<Transport>>
 ): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const endpoint = yield* resolveEndpoint(options)
@@ -283,7 +284,7 @@ export const resolveWith = (
       timeout: Duration.decode(options.timeout ?? defaults.timeout),
       attempts: Math.max(1, Math.floor(options.attempts ?? defaults.attempts)),
       backoff: Duration.decode(options.backoff ?? defaults.backoff),
-      clientRef: clientRef ?? (yield* Ref.make(Option.none<HttpClient.HttpClient>())),
+      clientRef: clientRef ?? (yield* Ref.make(Option.none<Transport>())),
       httpClient: options.httpClient
     })
   })
@@ -326,7 +327,7 @@ export const layerWith = (
   options: Options
 ): Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError, FileSystem.FileSystem> =>
   Layer.unwrapEffect(
-    Effect.map(Ref.make(Option.none<HttpClient.HttpClient>()), (clientRef) =>
+    Effect.map(Ref.make(Option.none<Transport>()), (clientRef) =>
       sourceLayer(source, resolveWith(options, clientRef)))
   )
 

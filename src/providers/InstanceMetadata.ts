@@ -31,6 +31,7 @@ import { AwsSession } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as Env from "../internal/env.js"
+import type { Transport } from "../internal/http.js"
 import { sourceLayer } from "../internal/provider.js"
 import * as ProfileFile from "../ProfileFile.js"
 
@@ -309,7 +310,7 @@ export interface CachedToken {
 export interface State {
   readonly token: Ref.Ref<Option.Option<CachedToken>>
   readonly last: Ref.Ref<Option.Option<Credentials.Credentials>>
-  readonly client: Ref.Ref<Option.Option<HttpClient.HttpClient>>
+  readonly client: Ref.Ref<Option.Option<Transport>>
 }
 
 /**
@@ -321,7 +322,7 @@ export interface State {
 export const makeState: Effect.Effect<State> = Effect.all({
   token: Ref.make(Option.none<CachedToken>()),
   last: Ref.make(Option.none<Credentials.Credentials>()),
-  client: Ref.make(Option.none<HttpClient.HttpClient>())
+  client: Ref.make(Option.none<Transport>())
 })
 
 /**
