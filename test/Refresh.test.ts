@@ -19,8 +19,14 @@ import * as Credentials from "../src/Credentials.js"
 import * as CredentialsCache from "../src/CredentialsCache.js"
 import { CredentialsError, type CredentialsUnavailable } from "../src/CredentialsError.js"
 import { sourceLayer } from "../src/internal/provider.js"
+import { execFile } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { withCapturedLogs } from "./support/fixtures.js"
 import * as ManualClock from "./support/manualClock.js"
+import { recordingTracer } from "./support/spans.js"
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
 const start = Date.parse("2030-06-01T00:00:00Z")
 const secret = "refreshSecretNeverLogged0000000000000001"
@@ -284,4 +290,48 @@ describe("refresh engine", () => {
       )).count
       assert.strictEqual(failuresAfter - failuresBefore, 1)
     }))
+
+  it.scoped("a refresh runs in a span with its source and outcome", () =>
+    simulate((manual) =>
+      Effect.gen(function*() {
+        const source = yield* fakeSource("1 hour")
+        const { spans, tracer } = recordingTracer()
+        yield* Effect.gen(function*() {
+          const context = yield* Layer.build(source.layer)
+          const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
+          yield* callEvery(manual, service, "1 minute", "50 minutes")
+        }).pipe(Effect.withTracer(tracer))
+        const refreshSpans = spans.filter((span) => span.name === "AwsCredentials.refresh")
+        assert.strictEqual(refreshSpans.length, 1)
+        assert.strictEqual(refreshSpans[0]!.attributes.get("source"), "custom-process")
+        assert.strictEqual(refreshSpans[0]!.attributes.get("outcome"), "success")
+      })
+    ))
+
+  it.live("a program that provides a refreshing layer and ends exits promptly (no timer holds it open)", () =>
+    Effect.promise(async () => {
+      const started = Date.now()
+      const result = await new Promise<{ code: number | null }>((resolve) => {
+        const child = execFile(
+          path.join(repo, "node_modules", ".bin", "tsx"),
+          [path.join(repo, "test", "support", "programs", "refreshing-layer.ts")],
+          {
+            env: {
+              PATH: process.env.PATH,
+              AWS_ACCESS_KEY_ID: "AKIAEXIT",
+              AWS_SECRET_ACCESS_KEY: "s",
+              AWS_CREDENTIAL_EXPIRATION: new Date(Date.now() + 3_600_000).toISOString()
+            },
+            timeout: 20_000
+          },
+          (error) => resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1 })
+        )
+        void child
+      })
+      const elapsed = Date.now() - started
+      console.log(`refresh: a program with 1-hour credentials and a background refresher ended in ${elapsed} ms`)
+      assert.strictEqual(result.code, 0)
+      // Far below the refresh moment (45 minutes away): nothing waited for it.
+      assert.isBelow(elapsed, 15_000)
+    }), { timeout: 30_000 })
 })
