@@ -194,7 +194,8 @@ export type Range =
 /**
  * An object being read: its metadata and its body as a stream. The body is released (its
  * connection closed) when the scope `getObject` ran in closes, or when the stream is
- * interrupted or ends; it fails with reason `Timeout` when no bytes arrive for `idleTimeout`.
+ * interrupted or ends; it fails with reason `Timeout` when the connection stays silent for the
+ * layer's `idleTimeout` (a body not read for that long is dropped too).
  *
  * @since 0.1.0
  * @category models
@@ -215,8 +216,6 @@ export interface GetOptions {
   readonly range?: Range | undefined
   /** Read only if the object's entity tag is this one (else `PreconditionFailed`). */
   readonly ifMatch?: string | undefined
-  /** The longest the body may go without a byte. Default: the layer's `idleTimeout`. */
-  readonly idleTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -553,11 +552,14 @@ export interface Options {
   /** Attempts per request (throttling, 5xx, timeouts, connection errors). Default 3. */
   readonly maxAttempts?: number | undefined
   /**
-   * How long one attempt may wait for the response's headers (for requests without a streamed
-   * body), and how long a connection may stay silent. Default 30 seconds.
+   * How long one attempt of a request without a body to upload may take to connect and get
+   * the response's headers. Default 30 seconds.
    */
   readonly timeout?: Duration.DurationInput | undefined
-  /** How long a `getObject` body may go without a byte. Default: `timeout`. */
+  /**
+   * How long a connection may stay silent: while a body uploads, while the server works, and
+   * while a `getObject` body downloads (or waits to be read). Default: `timeout`.
+   */
   readonly idleTimeout?: Duration.DurationInput | undefined
   /** Default part size of `upload`. Default 8 MiB. */
   readonly partSize?: number | undefined
@@ -592,7 +594,11 @@ export const defaults: {
 /**
  * The S3 service on `@aws-sdk/client-s3`: one client for the layer's scope (destroyed when it
  * closes), credentials from `AwsCredentials` on every request, the region from `AwsRegion`.
- * The layer fails with `S3Error` (code `InvalidConfiguration`) for an unusable endpoint setting.
+ * When an `AwsSession` is in the context too (as `CredentialChain.layerNode()` provides), the
+ * session's profile configures the endpoint (`endpoint_url`, `[services]`) and addressing style
+ * (`s3 = addressing_style = path`); otherwise only the environment does. Nothing is read from
+ * `process.env` or `~/.aws` by the SDK itself. The layer fails with `S3Error` (code
+ * `InvalidConfiguration`) for an unusable endpoint setting.
  *
  * ```ts
  * const S3Live = S3.layer().pipe(Layer.provide(Layer.merge(CredentialChain.layerNode(), RegionLive)))

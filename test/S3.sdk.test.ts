@@ -236,11 +236,16 @@ describe("S3.layer: retries and timeouts", () => {
         response.writeHead(200, { "content-length": "1000", "x-amz-request-id": "STALL" })
         response.write(Buffer.alloc(10))
       })
-      const exit = yield* run(s3On(fake, staticKeys), (s3) =>
-        Effect.scoped(Effect.flatMap(s3.getObject("b", "k", { idleTimeout: "300 millis" }), (got) => Stream.runDrain(got.body))))
+      const started = Date.now()
+      const exit = yield* run(s3On(fake, staticKeys, { idleTimeout: "300 millis" }), (s3) =>
+        Effect.scoped(Effect.flatMap(s3.getObject("b", "k"), (got) => Stream.runDrain(got.body))))
       const error = getFailure(exit)
       assert.strictEqual(error.reason, "Timeout")
-      assert.include(error.message, "no body bytes")
+      assert.include(error.message, "silent for 300ms")
+      assert.isBelow(Date.now() - started, 5_000)
+      // getObjectText reads the same way.
+      const text = getFailure(yield* run(s3On(fake, staticKeys, { idleTimeout: "300 millis" }), (s3) => s3.getObjectText("b", "k")))
+      assert.strictEqual(text.reason, "Timeout")
     }))
 })
 

@@ -102,6 +102,15 @@ export const uploadSettings = (
   return Effect.succeed({ partSize, concurrency })
 }
 
+/** `getObjectText` / `getObjectBytes` over their cap. */
+export const tooLarge = (context: CallContext, size: number, maxBytes: number): Effect.Effect<never, S3.S3Error> =>
+  Effect.fail(failure(context, {
+    reason: "Other",
+    code: "MaxBytesExceeded",
+    detail: `the object has ${size} bytes, more than the cap of ${maxBytes} (maxBytes); ` +
+      `read it with getObject as a stream, or raise maxBytes`
+  }))
+
 /**
  * Reads a whole body into memory, failing (before reading anything) when the object is larger
  * than `maxBytes`, and while reading if the body turns out longer than announced.
@@ -111,20 +120,13 @@ export const readBody = (
   result: S3.GetObjectResult,
   maxBytes: number
 ): Effect.Effect<Uint8Array, S3.S3Error> => {
-  const tooLarge = (size: number) =>
-    failure(context, {
-      reason: "Other",
-      code: "MaxBytesExceeded",
-      detail: `the object has ${size} bytes, more than the cap of ${maxBytes} (maxBytes); ` +
-        `read it with getObject as a stream, or raise maxBytes`
-    })
-  if (result.contentLength > maxBytes) return Effect.fail(tooLarge(result.contentLength))
+  if (result.contentLength > maxBytes) return tooLarge(context, result.contentLength, maxBytes)
   return result.body.pipe(
     Stream.runFoldEffect(
       { chunks: Chunk.empty<Uint8Array>(), size: 0 },
       (acc, bytes) =>
         acc.size + bytes.length > maxBytes
-          ? Effect.fail(tooLarge(acc.size + bytes.length))
+          ? tooLarge(context, acc.size + bytes.length, maxBytes)
           : Effect.succeed({ chunks: Chunk.append(acc.chunks, bytes), size: acc.size + bytes.length })
     ),
     Effect.map(({ chunks, size }) => {
@@ -237,11 +239,12 @@ const attributes = (bucket: string | undefined, key?: string | undefined): Recor
   return out
 }
 
+// No stack trace per span: capturing one costs more than the rest of the span.
 const span = (name: string, bucket?: string, key?: string) =>
-  Effect.withSpan(`S3.${name}`, { kind: "client", attributes: attributes(bucket, key) })
+  Effect.withSpan(`S3.${name}`, { kind: "client", attributes: attributes(bucket, key), captureStackTrace: false })
 
 const streamSpan = (name: string, bucket: string) =>
-  Stream.withSpan(`S3.${name}`, { kind: "client", attributes: attributes(bucket) })
+  Stream.withSpan(`S3.${name}`, { kind: "client", attributes: attributes(bucket), captureStackTrace: false })
 
 /**
  * The same service with a span around every operation, named `S3.<operation>` and carrying
@@ -269,7 +272,8 @@ export const instrument = (service: S3.Service): S3.Service => ({
         attributes: {
           ...attributes(target.bucket, target.key),
           "aws.s3.copy_source": `${source.bucket}/${source.key}`
-        }
+        },
+        captureStackTrace: false
       })
     ),
   listObjects: (bucket, options) => service.listObjects(bucket, options).pipe(streamSpan("listObjects", bucket)),

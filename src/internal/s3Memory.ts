@@ -69,6 +69,9 @@ const defaultContentType = "binary/octet-stream"
 const bodyChunkSize = 64 * 1024
 const maxKeyBytes = 1024
 
+/** A copy (`Buffer#slice` would be a view: the caller's, or our own, bytes must not be shared). */
+const copy = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes)
+
 const md5 = (bytes: Uint8Array): Buffer => crypto.createHash("md5").update(bytes).digest()
 
 /** The first index whose key is greater than `key` (`orEqual`: not less than). */
@@ -305,7 +308,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
     ): Effect.Effect<S3.PutResult, S3.S3Error | E, R> => {
       const context = { operation: "PutObject", bucket, key }
       if (typeof body === "string") return putBytes(context, bucket, key, Buffer.from(body, "utf8"), options)
-      if (body instanceof Uint8Array) return putBytes(context, bucket, key, body.slice(), options)
+      if (body instanceof Uint8Array) return putBytes(context, bucket, key, copy(body), options)
       const length = options.contentLength
       if (length === undefined || !Number.isSafeInteger(length) || length < 0) {
         return Effect.fail(failure(context, {
@@ -364,7 +367,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
         })
         const slices: Array<Uint8Array> = []
         for (let offset = 0; offset < bytes.length; offset += bodyChunkSize) {
-          slices.push(bytes.slice(offset, offset + bodyChunkSize))
+          slices.push(copy(bytes.subarray(offset, offset + bodyChunkSize)))
         }
         return {
           ...head(bucketName, key, object),
@@ -475,7 +478,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
       options: S3.UploadOptions
     ): Upload.Backend => ({
       putObject: (bytes) =>
-        putBytes({ operation: "PutObject", bucket: bucketName, key }, bucketName, key, bytes.slice(), options),
+        putBytes({ operation: "PutObject", bucket: bucketName, key }, bucketName, key, copy(bytes), options),
       create: Effect.gen(function*() {
         const context = { operation: "CreateMultipartUpload", bucket: bucketName, key }
         yield* checkKey(context, key)
@@ -497,7 +500,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
           const bucket = yield* getBucket(context, bucketName)
           const upload = yield* getUpload(context, bucket, uploadId, key)
           const etag = `"${md5(bytes).toString("hex")}"`
-          upload.parts.set(partNumber, { bytes: bytes.slice(), etag })
+          upload.parts.set(partNumber, { bytes: copy(bytes), etag })
           return { partNumber, etag }
         }),
       complete: (uploadId, parts) =>

@@ -36,13 +36,14 @@ import {
 } from "@aws-sdk/client-s3"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { SignatureV4 } from "@smithy/signature-v4"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
 import { Readable } from "node:stream"
@@ -64,13 +65,19 @@ import {
   parseContentRange,
   presignLifetime,
   rangeHeader,
-  readBody,
+  tooLarge,
   uploadSettings
 } from "./s3Common.js"
 import * as Upload from "./s3Upload.js"
 
 /** S3 as endpoint configuration names it (`AWS_ENDPOINT_URL_S3`, `s3 =` in `[services]`). */
 const s3Service: ConfiguredEndpoint.ServiceId = { env: "S3", key: "s3" }
+
+/** A waiting body pull is woken when this much has arrived (or the body ended). */
+const batchBytes = 256 * 1024
+
+/** A body is paused when this much waits to be pulled (its memory bound for a slow reader). */
+const pauseBytes = 4 * 1024 * 1024
 
 /** Without an `AwsSession` in the context: no profile, so only the environment configures S3. */
 const noSession: Session = {
@@ -158,6 +165,7 @@ export const make = (
       ? Duration.millis(defaults.timeoutMillis)
       : Duration.decode(options.timeout)
     const idleTimeout = options.idleTimeout === undefined ? timeout : Duration.decode(options.idleTimeout)
+    const idleMs = Duration.toMillis(idleTimeout)
     const settings = {
       partSize: options.partSize ?? defaults.partSize,
       concurrency: options.concurrency ?? defaults.concurrency,
@@ -244,7 +252,8 @@ export const make = (
           userAgentAppId: () => Promise.resolve(undefined),
           requestHandler: {
             connectionTimeout: timeoutMs,
-            socketTimeout: Math.max(timeoutMs, Duration.toMillis(idleTimeout))
+            throwOnRequestTimeout: true,
+            socketTimeout: idleMs
           }
         })
         if (compat === "s3-compatible") {
@@ -270,7 +279,7 @@ export const make = (
     )
 
     /** The SDK's exception (or a transport error) as an `S3Error`, keeping no body and no secret. */
-    const toError = (context: CallContext, error: unknown): S3.S3Error => {
+    const toS3Error = (context: CallContext, error: unknown): S3.S3Error => {
       const e = record(error)
       const metadata = record(e.$metadata)
       const status = typeof metadata.httpStatusCode === "number" ? metadata.httpStatusCode : undefined
@@ -278,7 +287,13 @@ export const make = (
       const name = typeof e.name === "string" ? e.name : "Error"
       const message = typeof e.message === "string" ? scrub(e.message) : ""
       if (name === "TimeoutError" || e.code === "ETIMEDOUT") {
-        return failure(context, { reason: "Timeout", code: "ETIMEDOUT", detail: `no answer: ${message}` })
+        return failure(context, {
+          reason: "Timeout",
+          code: "ETIMEDOUT",
+          detail: message.includes("inactivity")
+            ? `the connection was silent for ${Duration.format(idleTimeout)}`
+            : `no answer within ${Duration.format(timeout)}`
+        })
       }
       if (typeof e.$fault === "string" || status !== undefined) {
         // A HEAD answer has no body: only its status says what happened.
@@ -313,29 +328,37 @@ export const make = (
       })
     }
 
-    const schedule = Schedule.exponential(Duration.millis(100)).pipe(
-      Schedule.jittered,
-      Schedule.intersect(Schedule.recurs(maxAttempts - 1))
-    )
+    /**
+     * Retries `attempt` while it fails with a transient error, up to `maxAttempts` attempts in
+     * all, waiting 100 ms, 200 ms, 400 ms, ... between them, each jittered by ±20% (the delays of
+     * `Schedule.exponential(100 ms).pipe(Schedule.jittered)`, without building a schedule driver
+     * for every call that succeeds first time).
+     */
+    const retrying = <A>(attempt: Effect.Effect<A, S3.S3Error>, left = maxAttempts, delayMs = 100): Effect.Effect<A, S3.S3Error> =>
+      left <= 1 ? attempt : Effect.catchIf(attempt, isTransient, () =>
+        Effect.flatMap(Random.next, (r) =>
+          Effect.zipRight(Effect.sleep(Duration.millis(delayMs * (0.8 + 0.4 * r))), retrying(attempt, left - 1, delayMs * 2))))
 
     /**
-     * One S3 call: `replayable` calls are retried and, after `ExpiredToken` / `InvalidToken`, made
-     * once more with fresh credentials; `bounded` calls (no body to stream) get the timeout.
+     * One S3 call. The attempt's timeout is the SDK handler's `requestTimeout` (connection, the
+     * request and the response's headers; `throwOnRequestTimeout` makes it an error), given per
+     * request: `bounded` calls (no body to stream) get `timeout`, others none, their connection
+     * being watched for silence (`socketTimeout`) instead. A timer the handler clears costs far
+     * less than racing each request against `Effect.sleep` (a fiber per request). `replayable`
+     * calls are retried and, after `ExpiredToken` / `InvalidToken`, made once more with fresh
+     * credentials.
      */
     const call = <A>(
       context: CallContext,
-      send: (signal: AbortSignal) => Promise<A>,
+      send: (options: { readonly abortSignal: AbortSignal; readonly requestTimeout: number }) => Promise<A>,
       policy: { readonly replayable: boolean; readonly bounded: boolean } = { replayable: true, bounded: true }
     ): Effect.Effect<A, S3.S3Error> => {
-      const attempt = Effect.tryPromise({ try: send, catch: (error) => toError(context, error) })
-      const timed = policy.bounded
-        ? Effect.timeoutFail(attempt, {
-          duration: timeout,
-          onTimeout: () =>
-            failure(context, { reason: "Timeout", detail: `no answer within ${Duration.format(timeout)}` })
-        })
-        : attempt
-      const retried = policy.replayable ? Effect.retry(timed, { schedule, while: isTransient }) : timed
+      const requestTimeout = policy.bounded ? timeoutMs : 0
+      const attempt = Effect.tryPromise({
+        try: (abortSignal) => send({ abortSignal, requestTimeout }),
+        catch: (error) => toS3Error(context, error)
+      })
+      const retried = policy.replayable ? retrying(attempt) : attempt
       return Effect.catchIf(
         retried,
         (error) =>
@@ -406,7 +429,7 @@ export const make = (
         return Effect.map(
           call(
             context,
-            (signal) => client.send(new PutObjectCommand({ ...input, Body: body }), { abortSignal: signal }),
+            (options) => client.send(new PutObjectCommand({ ...input, Body: body }), options),
             { replayable: true, bounded: false }
           ),
           written
@@ -456,9 +479,10 @@ export const make = (
         const readable = yield* NodeStream.toReadable(checked)
         const output = yield* call(
           context,
-          (signal) =>
+          (options) =>
             client.send(new PutObjectCommand({ ...input, Body: readable, ContentLength: length }), {
-              abortSignal: AbortSignal.any([signal, controller.signal])
+              ...options,
+              abortSignal: AbortSignal.any([options.abortSignal, controller.signal])
             }),
           { replayable: false, bounded: false }
         ).pipe(
@@ -471,67 +495,171 @@ export const make = (
       })
     }
 
-    const getObject = (
-      bucket: string,
-      key: string,
-      getOptions: S3.GetOptions = {}
-    ): Effect.Effect<S3.GetObjectResult, S3.S3Error, Scope.Scope> =>
+    /** Sends GetObject; the body is released (its connection closed if unread) with the scope. */
+    const fetchObject = (context: CallContext & { bucket: string; key: string }, getOptions: S3.GetOptions) =>
       Effect.gen(function*() {
-        const context = { operation: "GetObject", bucket, key }
         yield* checkRange(context, getOptions.range)
-        const output = yield* call(context, (signal) =>
+        const output = yield* call(context, (options) =>
           client.send(
             new GetObjectCommand({
-              Bucket: bucket,
-              Key: key,
+              Bucket: context.bucket,
+              Key: context.key,
               Range: getOptions.range === undefined ? undefined : rangeHeader(getOptions.range),
               IfMatch: getOptions.ifMatch
             }),
-            { abortSignal: signal }
+            options
           ))
         const raw = output.Body as unknown
-        const readable = raw instanceof Readable ? raw : undefined
-        // Released with the scope, whether or not the body was read.
-        yield* Effect.addFinalizer(() => Effect.sync(() => readable?.destroy()))
-        const idle = getOptions.idleTimeout === undefined ? idleTimeout : Duration.decode(getOptions.idleTimeout)
-        const body = readable === undefined
-          ? Stream.empty
-          : NodeStream.fromReadable<S3.S3Error, Uint8Array>(() => readable, (error) => {
-            const mapped = toError(context, error)
-            return mapped.reason === "Timeout" ? mapped : failure(context, {
-              reason: "Other",
-              code: mapped.code,
-              detail: `reading the body failed: ${mapped.detail}`
-            })
-          }).pipe(
-            Stream.timeoutFail(
-              () => failure(context, { reason: "Timeout", detail: `no body bytes for ${Duration.format(idle)}` }),
-              idle
-            )
-          )
+        const readable = raw instanceof Readable ? raw : Readable.from([])
+        // `Scope.addFinalizer`: `Effect.addFinalizer` also restores the fiber's refs around the
+        // finalizer, which costs more than the rest of a small GET's bookkeeping.
+        yield* Scope.addFinalizer(yield* Effect.scope, Effect.sync(() => readable.destroy()))
         const contentLength = output.ContentLength ?? 0
         const range = parseContentRange(output.ContentRange)
         const size = Option.match(range, {
           onNone: () => contentLength,
           onSome: (r) => (Number.isNaN(r.size) ? contentLength : r.size)
         })
-        return { ...head(context, output, size), body, contentLength, range }
+        return {
+          head: head(context, output, size),
+          readable,
+          contentLength,
+          range
+        }
       })
 
-    const read = (bucket: string, key: string, readOptions: S3.ReadOptions = {}) =>
-      Effect.scoped(
-        Effect.flatMap(
-          getObject(bucket, key, readOptions),
-          (result) => readBody({ operation: "GetObject", bucket, key }, result, readOptions.maxBytes ?? settings.maxBytes)
-        )
-      )
+    /** A body's read failure as an `S3Error`: a silent connection is `Timeout`. */
+    const bodyError = (context: CallContext, error: unknown): S3.S3Error => {
+      const mapped = toS3Error(context, error)
+      return mapped.reason === "Timeout" ? mapped : failure(context, {
+        reason: "Other",
+        code: mapped.code,
+        detail: `reading the body failed: ${mapped.detail}`
+      })
+    }
+
+    /**
+     * Reads a body: each pull returns every chunk that has arrived since the last one, or waits
+     * until 256 KiB have (or the body ends), so a body that comes in many small pieces costs few
+     * pulls; past 4 MiB waiting to be pulled the body is paused (backpressure; pausing sooner
+     * slowed fast downloads measurably). Node's `'readable'`-event reader and
+     * `Stream.fromAsyncIterable` both cost a millisecond or more per small body. A body left
+     * before its end is destroyed with the scope, which closes its connection. A connection
+     * silent for `idleTimeout` is destroyed by the SDK's handler (`socketTimeout`), and the read
+     * fails with reason `Timeout`: no timer of ours per body or per chunk.
+     */
+    const bodyReader = (
+      context: CallContext,
+      readable: Readable
+    ): Effect.Effect<Effect.Effect<Option.Option<ReadonlyArray<Uint8Array>>, S3.S3Error>, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        let ended = false
+        let failed: S3.S3Error | undefined
+        let queue: Array<Uint8Array> = []
+        let queued = 0
+        let wake: (() => void) | undefined
+        readable.on("data", (chunk: Uint8Array) => {
+          queue.push(chunk)
+          queued += chunk.length
+          if (queued >= pauseBytes) readable.pause()
+          // A waiting pull is woken once a batch has gathered: one pull per 256 KiB rather than
+          // per network read (each pull costs tens of microseconds of stream machinery).
+          if (queued >= batchBytes) wake?.()
+        })
+        readable.once("end", () => {
+          ended = true
+          wake?.()
+        })
+        readable.once("error", (error) => {
+          failed = bodyError(context, error)
+          wake?.()
+        })
+        yield* Scope.addFinalizer(yield* Effect.scope, Effect.sync(() => ended || readable.destroy()))
+        const pull: Effect.Effect<Option.Option<ReadonlyArray<Uint8Array>>, S3.S3Error> = Effect.suspend(() => {
+          if (queue.length > 0) {
+            const out = queue
+            queue = []
+            queued = 0
+            if (readable.isPaused()) readable.resume()
+            return Effect.succeed(Option.some(out))
+          }
+          if (failed !== undefined) return Effect.fail(failed)
+          if (ended) return Effect.succeed(Option.none())
+          return Effect.async<Option.Option<ReadonlyArray<Uint8Array>>, S3.S3Error>((resume) => {
+            wake = () => {
+              wake = undefined
+              resume(pull)
+            }
+            return Effect.sync(() => {
+              wake = undefined
+            })
+          })
+        })
+        return pull
+      })
+
+    const getObject = (
+      bucket: string,
+      key: string,
+      getOptions: S3.GetOptions = {}
+    ): Effect.Effect<S3.GetObjectResult, S3.S3Error, Scope.Scope> =>
+      Effect.map(fetchObject({ operation: "GetObject", bucket, key }, getOptions), (fetched) => ({
+        ...fetched.head,
+        body: Stream.unwrapScoped(
+          Effect.map(
+            bodyReader({ operation: "GetObject", bucket, key }, fetched.readable),
+            (pull) =>
+              Stream.repeatEffectChunkOption(
+                Effect.flatMap(Effect.mapError(pull, Option.some), Option.match({
+                  onNone: () => Effect.fail(Option.none()),
+                  onSome: (chunks) => Effect.succeed(Chunk.unsafeFromArray(chunks))
+                }))
+              )
+          )
+        ),
+        contentLength: fetched.contentLength,
+        range: fetched.range
+      }))
+
+    /**
+     * `getObjectText` / `getObjectBytes`: one promise sends GetObject and collects the body (a
+     * scope and a `Stream` per body cost more than the rest of a small GET's client-side work),
+     * inside one `call`: a body that breaks off is retried like a request that did, and an
+     * interruption aborts both. Over `maxBytes` (announced, or counted while reading) the body is
+     * dropped and the read fails with `MaxBytesExceeded`.
+     */
+    const read = (bucket: string, key: string, readOptions: S3.ReadOptions = {}) => {
+      const context = { operation: "GetObject", bucket, key }
+      const maxBytes = readOptions.maxBytes ?? settings.maxBytes
+      const request = call(context, (options) =>
+        client.send(
+          new GetObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Range: readOptions.range === undefined ? undefined : rangeHeader(readOptions.range),
+            IfMatch: readOptions.ifMatch
+          }),
+          options
+        ).then((output) => {
+          const body = output.Body as unknown
+          if (!(body instanceof Readable)) return new Uint8Array(0)
+          if ((output.ContentLength ?? 0) > maxBytes) {
+            body.destroy()
+            return output.ContentLength ?? 0
+          }
+          return collectBody(body, maxBytes, options.abortSignal)
+        }))
+      const checked = readOptions.range === undefined ? request : Effect.zipRight(checkRange(context, readOptions.range), request)
+      return Effect.flatMap(checked, (collected) =>
+        typeof collected === "number" ? tooLarge(context, collected, maxBytes) : Effect.succeed(collected))
+    }
 
     const listPages = (bucket: string, listOptions: S3.ListOptions = {}): Stream.Stream<S3.ListPage, S3.S3Error> =>
       Stream.paginateEffect(
         undefined as string | undefined,
         (token) =>
           Effect.map(
-            call({ operation: "ListObjectsV2", bucket }, (signal) =>
+            call({ operation: "ListObjectsV2", bucket }, (options) =>
               client.send(
                 new ListObjectsV2Command({
                   Bucket: bucket,
@@ -543,7 +671,7 @@ export const make = (
                     : Math.min(1000, Math.max(1, Math.floor(listOptions.pageSize))),
                   ContinuationToken: token
                 }),
-                { abortSignal: signal }
+                options
               )),
             (output) =>
               [
@@ -574,7 +702,7 @@ export const make = (
           Effect.map(
             call(
               { operation: "PutObject", bucket, key },
-              (signal) =>
+              (options) =>
                 client.send(
                   new PutObjectCommand({
                     ...base,
@@ -582,21 +710,21 @@ export const make = (
                     ContentType: uploadOptions.contentType,
                     Metadata: uploadOptions.metadata === undefined ? undefined : { ...uploadOptions.metadata }
                   }),
-                  { abortSignal: signal }
+                  options
                 ),
               { replayable: true, bounded: false }
             ),
             written
           ),
         create: Effect.flatMap(
-          call({ operation: "CreateMultipartUpload", bucket, key }, (signal) =>
+          call({ operation: "CreateMultipartUpload", bucket, key }, (options) =>
             client.send(
               new CreateMultipartUploadCommand({
                 ...base,
                 ContentType: uploadOptions.contentType,
                 Metadata: uploadOptions.metadata === undefined ? undefined : { ...uploadOptions.metadata }
               }),
-              { abortSignal: signal }
+              options
             )),
           (output) =>
             output.UploadId === undefined
@@ -611,16 +739,17 @@ export const make = (
           Effect.map(
             call(
               { operation: "UploadPart", bucket, key },
-              (signal) =>
+              (options) =>
                 client.send(
                   new UploadPartCommand({ ...base, UploadId: uploadId, PartNumber: partNumber, Body: bytes }),
-                  { abortSignal: signal }
+                  options
                 ),
               { replayable: true, bounded: false }
             ).pipe(
               Effect.withSpan("S3.uploadPart", {
                 kind: "client",
-                attributes: { "aws.s3.bucket": bucket, "aws.s3.key": key, "aws.s3.part_number": partNumber }
+                attributes: { "aws.s3.bucket": bucket, "aws.s3.key": key, "aws.s3.part_number": partNumber },
+                captureStackTrace: false
               })
             ),
             (output) => {
@@ -634,7 +763,7 @@ export const make = (
           ),
         complete: (uploadId, parts) =>
           Effect.map(
-            call({ operation: "CompleteMultipartUpload", bucket, key }, (signal) =>
+            call({ operation: "CompleteMultipartUpload", bucket, key }, (options) =>
               client.send(
                 new CompleteMultipartUploadCommand({
                   ...base,
@@ -643,14 +772,14 @@ export const make = (
                     Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag, ...part.checksums }))
                   }
                 }),
-                { abortSignal: signal }
+                options
               )),
             written
           ),
         abort: (uploadId) =>
           Effect.asVoid(
-            call({ operation: "AbortMultipartUpload", bucket, key }, (signal) =>
-              client.send(new AbortMultipartUploadCommand({ ...base, UploadId: uploadId }), { abortSignal: signal }))
+            call({ operation: "AbortMultipartUpload", bucket, key }, (options) =>
+              client.send(new AbortMultipartUploadCommand({ ...base, UploadId: uploadId }), options))
           )
       }
     }
@@ -693,7 +822,7 @@ export const make = (
             signingRegion: typeof signingRegion === "string" ? signingRegion : region
           }
         },
-        catch: (error) => toError(context, error)
+        catch: (error) => toS3Error(context, error)
       })
 
     const presign = (method: "GET" | "PUT") =>
@@ -779,8 +908,8 @@ export const make = (
         const out: Array<S3.BucketInfo> = []
         let token: string | undefined
         do {
-          const output = yield* call({ operation: "ListBuckets" }, (signal) =>
-            client.send(new ListBucketsCommand({ ContinuationToken: token }), { abortSignal: signal }))
+          const output = yield* call({ operation: "ListBuckets" }, (options) =>
+            client.send(new ListBucketsCommand({ ContinuationToken: token }), options))
           for (const bucket of output.Buckets ?? []) {
             if (bucket.Name !== undefined) out.push({ name: bucket.Name, creationDate: toDateTime(bucket.CreationDate) })
           }
@@ -790,24 +919,24 @@ export const make = (
       }),
       createBucket: (bucket, createOptions) => {
         const where = createOptions?.region ?? region
-        return Effect.asVoid(call({ operation: "CreateBucket", bucket }, (signal) =>
+        return Effect.asVoid(call({ operation: "CreateBucket", bucket }, (options) =>
           client.send(
             new CreateBucketCommand({
               Bucket: bucket,
               ...(where === "us-east-1" ? {} : { CreateBucketConfiguration: { LocationConstraint: where as never } })
             }),
-            { abortSignal: signal }
+            options
           )))
       },
       headBucket: (bucket) =>
         Effect.map(
-          call({ operation: "HeadBucket", bucket }, (signal) =>
-            client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal })),
+          call({ operation: "HeadBucket", bucket }, (options) =>
+            client.send(new HeadBucketCommand({ Bucket: bucket }), options)),
           (output) => ({ bucket, region: Option.fromNullable(output.BucketRegion) })
         ),
       deleteBucket: (bucket) =>
-        Effect.asVoid(call({ operation: "DeleteBucket", bucket }, (signal) =>
-          client.send(new DeleteBucketCommand({ Bucket: bucket }), { abortSignal: signal }))),
+        Effect.asVoid(call({ operation: "DeleteBucket", bucket }, (options) =>
+          client.send(new DeleteBucketCommand({ Bucket: bucket }), options))),
       putObject: putObject as S3.PutObject,
       getObject,
       getObjectText: (bucket, key, readOptions) =>
@@ -815,7 +944,7 @@ export const make = (
       getObjectBytes: read,
       headObject: (bucket, key) => {
         const context = { operation: "HeadObject", bucket, key }
-        return call(context, (signal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })).pipe(
+        return call(context, (options) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), options)).pipe(
           Effect.map((output) => Option.some(head(context, output, output.ContentLength ?? 0))),
           Effect.catchIf(
             (error) => error.reason === "NoSuchKey" || error.reason === "NoSuchBucket",
@@ -824,20 +953,20 @@ export const make = (
         )
       },
       deleteObject: (bucket, key) =>
-        Effect.asVoid(call({ operation: "DeleteObject", bucket, key }, (signal) =>
-          client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }))),
+        Effect.asVoid(call({ operation: "DeleteObject", bucket, key }, (options) =>
+          client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), options))),
       deleteObjects: (bucket, keys) =>
         Effect.gen(function*() {
           let deleted = 0
           const errors: Array<S3.DeleteFailure> = []
           for (const batch of batches(keys, deleteBatchSize)) {
-            const output = yield* call({ operation: "DeleteObjects", bucket }, (signal) =>
+            const output = yield* call({ operation: "DeleteObjects", bucket }, (options) =>
               client.send(
                 new DeleteObjectsCommand({
                   Bucket: bucket,
                   Delete: { Objects: batch.map((key) => ({ Key: key })), Quiet: true }
                 }),
-                { abortSignal: signal }
+                options
               ))
             const refused = (output.Errors ?? []).map((error) => ({
               key: error.Key ?? "",
@@ -852,7 +981,7 @@ export const make = (
       copyObject: (source, target, copyOptions = {}) => {
         const replace = copyOptions.metadata !== undefined || copyOptions.contentType !== undefined
         return Effect.map(
-          call({ operation: "CopyObject", bucket: target.bucket, key: target.key }, (signal) =>
+          call({ operation: "CopyObject", bucket: target.bucket, key: target.key }, (options) =>
             client.send(
               new CopyObjectCommand({
                 Bucket: target.bucket,
@@ -867,7 +996,7 @@ export const make = (
                   }
                   : {})
               }),
-              { abortSignal: signal }
+              options
             )),
           (output) => ({
             etag: output.CopyObjectResult?.ETag ?? "",
@@ -890,7 +1019,7 @@ export const make = (
           let keyMarker: string | undefined
           let uploadIdMarker: string | undefined
           while (true) {
-            const output = yield* call({ operation: "ListMultipartUploads", bucket }, (signal) =>
+            const output = yield* call({ operation: "ListMultipartUploads", bucket }, (options) =>
               client.send(
                 new ListMultipartUploadsCommand({
                   Bucket: bucket,
@@ -898,7 +1027,7 @@ export const make = (
                   KeyMarker: keyMarker,
                   UploadIdMarker: uploadIdMarker
                 }),
-                { abortSignal: signal }
+                options
               ))
             for (const upload of output.Uploads ?? []) {
               if (upload.Key !== undefined && upload.UploadId !== undefined) {
@@ -911,10 +1040,8 @@ export const make = (
           }
         }),
       abortMultipartUpload: (bucket, key, uploadId) =>
-        Effect.asVoid(call({ operation: "AbortMultipartUpload", bucket, key }, (signal) =>
-          client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
-            abortSignal: signal
-          }))),
+        Effect.asVoid(call({ operation: "AbortMultipartUpload", bucket, key }, (options) =>
+          client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), options))),
       presignGetObject: presign("GET"),
       presignPutObject: presign("PUT"),
       send: <Output>(command: S3.SdkCommand<Output>) => {
@@ -926,7 +1053,7 @@ export const make = (
             bucket: typeof input.Bucket === "string" ? input.Bucket : undefined,
             key: typeof input.Key === "string" ? input.Key : undefined
           },
-          (signal) => client.send(command as never, { abortSignal: signal }) as Promise<Output>,
+          (options) => client.send(command as never, options) as Promise<Output>,
           { replayable: !streamed, bounded: input.Body === undefined }
         )
       }
@@ -937,3 +1064,34 @@ export const make = (
 /** RFC 3986 escaping, as SigV4 canonicalizes query strings. */
 const escape = (text: string): string =>
   encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+
+/**
+ * Reads a whole body into memory; resolves with the bytes, or with the size reached once it
+ * passed `maxBytes` (the body is then destroyed). Aborting the signal destroys the body.
+ */
+const collectBody = (readable: Readable, maxBytes: number, signal: AbortSignal): Promise<Uint8Array | number> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const onAbort = () => readable.destroy()
+    signal.addEventListener("abort", onAbort, { once: true })
+    const done = () => signal.removeEventListener("abort", onAbort)
+    readable.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size > maxBytes) {
+        done()
+        readable.destroy()
+        resolve(size)
+      } else {
+        chunks.push(chunk)
+      }
+    })
+    readable.once("end", () => {
+      done()
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+    })
+    readable.once("error", (error) => {
+      done()
+      reject(error)
+    })
+  })

@@ -3,9 +3,10 @@
  * bytes as it streams in; a body that fits in one part goes in one `PutObject`, anything larger
  * in a multipart upload with `concurrency` parts in flight.
  *
- * Memory: a part's buffer is only allocated once one of `concurrency` permits is held, and the
- * permit is given back when that part's request has finished, so at most `partSize *
- * concurrency` bytes of the body are held (plus the stream chunk being copied).
+ * Memory: a part is read into a buffer taken with one of `concurrency` permits, and buffer and
+ * permit are given back when that part's request has finished; buffers are reused, so the
+ * upload allocates at most `concurrency` buffers of `partSize` bytes, whatever the body's size
+ * (plus the stream chunk being copied).
  *
  * Failure or interruption (of the caller, of a part, or of the body stream) aborts the multipart
  * upload: the abort is a finalizer of the upload's scope, run after the parts in flight have
@@ -14,6 +15,7 @@
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as S3 from "../S3.js"
@@ -106,18 +108,29 @@ export const upload = <E, R>(
     const { concurrency, partSize } = settings
     const reader = makeReader(yield* Stream.toPull(toStream(body)))
     const permits = yield* Effect.makeSemaphore(concurrency)
+    // Part buffers, reused: one per permit at most, handed back when its part is done.
+    const pool: Array<Buffer> = []
+    const takeBuffer = Effect.zipRight(
+      permits.take(1),
+      Effect.sync(() => pool.pop() ?? Buffer.allocUnsafe(partSize))
+    )
+    const giveBack = (buffer: Buffer) =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          pool.push(buffer)
+        }),
+        permits.release(1)
+      )
 
-    yield* permits.take(1)
-    const first = Buffer.allocUnsafe(partSize)
-    const firstSize = yield* reader.fill(first)
+    let buffer = yield* takeBuffer
+    const firstSize = yield* reader.fill(buffer)
     if (firstSize < partSize || (yield* reader.atEnd)) {
-      const written = yield* backend.putObject(first.subarray(0, firstSize))
+      const written = yield* backend.putObject(buffer.subarray(0, firstSize))
       return { ...written, size: firstSize, parts: 0 }
     }
 
     const uploadId = yield* backend.create
     let completed = false
-    // Added before any part is forked, so it runs after they have been interrupted.
     yield* Effect.addFinalizer(() =>
       completed ? Effect.void : backend.abort(uploadId).pipe(
         Effect.catchAll((error) =>
@@ -128,24 +141,30 @@ export const upload = <E, R>(
         )
       )
     )
+    // Made after the abort finalizer, so closing the scope interrupts the parts in flight
+    // first, then aborts. Finished parts leave the set (and their buffers go back to the pool).
+    const fibers = yield* FiberSet.make<void, never>()
 
     const parts: Array<CompletedPart> = []
     const failed = yield* Deferred.make<never, S3.S3Error>()
-    const start = (partNumber: number, bytes: Uint8Array) =>
-      backend.uploadPart(uploadId, partNumber, bytes).pipe(
-        Effect.tap((part) => Effect.sync(() => parts.push(part))),
-        Effect.onError((cause) => Deferred.failCause(failed, cause)),
-        Effect.ensuring(permits.release(1)),
-        Effect.forkScoped
+    const start = (partNumber: number, part: Buffer, size: number) =>
+      FiberSet.run(
+        fibers,
+        backend.uploadPart(uploadId, partNumber, part.subarray(0, size)).pipe(
+          Effect.matchCauseEffect({
+            onSuccess: (done) => Effect.sync(() => parts.push(done)),
+            onFailure: (cause) => Deferred.failCause(failed, cause)
+          }),
+          Effect.ensuring(giveBack(part))
+        )
       )
 
     let partNumber = 1
     let size = firstSize
-    yield* start(partNumber, first)
+    yield* start(partNumber, buffer, firstSize)
     const readRest = Effect.gen(function*() {
       while (!(yield* reader.atEnd)) {
-        yield* permits.take(1)
-        const buffer = Buffer.allocUnsafe(partSize)
+        buffer = yield* takeBuffer
         const filled = yield* reader.fill(buffer)
         partNumber++
         if (partNumber > maxParts) {
@@ -156,7 +175,7 @@ export const upload = <E, R>(
           })
         }
         size += filled
-        yield* start(partNumber, buffer.subarray(0, filled))
+        yield* start(partNumber, buffer, filled)
       }
     })
     yield* Effect.raceFirst(readRest, Deferred.await(failed))

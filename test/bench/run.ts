@@ -4,6 +4,7 @@
  */
 import { blackhole } from "./blackhole.js"
 import { refresh } from "./refresh.js"
+import { s3 } from "./s3.js"
 import { startup } from "./startup.js"
 
 process.env.AWS_EC2_METADATA_DISABLED = "true"
@@ -12,3 +13,4 @@ process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING = "1"
 startup()
 await refresh()
 await blackhole()
+await s3()

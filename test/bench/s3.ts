@@ -1,0 +1,193 @@
+/**
+ * The S3 service on a moto it starts itself (`python3 -m moto.server` on a free loopback port),
+ * next to the raw `S3Client` on the same moto, in one run:
+ * - memory: a 256 MiB object streamed up with `upload` (8 MiB parts, 4 at a time) and down with
+ *   `getObject`, sampling this process's resident set size every 20 ms; the growth over the
+ *   baseline (taken after a 24 MiB warm-up round trip) must stay under 64 MiB;
+ * - operations per second: small PUTs and GETs (4 KiB, 8 at a time) through `S3` and through
+ *   `client.send`;
+ * - throughput: 16 MiB PUTs and GETs, MB/s through both.
+ * Rounds alternate between the two so that moto's own drift hits both alike; ratios are ours /
+ * raw (1.00 = same speed; the goal is 0.97 or better). Needs `npm run build` first (`npm run
+ * bench` does it). Never asserted in tests.
+ */
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Stream from "effect/Stream"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as net from "node:net"
+import type { Readable } from "node:stream"
+import { AwsCredentials, AwsRegion, S3 } from "../../dist/index.js"
+
+const MiB = 1024 * 1024
+const keys = { accessKeyId: "AKIDBENCHS3", secretAccessKey: "bench-secret" }
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const startMoto = async (): Promise<{ readonly url: string; readonly child: ChildProcess }> => {
+  const port = await freePort()
+  const child = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 200 && child.exitCode === null; i++) {
+    try {
+      if ((await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) })).ok) return { url, child }
+    } catch {
+      // not up yet
+    }
+    await sleep(100)
+  }
+  child.kill("SIGKILL")
+  throw new Error(`moto did not start on port ${port}`)
+}
+
+/** Peak resident set size while `run` runs, sampled every 20 ms. */
+const peakRss = async <A>(run: () => Promise<A>): Promise<{ readonly value: A; readonly peak: number }> => {
+  let peak = process.memoryUsage.rss()
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss())
+  }, 20)
+  try {
+    const value = await run()
+    return { value, peak: Math.max(peak, process.memoryUsage.rss()) }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+/**
+ * `bytes` bytes as fresh 64 KiB chunks made one at a time, as a file read stream produces them
+ * (`Stream.range` emits 4,096 numbers per chunk by default: mapped to buffers, that would be the
+ * whole body at once).
+ */
+const generated = (bytes: number): Stream.Stream<Uint8Array> =>
+  Stream.range(0, Math.ceil(bytes / (64 * 1024)) - 1, 1).pipe(
+    Stream.map((i) => Buffer.allocUnsafe(64 * 1024).fill(i & 0xff))
+  )
+
+const drainNode = (body: Readable): Promise<number> =>
+  new Promise((resolve, reject) => {
+    let size = 0
+    body.on("data", (chunk: Buffer) => {
+      size += chunk.length
+    })
+    body.once("end", () => resolve(size))
+    body.once("error", reject)
+  })
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]!
+}
+
+/** Runs `task` for indices 0..n-1, `concurrency` at a time; returns the seconds it took. */
+const timed = async (n: number, concurrency: number, task: (i: number) => Promise<unknown>): Promise<number> => {
+  let next = 0
+  const start = process.hrtime.bigint()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) await task(next++)
+  }))
+  return Number(process.hrtime.bigint() - start) / 1e9
+}
+
+export const s3 = async (): Promise<void> => {
+  const moto = await startMoto()
+  const layer = S3.layer({ endpoint: moto.url, forcePathStyle: true }).pipe(
+    Layer.provide(Layer.merge(AwsCredentials.layerStatic(keys), AwsRegion.layerStatic("us-east-1")))
+  )
+  const runtime = ManagedRuntime.make(layer)
+  const raw = new S3Client({ region: "us-east-1", endpoint: moto.url, forcePathStyle: true, credentials: keys })
+  try {
+    const service = await runtime.runPromise(S3.S3)
+    const ours = <A, E>(effect: Effect.Effect<A, E>) => runtime.runPromise(effect)
+    const bucket = "bench-s3"
+    await ours(service.createBucket(bucket))
+    await ours(service.putObject(bucket, "warm-up", "x"))
+
+    console.log("S3 on moto (ours: the S3 service; raw: S3Client.send, same moto, same settings):")
+
+    // Memory: 256 MiB up and down. A 24 MiB round trip first, so that the baseline already has
+    // the code, the heap and the connections that any upload needs: what is measured is what
+    // streaming a large object adds.
+    await ours(service.upload(bucket, "warm-up-upload", generated(24 * MiB)))
+    await ours(Effect.scoped(Effect.flatMap(service.getObject(bucket, "warm-up-upload"), (object) => Stream.runDrain(object.body))))
+    await ours(service.deleteObject(bucket, "warm-up-upload"))
+    const size = 256 * MiB
+    const baseline = process.memoryUsage.rss()
+    const up = await peakRss(() => ours(service.upload(bucket, "big", generated(size))))
+    const downBaseline = process.memoryUsage.rss()
+    const down = await peakRss(() =>
+      ours(Effect.scoped(Effect.flatMap(service.getObject(bucket, "big"), (object) =>
+        Stream.runFold(object.body, 0, (n, chunk) => n + chunk.length))))
+    )
+    if (down.value !== size) throw new Error(`read ${down.value} bytes back, not ${size}`)
+    const upGrowth = (up.peak - baseline) / MiB
+    const downGrowth = (down.peak - downBaseline) / MiB
+    const overall = (Math.max(up.peak, down.peak) - baseline) / MiB
+    console.log(
+      `  256 MiB upload (${up.value.parts} parts of 8 MiB, 4 at a time, after a 24 MiB warm-up): ` +
+        `peak RSS growth ${upGrowth.toFixed(1)} MiB; ` +
+        `getObject stream down: ${downGrowth.toFixed(1)} MiB over the RSS after the upload, ` +
+        `${overall.toFixed(1)} MiB over the baseline for both (limit 64 MiB: ${overall < 64 ? "ok" : "EXCEEDED"})`
+    )
+    await ours(service.deleteObject(bucket, "big"))
+
+    // Small operations per second, and large-object MB/s, alternating rounds.
+    const small = Buffer.alloc(4 * 1024, 7)
+    const large = Buffer.alloc(16 * MiB, 9)
+    await ours(service.putObject(bucket, "large", large))
+    const ops = 300
+    const rows = { putOps: [] as Array<[number, number]>, getOps: [] as Array<[number, number]>, putMBs: [] as Array<[number, number]>, getMBs: [] as Array<[number, number]> }
+    for (let round = 0; round < 7; round++) {
+      const rawPut = await timed(ops, 8, (i) => raw.send(new PutObjectCommand({ Bucket: bucket, Key: `small/${i}`, Body: small })))
+      const ourPut = await timed(ops, 8, (i) => ours(service.putObject(bucket, `small/${i}`, small)))
+      rows.putOps.push([ops / ourPut, ops / rawPut])
+      const rawGet = await timed(ops, 8, async (i) => {
+        const output = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `small/${i}` }))
+        await drainNode(output.Body as Readable)
+      })
+      const ourGet = await timed(ops, 8, (i) => ours(service.getObjectBytes(bucket, `small/${i}`)))
+      rows.getOps.push([ops / ourGet, ops / rawGet])
+      const n = 4
+      const rawLargePut = await timed(n, 1, (i) => raw.send(new PutObjectCommand({ Bucket: bucket, Key: `large-${i}`, Body: large })))
+      const ourLargePut = await timed(n, 1, (i) => ours(service.putObject(bucket, `large-${i}`, large)))
+      rows.putMBs.push([(n * 16 * MiB) / 1e6 / ourLargePut, (n * 16 * MiB) / 1e6 / rawLargePut])
+      const rawLargeGet = await timed(n, 1, async () => {
+        const output = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: "large" }))
+        await drainNode(output.Body as Readable)
+      })
+      const ourLargeGet = await timed(n, 1, () =>
+        ours(Effect.scoped(Effect.flatMap(service.getObject(bucket, "large"), (object) => Stream.runDrain(object.body)))))
+      rows.getMBs.push([(n * 16 * MiB) / 1e6 / ourLargeGet, (n * 16 * MiB) / 1e6 / rawLargeGet])
+    }
+    const line = (label: string, unit: string, samples: ReadonlyArray<[number, number]>) => {
+      const oursMedian = median(samples.map(([o]) => o))
+      const rawMedian = median(samples.map(([, r]) => r))
+      const ratio = median(samples.map(([o, r]) => o / r))
+      console.log(
+        `  ${label.padEnd(34)} ours ${oursMedian.toFixed(1).padStart(7)} ${unit}, raw ${rawMedian.toFixed(1).padStart(7)} ${unit}, ` +
+          `ratio ${ratio.toFixed(2)}`
+      )
+    }
+    line("PUT 4 KiB, 8 concurrent", "ops/s", rows.putOps)
+    line("GET 4 KiB, 8 concurrent", "ops/s", rows.getOps)
+    line("PUT 16 MiB, one at a time", "MB/s", rows.putMBs)
+    line("GET 16 MiB (streamed), one at a time", "MB/s", rows.getMBs)
+    console.log("  (median of 7 alternating rounds; ratio = ours / raw, median of the rounds' ratios)")
+  } finally {
+    raw.destroy()
+    await runtime.dispose()
+    moto.child.kill("SIGTERM")
+  }
+}
