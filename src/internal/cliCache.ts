@@ -30,6 +30,7 @@ import * as Schema from "effect/Schema"
 import { createHash, randomBytes } from "node:crypto"
 import * as path from "node:path"
 import { FileSystemTag } from "./platform.js"
+import type { StsCredentials } from "./sts.js"
 import { parseTimestamp } from "./time.js"
 import { decodeJson } from "./untrusted.js"
 
@@ -42,14 +43,8 @@ export interface AssumeRoleArgs {
   readonly DurationSeconds?: number | undefined
 }
 
-export interface CachedCredentials {
-  readonly accessKeyId: string
-  readonly secretAccessKey: Redacted.Redacted<string>
-  readonly sessionToken: Redacted.Redacted<string>
-  readonly expiration: DateTime.Utc
-  readonly accountId: string | undefined
-  readonly assumedRoleArn: string | undefined
-}
+/** What is cached: an AssumeRole answer, as STS gave it. */
+export type CachedCredentials = StsCredentials
 
 /** botocore's `CachedCredentialFetcher.DEFAULT_EXPIRY_WINDOW_SECONDS`. */
 const expiryWindowMillis = 15 * 60 * 1000

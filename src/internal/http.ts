@@ -139,6 +139,36 @@ export const innermost = (cause: unknown): string => {
 }
 
 /**
+ * What a transport error means: after a response started, its body could not be read;
+ * before, the endpoint could not be reached (`dropped` when the connection closed on us).
+ */
+export const transportFailure = (
+  request: Request,
+  cause: unknown,
+  responded: boolean,
+  invalidUrl = false
+): HttpUnreachable | HttpBody => {
+  const code = networkCode(cause)
+  if (responded) {
+    return new HttpBody({
+      method: request.method,
+      url: request.url,
+      detail: `the response body could not be read${code === undefined ? "" : `: ${networkCodes[code]} (${code})`}`
+    })
+  }
+  return new HttpUnreachable({
+    method: request.method,
+    url: request.url,
+    detail: code !== undefined
+      ? `${networkCodes[code]} (${code})`
+      : invalidUrl
+      ? "invalid URL"
+      : `the request failed before a response${innermost(cause)}`,
+    dropped: code !== undefined && droppedCodes.has(code)
+  })
+}
+
+/**
  * Node's `http`/`https`: one request, aborted when the effect is interrupted (the timeout in
  * `send` interrupts it), the body read up to `maxBodyBytes`. No agent keeps sockets open.
  */
@@ -149,25 +179,10 @@ export const nodeTransport: Transport = {
       try {
         url = new URL(request.url)
       } catch {
-        resume(Effect.fail(new HttpUnreachable({ method: request.method, url: request.url, detail: "invalid URL", dropped: false })))
+        resume(Effect.fail(transportFailure(request, undefined, false, true)))
         return
       }
-      const unreachable = (error: unknown, responded: boolean) => {
-        const code = networkCode(error)
-        if (responded) {
-          return new HttpBody({
-            method: request.method,
-            url: request.url,
-            detail: `the response body could not be read${code === undefined ? "" : `: ${networkCodes[code]} (${code})`}`
-          })
-        }
-        return new HttpUnreachable({
-          method: request.method,
-          url: request.url,
-          detail: code === undefined ? `the request failed before a response${innermost(error)}` : `${networkCodes[code]} (${code})`,
-          dropped: code !== undefined && droppedCodes.has(code)
-        })
-      }
+      const unreachable = (error: unknown, responded: boolean) => transportFailure(request, error, responded)
       const controller = new AbortController()
       const module = url.protocol === "https:" ? https : http
       let responded = false

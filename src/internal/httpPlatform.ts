@@ -9,38 +9,24 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import {
-  droppedCodes,
-  type HttpFailure,
   HttpBody,
+  type HttpFailure,
   type HttpResponse,
-  HttpUnreachable,
-  innermost,
+  type HttpUnreachable,
   maxBodyBytes,
-  networkCode,
-  networkCodes,
   redactedHeaderNames,
   type Request,
+  transportFailure,
   type Transport
 } from "./http.js"
 
-const toFailure = (request: Request, error: HttpClientError.HttpClientError): HttpUnreachable | HttpBody => {
-  const code = networkCode(error.cause)
-  if (error._tag === "ResponseError") {
-    return new HttpBody({
-      method: request.method,
-      url: request.url,
-      detail: `the response body could not be read${code === undefined ? "" : `: ${networkCodes[code]} (${code})`}`
-    })
-  }
-  return new HttpUnreachable({
-    method: request.method,
-    url: request.url,
-    detail: code === undefined
-      ? error.reason === "InvalidUrl" ? "invalid URL" : `the request failed before a response${innermost(error.cause)}`
-      : `${networkCodes[code]} (${code})`,
-    dropped: code !== undefined && droppedCodes.has(code)
-  })
-}
+const toFailure = (request: Request, error: HttpClientError.HttpClientError): HttpUnreachable | HttpBody =>
+  transportFailure(
+    request,
+    error.cause,
+    error._tag === "ResponseError",
+    error._tag === "RequestError" && error.reason === "InvalidUrl"
+  )
 
 class TooLarge {
   readonly _tag = "TooLarge"

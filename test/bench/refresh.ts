@@ -16,7 +16,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { AwsCredentials, AwsSession, ProcessCredentials } from "../../dist/index.js"
+import { AwsCredentials, AwsSession, ProcessCredentials } from "../../src/index.js"
 
 const setup = (lifeSeconds: number) => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "eac-bench-refresh-"))

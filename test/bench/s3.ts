@@ -19,7 +19,7 @@ import * as Stream from "effect/Stream"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
 import type { Readable } from "node:stream"
-import { AwsCredentials, AwsRegion, S3 } from "../../dist/index.js"
+import { AwsCredentials, AwsRegion, S3 } from "../../src/index.js"
 
 const MiB = 1024 * 1024
 const keys = { accessKeyId: "AKIDBENCHS3", secretAccessKey: "bench-secret" }
