@@ -14,7 +14,7 @@
  *   Assumed roles run against a moto with IAM auth on (signatures verified); web identity and the
  *   roles whose root is instance metadata or a container (fake keys) against an open moto.
  *
- * `aws login` is not compared: botocore needs `botocore[crt]` for it, which is not installed here.
+ * `aws login` is compared as a difference: botocore needs `botocore[crt]` for it, which is not installed here.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -568,6 +568,41 @@ const scenarios: ReadonlyArray<Scenario> = [
       return stsEnv(context.openMoto, { AWS_PROFILE: "dev", AWS_ENDPOINT_URL_SSO: context.sso.url })
     },
     keys: { _tag: "MotoRole", moto: "open", roleArn: () => openRole }
+  },
+  // `aws login`: botocore needs `botocore[crt]` for login_session profiles (it signs the DPoP proof
+  // with awscrt), which is not installed on these machines; we need no native dependency.
+  {
+    name: "difference: aws login without botocore[crt]",
+    setup: (context) => {
+      const session = "arn:aws:sts::012345678910:assumed-role/Admin/admin"
+      write(context.home, path.join(".aws", "config"), `[default]\nlogin_session = ${session}\nregion = us-east-1\n`)
+      write(
+        context.home,
+        path.join(".aws", "login", "cache", `${crypto.createHash("sha256").update(session).digest("hex")}.json`),
+        JSON.stringify({
+          accessToken: {
+            accessKeyId: "AKIALOGINPARITY00001",
+            secretAccessKey: "loginParitySecretNeverShown0000000000001",
+            sessionToken: "loginParitySessionToken",
+            accountId: "012345678910",
+            expiresAt: iso(Date.now() + 3_600_000)
+          },
+          clientId: "arn:aws:signin:::devtools/same-device",
+          refreshToken: "loginParityRefreshToken",
+          dpopKey: "unused while the cached credentials are fresh"
+        })
+      )
+      return {}
+    },
+    differs: {
+      botocore: { ok: false, error: "MissingDependencyException" },
+      ours: { status: 0 },
+      readme: "`aws login`: botocore needs `botocore[crt]` for it"
+    },
+    check: (_context, ours) => {
+      expect(ours.report.credentials?.source).toBe("login")
+      expect(ours.report.credentials?.accessKeyId).toBe("AKIALOGINPARITY00001")
+    }
   }
 ]
 
@@ -610,6 +645,7 @@ describeIf(`explain --json agrees with botocore on remote sources${available ? "
             ours.report.error === undefined ? "" : ` ${ours.report.error.reason}`
           } (README: ${scenario.differs.readme})`
         )
+        await scenario.check?.(context, ours, theirs)
         return
       }
       if (theirs.ok) {
@@ -641,8 +677,4 @@ describeIf(`explain --json agrees with botocore on remote sources${available ? "
     }, 90_000)
   }
 
-  // botocore resolves `login_session` profiles only with `botocore[crt]` installed (it signs the
-  // DPoP proof with awscrt), which this machine image does not have; the login source is covered by
-  // test/Login.test.ts and its vectors instead.
-  it.skip("login: not comparable without botocore[crt]", () => {})
 })
