@@ -195,7 +195,10 @@ export type Range =
  * An object being read: its metadata and its body as a stream. The body is released (its
  * connection closed) when the scope `getObject` ran in closes, or when the stream is
  * interrupted or ends; it fails with reason `Timeout` when the connection stays silent for the
- * layer's `idleTimeout` (a body not read for that long is dropped too).
+ * layer's `idleTimeout` (a body not read for that long is dropped too). The body comes in
+ * batches of about 1 MiB (the last one smaller): a batch per network read would cost more in
+ * stream machinery than a fast download costs itself; at most 4 MiB wait unread before the
+ * connection is paused.
  *
  * @since 0.1.0
  * @category models

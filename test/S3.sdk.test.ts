@@ -268,6 +268,41 @@ describe("S3.layer: resources", () => {
       yield* Deferred.await(closed).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not released" }))
     }))
 
+  it.scopedLive("a body arrives whole and in order, a batch of at least 1 MiB per pull, the last smaller", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      const size = 2.5 * 1024 * 1024
+      const expected = Buffer.alloc(size)
+      for (let i = 0; i < size; i++) expected[i] = (i * 7 + (i >> 12)) & 0xff
+      fake.handle((_request, response) => {
+        response.writeHead(200, { "content-length": String(size), "x-amz-request-id": "PIECES" })
+        // 16 KiB at a time, as a slow link delivers it.
+        let offset = 0
+        const timer = setInterval(() => {
+          response.write(expected.subarray(offset, offset + 16 * 1024))
+          offset += 16 * 1024
+          if (offset >= size) {
+            clearInterval(timer)
+            response.end()
+          }
+        }, 1)
+        response.on("close", () => clearInterval(timer))
+      })
+      const batches = getSuccess(
+        yield* run(s3On(fake, staticKeys), (s3) =>
+          Effect.scoped(Effect.flatMap(s3.getObject("b", "pieces"), (got) =>
+            got.body.pipe(
+              Stream.chunks,
+              Stream.map((chunk) => Buffer.concat([...chunk])),
+              Stream.runCollect
+            ))))
+      )
+      const sizes = [...batches].map((batch) => batch.length)
+      assert.isTrue(Buffer.concat([...batches]).equals(expected))
+      assert.isTrue(sizes.length === 2 || sizes.length === 3, `batch sizes: ${sizes.join(", ")}`)
+      for (const batchSize of sizes.slice(0, -1)) assert.isAtLeast(batchSize, 1024 * 1024)
+    }))
+
   it.scopedLive("the client is destroyed with the layer: its kept-alive connections close", () =>
     Effect.gen(function*() {
       const fake = yield* fakeS3
