@@ -169,6 +169,33 @@ describe.each([sharedCredentials, configFile])("$source", (file) => {
       assert.strictEqual(error.reason, "PartialCredentials")
     }))
 
+  it.scoped("reads its own file's values even where the other file overrides the same keys", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const path = file.write(
+        home,
+        [
+          file.header("default"),
+          "aws_access_key_id = AKIAOWNFILE",
+          "aws_secret_access_key = own-secret",
+          "aws_session_token = own-token"
+        ].join("\n")
+      )
+      file.other(
+        home,
+        [
+          file.otherHeader("default"),
+          "aws_secret_access_key = other-secret",
+          "aws_session_token = other-token"
+        ].join("\n")
+      )
+      const { credentials } = getSuccess(yield* resolveWith(file.layer, { env: home.env() }))
+      assert.strictEqual(credentials.accessKeyId, "AKIAOWNFILE")
+      assert.strictEqual(Redacted.value(credentials.secretAccessKey), "own-secret")
+      assert.deepStrictEqual(Option.map(credentials.sessionToken, Redacted.value), Option.some("own-token"))
+      assert.strictEqual(credentials.provenance, `profile default in ${path}:2`)
+    }))
+
   it.scoped("reads files with CRLF line endings and a UTF-8 BOM", () =>
     Effect.gen(function*() {
       const home = yield* tempHome

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import * as Inspectable from "effect/Inspectable"
+import * as util from "node:util"
 import { locateFiles, mergeFiles, parseFile, subProperties } from "../src/internal/profileParser.js"
 import type { FileKind, ParsedFile, ProfileParseError } from "../src/internal/profileParser.js"
 
@@ -176,10 +178,35 @@ describe("mergeFiles", () => {
     assert.deepStrictEqual(foo.properties.get("aws_access_key_id"), {
       value: "FROM_CREDENTIALS",
       path: "/k",
-      line: 4
+      line: 4,
+      // Kept for the config-file source, which reads the config file alone (as botocore does).
+      overridden: { value: "FROM_CONFIG", path: "/c", line: 3 }
     })
     assert.deepStrictEqual(set.profiles.get("bar")?.properties.get("x"), { value: "1", path: "/k", line: 6 })
     assert.deepStrictEqual([...set.profiles.keys()], ["foo", "bar"])
+  })
+
+  it("secret values print and serialize redacted, and stay readable", () => {
+    const credentials = parseOk(
+      "[foo]\naws_access_key_id = AKIDVISIBLE\naws_secret_access_key = s3cr3t-value\naws_session_token = t0ken-value",
+      "credentials",
+      "/k"
+    )
+    const set = mergeFiles(undefined, credentials)
+    const foo = set.profiles.get("foo")!
+    const shownForms = [
+      util.inspect(set, { depth: 10 }),
+      util.inspect(credentials, { depth: 10 }),
+      JSON.stringify(foo.properties.get("aws_secret_access_key")),
+      JSON.stringify([...foo.properties.values()]),
+      Inspectable.format([...foo.properties.values()])
+    ]
+    for (const shown of shownForms) {
+      assert.notInclude(shown, "s3cr3t-value")
+      assert.notInclude(shown, "t0ken-value")
+    }
+    assert.include(util.inspect(set, { depth: 10 }), "AKIDVISIBLE")
+    assert.strictEqual(foo.properties.get("aws_secret_access_key")?.value, "s3cr3t-value")
   })
 
   it("accepts either file missing", () => {

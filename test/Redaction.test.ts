@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
@@ -20,18 +21,21 @@ import * as path from "node:path"
 import * as util from "node:util"
 import { AwsCredentials } from "../src/AwsCredentials.js"
 import * as AwsCredentialsModule from "../src/AwsCredentials.js"
-import type { AwsSession } from "../src/AwsSession.js"
+import { AwsSession } from "../src/AwsSession.js"
 import * as Credentials from "../src/Credentials.js"
 import { CredentialsError, NoCredentialsFound } from "../src/CredentialsError.js"
+import { explain, formatHuman } from "../src/internal/explain.js"
 import * as Process from "../src/providers/Process.js"
 import {
   defaultChain,
   type Env,
   type Platform,
+  platformLayer,
   runWith,
   shellQuote,
   type TempHome,
-  tempHome
+  tempHome,
+  withEnv
 } from "./support/fixtures.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -186,8 +190,11 @@ const leaksIn = (texts: ReadonlyArray<readonly [string, string]>, secrets: Reado
   return leaks
 }
 
-const assertNoLeak = (texts: ReadonlyArray<readonly [string, string]>, secrets: ReadonlyArray<Secret>): void =>
-  assert.deepStrictEqual(leaksIn(texts, secrets), [])
+const assertNoLeak = (texts: ReadonlyArray<readonly [string, string]>, secrets: ReadonlyArray<Secret>): void => {
+  const leaks = leaksIn(texts, secrets)
+  // The first leak in full (fast-check's report shows the message, not the values compared).
+  if (leaks.length > 0) assert.fail(`${leaks.length} leaks; the first: ${leaks[0]!.slice(0, 3000)}`)
+}
 
 /** Runs `self` with every log line captured and rendered by the usual loggers. */
 const capturingLogs = <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -218,7 +225,12 @@ type TestLayer = Layer.Layer<AwsCredentials, unknown, AwsSession | Platform>
  */
 const check = (layer: TestLayer, env: Env, secrets: ReadonlyArray<Secret>) =>
   Effect.gen(function*() {
+    // The session (the parsed profile files, secrets included) printed as a program might.
+    const sessionShown: Array<readonly [string, string]> = []
     const use = Effect.gen(function*() {
+      const session = yield* AwsSession
+      sessionShown.push(...renderings("session", session))
+      yield* Effect.logDebug("session", session)
       const service = yield* AwsCredentials
       const credentials = yield* service.get
       yield* Effect.logInfo("credentials", credentials)
@@ -229,13 +241,32 @@ const check = (layer: TestLayer, env: Env, secrets: ReadonlyArray<Secret>) =>
       Effect.tap(runWith(layer, { env }, use), (exit) =>
         Exit.isFailure(exit) ? Effect.logError("could not get credentials", exit.cause) : Effect.void)
     )
-    assertNoLeak([...exitRenderings(exit), ...logs], secrets)
+    assertNoLeak([...exitRenderings(exit), ...logs, ...sessionShown], secrets)
     return exit
   })
 
-/** Checks the default chain (whose errors carry the attempts). */
+/** What `explain` reports (its JSON and its table) for the same setup. */
+const checkExplain = (home: TempHome, env: Env, secrets: ReadonlyArray<Secret>) =>
+  Effect.gen(function*() {
+    const [explanation, logs] = yield* capturingLogs(
+      explain({
+        chain: {
+          process: { timeout: "5 seconds" },
+          botoConfig: { defaultPaths: [path.join(home.dir, "etc", "boto.cfg"), "~/.boto"] }
+        }
+      }).pipe(Effect.provide(platformLayer), withEnv(env))
+    )
+    const now = yield* DateTime.now
+    assertNoLeak([
+      ["explain --json", JSON.stringify(explanation.report, null, 2)],
+      ["explain (table)", formatHuman(explanation, now)],
+      ...logs
+    ], secrets)
+  })
+
+/** Checks the default chain (whose errors carry the attempts) and `explain` on it. */
 const checkChain = (home: TempHome, env: Env, secrets: ReadonlyArray<Secret>) =>
-  check(defaultChain(home), env, secrets)
+  Effect.zipLeft(check(defaultChain(home), env, secrets), checkExplain(home, env, secrets))
 
 const expectSecret = (exit: Exit.Exit<Credentials.Credentials, unknown>, secret: Secret): void => {
   if (Exit.isFailure(exit)) assert.fail(`expected credentials, got:\n${Cause.pretty(exit.cause)}`)

@@ -20,12 +20,15 @@ export const keysFromProfile = (options: {
 }): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> =>
   Effect.suspend((): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> => {
     const { path, profileName, section, source } = options
+    // The value this file gives the key, even where the other file overrides it in the merged
+    // view (botocore reads each file on its own for these two sources).
     const get = (key: string): Option.Option<ProfileFile.Property> => {
-      const property = section.properties.get(key)
-      return property !== undefined && property.path === path && property.value !== ""
-        ? Option.some(property)
-        : Option.none()
+      let property = section.properties.get(key)
+      while (property !== undefined && property.path !== path) property = property.overridden
+      return property !== undefined && property.value !== "" ? Option.some(property) : Option.none()
     }
+    const inFile = (property: ProfileFile.Property): boolean =>
+      property.path === path || (property.overridden !== undefined && inFile(property.overridden))
     const accessKey = get("aws_access_key_id")
     const secret = get("aws_secret_access_key")
     if (Option.isNone(accessKey)) {
@@ -34,7 +37,7 @@ export const keysFromProfile = (options: {
           source,
           reason: Option.isSome(secret)
             ? `profile ${profileName} in ${path} has aws_secret_access_key but no aws_access_key_id; skipped`
-            : [...section.properties.values()].some((property) => property.path === path)
+            : [...section.properties.values()].some(inFile)
             ? `profile ${profileName} has no aws_access_key_id in the ${options.fileLabel} ${path}`
             : `profile ${profileName} is not in the ${options.fileLabel} ${path}`
         })

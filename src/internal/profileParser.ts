@@ -50,6 +50,11 @@ export interface Property {
   readonly value: string
   readonly path: string
   readonly line: number
+  /**
+   * The config-file value this credentials-file value overrides, if any: the merged view shows
+   * the winner, but botocore's `config-file` source reads the config file alone.
+   */
+  readonly overridden?: Property | undefined
 }
 
 export interface Section {
@@ -278,7 +283,7 @@ export const parseFile = (
     if (key === "bare-default" && sawProfileDefault) continue
     const properties = new Map<string, RawProperty>()
     for (const [name, property] of mutable.properties) {
-      properties.set(name, { value: property.value, line: property.line })
+      properties.set(name, makeProperty(name, { value: property.value, line: property.line }))
     }
     result.push({ kind: mutable.kind, name: mutable.name, line: mutable.line, properties })
   }
@@ -288,6 +293,28 @@ export const parseFile = (
 // ---------------------------------------------------------------------------------------------
 // mergeFiles
 // ---------------------------------------------------------------------------------------------
+
+/** Profile keys whose values are secrets. */
+const secretKeys: ReadonlySet<string> = new Set(["aws_secret_access_key", "aws_session_token", "aws_security_token"])
+
+const inspectSymbol = Symbol.for("nodejs.util.inspect.custom")
+
+/**
+ * A property as a plain object; for a secret key, one whose value is a non-enumerable getter and
+ * which prints and serializes with the value redacted (`console.log`, `util.inspect` even
+ * without custom inspection, `JSON.stringify`, Effect's `Inspectable`), so that a session or a
+ * parsed file logged whole shows no secret. `property.value` still reads it.
+ */
+const makeProperty = <P extends { readonly value: string }>(key: string, property: P): P => {
+  if (!secretKeys.has(key)) return property
+  const { value, ...rest } = property
+  const shown = () => ({ ...rest, value: "<redacted>" })
+  return Object.defineProperties({ ...rest }, {
+    value: { get: () => value, enumerable: false },
+    toJSON: { value: shown, enumerable: false },
+    [inspectSymbol]: { value: shown, enumerable: false }
+  }) as unknown as P
+}
 
 /**
  * Combines the parsed config and credentials files. Profiles come from both: for each profile
@@ -307,7 +334,18 @@ export const mergeFiles = (config: ParsedFile | undefined, credentials: ParsedFi
       into.set(section.name, properties)
     }
     for (const [key, raw] of section.properties) {
-      properties.set(key, { value: raw.value, path: file.path, line: raw.line })
+      const previous = properties.get(key)
+      // A value from the other file is kept behind the winner; a repeat in the same file just wins.
+      const overridden = previous === undefined || previous.path === file.path ? previous?.overridden : previous
+      properties.set(
+        key,
+        makeProperty(key, {
+          value: raw.value,
+          path: file.path,
+          line: raw.line,
+          ...(overridden === undefined ? {} : { overridden })
+        })
+      )
     }
   }
 
