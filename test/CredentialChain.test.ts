@@ -1,4 +1,7 @@
 import { assert, beforeAll, describe, it } from "@effect/vitest"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
@@ -6,6 +9,7 @@ import * as Option from "effect/Option"
 import * as crypto from "node:crypto"
 import * as path from "node:path"
 import { AwsCredentials } from "../src/AwsCredentials.js"
+import * as AwsSession from "../src/AwsSession.js"
 import * as CredentialChain from "../src/CredentialChain.js"
 import * as Credentials from "../src/Credentials.js"
 import { CredentialsError } from "../src/CredentialsError.js"
@@ -25,7 +29,8 @@ import {
   shellQuote,
   type TempHome,
   tempHome,
-  withCapturedLogs
+  withCapturedLogs,
+  withEnv
 } from "./support/fixtures.js"
 import { silentServer } from "./support/metadataServer.js"
 import { useFakes } from "./support/sharedFakes.js"
@@ -428,6 +433,38 @@ describe("CredentialChain.layerDefault: profiles and explicit keys", () => {
       assert.strictEqual(credentials.accessKeyId, "AKIAEXPLICIT")
       assert.isTrue(Option.isSome(credentials.sessionToken))
       assert.deepStrictEqual(outcomes(attempts), [["explicit", "resolved"]])
+    }))
+})
+
+describe("CredentialChain: the profile files", () => {
+  it.scoped("are read once per resolution, however many links look at them", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      // The winner is config-file, eighth of twelve: every link before it has looked at the
+      // profile (assume-role, web identity, SSO, the credentials file, login, the process).
+      home.writeConfig("[default]\nregion = eu-west-1\naws_access_key_id = AKIAREADONCE\naws_secret_access_key = s\n")
+      home.writeCredentials("[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = s\n")
+      const reads = new Map<string, number>()
+      const counting = Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(FileSystem.FileSystem, (fs) => ({
+          ...fs,
+          readFileString: (file: string, encoding?: string) => {
+            reads.set(file, (reads.get(file) ?? 0) + 1)
+            return fs.readFileString(file, encoding)
+          }
+        }))
+      ).pipe(Layer.provide(NodeFileSystem.layer))
+      const exit = yield* defaultChain(home).pipe(
+        Layer.provideMerge(AwsSession.layer()),
+        Layer.provide(Layer.merge(counting, NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer)))),
+        (layer) => Effect.provide(Effect.flatMap(AwsCredentials, (service) => service.get), layer),
+        withEnv(home.env()),
+        Effect.exit
+      )
+      assert.strictEqual(getSuccess(exit).source, "config-file")
+      assert.strictEqual(reads.get(home.configPath), 1)
+      assert.strictEqual(reads.get(home.credentialsPath), 1)
     }))
 })
 

@@ -229,6 +229,64 @@ describe("explain (command line)", () => {
       })
     }), { timeout: 60_000 })
 
+  it.scoped("each local source, working and broken: the right source and status, no secret on stdout or stderr", () =>
+    Effect.gen(function*() {
+      const keys = `aws_access_key_id = AKIACLIFILE000000001\naws_secret_access_key = ${secret}\naws_session_token = ${token}\n`
+      const processJson = JSON.stringify({ Version: 1, AccessKeyId: "AKIACLIPROC000000001", SecretAccessKey: secret, SessionToken: token })
+      // The last field: the source the report names (none when the files themselves are broken).
+      type Scenario = readonly [string, (home: TempHome) => Record<string, string>, number, string | undefined]
+      const scenarios: ReadonlyArray<Scenario> = [
+        ["shared-credentials-file", (home) => (home.writeCredentials(`[default]\n${keys}`), {}), 0, "shared-credentials-file"],
+        ["config-file", (home) => (home.writeConfig(`[default]\n${keys}`), {}), 0, "config-file"],
+        ["custom-process", (home) => {
+          const script = home.script("process.sh", `printf '%s' '${processJson}'`)
+          home.writeConfig(`[default]\ncredential_process = ${script}\n`)
+          return {}
+        }, 0, "custom-process"],
+        ["custom-process failing with the secret on stdout", (home) => {
+          const script = home.script("process.sh", `printf '%s' '${processJson}'\necho 'locked' >&2\nexit 4`)
+          home.writeConfig(`[default]\ncredential_process = ${script}\n`)
+          return {}
+        }, 2, "custom-process"],
+        ["ec2-credentials-file", (home) => {
+          home.write("ec2.cred", `AWSAccessKeyId=AKIACLIEC2000000001\nAWSSecretKey=${secret}\n`)
+          return { AWS_CREDENTIAL_FILE: path.join(home.dir, "ec2.cred") }
+        }, 0, "ec2-credentials-file"],
+        ["boto-config", (home) => {
+          home.write("boto.cfg", `[Credentials]\naws_access_key_id = AKIACLIBOTO00000001\naws_secret_access_key = ${secret}\n`)
+          return {}
+        }, 0, "boto-config"],
+        ["a malformed credentials file with the secret on the bad line", (home) => {
+          home.writeCredentials(`[default]\naws_access_key_id = AKIACLIFILE000000001\naws_secret_access_key ${secret}\n`)
+          return {}
+        }, 2, undefined]
+      ]
+      const homes = yield* Effect.forEach(scenarios, () => tempHome)
+      const results = yield* Effect.promise(() =>
+        Promise.all(scenarios.map(([, setup], i) => {
+          const home = homes[i]!
+          const env = setup(home)
+          return cli(["explain", "--json"], { HOME: home.dir, BOTO_CONFIG: path.join(home.dir, "boto.cfg"), ...env })
+        }))
+      )
+      scenarios.forEach(([name, , status, source], i) => {
+        const result = results[i]!
+        expect(result.status, `${name}: ${result.stderr}`).toBe(status)
+        const parsed = JSON.parse(result.stdout) as {
+          ok: boolean
+          credentials?: { source: string }
+          error?: { source?: string; message: string }
+        }
+        expect(parsed.ok, name).toBe(status === 0)
+        expect(status === 0 ? parsed.credentials?.source : parsed.error?.source, name).toBe(source)
+        expect(result.stdout + result.stderr, name).not.toContain(secret)
+        expect(result.stdout + result.stderr, name).not.toContain(token)
+      })
+      expect(JSON.parse(results[6]!.stdout).error).toMatchObject({ reason: "MalformedFile" })
+      // The failing process's message has its exit code and stderr, not its stdout.
+      expect(JSON.parse(results[3]!.stdout).error.message).toContain("exited with code 4: locked")
+    }), { timeout: 120_000 })
+
   // Log lines go to stderr only (runMain's pretty logger is off): the JSON contract holds.
   it("a warning logged while resolving goes to stderr; stdout stays exactly one JSON object", async () => {
     await Effect.runPromise(Effect.scoped(Effect.gen(function*() {

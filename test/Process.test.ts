@@ -112,14 +112,21 @@ describe("Process", () => {
   it.scopedLive("a process that hangs is killed at the timeout (ProcessTimeout), even if it traps SIGTERM", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
+      const pidFile = path.join(home.dir, "pid")
       for (const body of ["sleep 30", "trap '' TERM\nwhile true; do sleep 1; done"]) {
-        withProcess(home, body)
+        // The script records its pid and says something on stderr before it hangs.
+        withProcess(home, `echo $$ > ${pidFile}\necho 'waiting for the MFA device' >&2\n${body}`)
         const started = Date.now()
         const error = yield* failureOf(home)
         assert.strictEqual(error.reason, "ProcessTimeout")
         assert.strictEqual(error.source, "custom-process")
         assert.include(error.message, "was killed")
+        assert.include(error.message, "stderr: waiting for the MFA device")
         assert.isBelow(Date.now() - started, 5_000)
+        // Really gone: signal 0 to its pid finds no process.
+        const pid = Number(fs.readFileSync(pidFile, "utf8").trim())
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
+        assert.throws(() => process.kill(pid, 0), /ESRCH/)
       }
     }))
 
@@ -149,10 +156,12 @@ describe("Process", () => {
   it.scopedLive("output that is not JSON is InvalidProcessOutput and is not echoed", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
-      withProcess(home, "echo 'GARBAGE-MARKER {not json'")
+      withProcess(home, "echo 'GARBAGE-MARKER {not json'\necho 'profile not unlocked' >&2")
       const error = yield* failureOf(home)
       assert.strictEqual(error.reason, "InvalidProcessOutput")
       assert.notInclude(error.message, "GARBAGE-MARKER")
+      assert.include(error.message, "exited with code 0")
+      assert.include(error.message, "stderr: profile not unlocked")
     }))
 
   it.scopedLive("a wrong Version or missing fields are InvalidProcessOutput naming the fields", () =>

@@ -17,6 +17,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as fc from "effect/FastCheck"
 import * as TestClock from "effect/TestClock"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import * as util from "node:util"
 import { AwsCredentials } from "../src/AwsCredentials.js"
@@ -408,6 +409,19 @@ describe("Redaction", () => {
       home.write(".boto", `[Credentials]\n${access}\naws_secret_access_key ${secret.value}\n`)
       expectError(yield* checkChain(home, home.env(), secrets), "CredentialsError", "MalformedFile")
 
+      // The session fails before any source runs: a profile named but not defined (the error
+      // lists the profiles that are), and a directory where the credentials file should be.
+      reset()
+      home.writeCredentials(["[default]", ...keyLines].join("\n"))
+      home.writeConfig(["[profile other]", ...keyLines].join("\n"))
+      expectError(yield* checkChain(home, home.env({ AWS_PROFILE: "missing" }), secrets), "CredentialsError", "ProfileNotFound")
+      reset()
+      home.writeConfig(["[default]", ...keyLines].join("\n"))
+      fs.rmSync(home.credentialsPath, { force: true })
+      fs.mkdirSync(home.credentialsPath)
+      expectError(yield* checkChain(home, home.env(), secrets), "CredentialsError", "FileUnreadable")
+      fs.rmSync(home.credentialsPath, { recursive: true, force: true })
+
       // Secrets without access keys everywhere: nothing found.
       reset()
       home.writeCredentials(`[default]\naws_secret_access_key = ${secret.value}\naws_session_token = ${token.value}\n`)
@@ -459,6 +473,27 @@ describe("Redaction", () => {
         }
       }
 
+      // A process that prints its credentials and then hangs past the timeout, and one that
+      // prints them over and over past the output limit: killed, stdout never shown.
+      const quick: ReadonlyArray<TestLayer> = [
+        defaultChain(home, { process: { timeout: "300 millis" } }),
+        Process.layerWith({ timeout: "300 millis" })
+      ]
+      home.write("hang.sh", `#!/bin/sh\ncat ${stdoutFile}\necho "stuck after ${"printing"}" >&2\nsleep 30\n`)
+      fs.chmodSync(path.join(home.dir, "hang.sh"), 0o755)
+      home.writeConfig(`[default]\ncredential_process = ${path.join(home.dir, "hang.sh")}\n`)
+      respond(json({}))
+      for (const layer of quick) {
+        expectError(yield* check(layer, home.env(), secrets), "CredentialsError", "ProcessTimeout")
+      }
+      home.write("flood.sh", `#!/bin/sh\nyes "$(cat ${stdoutFile})"\n`)
+      fs.chmodSync(path.join(home.dir, "flood.sh"), 0o755)
+      home.writeConfig(`[default]\ncredential_process = ${path.join(home.dir, "flood.sh")}\n`)
+      for (const layer of quick) {
+        expectError(yield* check(layer, home.env(), secrets), "CredentialsError", "InvalidProcessOutput")
+      }
+      home.writeConfig(`[default]\ncredential_process = ${script}\n`)
+
       // Programs that cannot be started, with the secret among their arguments.
       const argument = onOneLine(secret)
       const notExecutable = home.write("not-executable.sh", "#!/bin/sh\n")
@@ -468,5 +503,5 @@ describe("Redaction", () => {
           expectError(yield* check(layer, home.env(), [argument]), "CredentialsError", "ProcessFailed")
         }
       }
-    }), { fastCheck: { numRuns: 6 }, timeout: 30_000 })
+    }), { fastCheck: { numRuns: 6 }, timeout: 60_000 })
 })

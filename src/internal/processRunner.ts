@@ -5,7 +5,6 @@
  */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -50,18 +49,25 @@ class OutputTooLarge {
   constructor(readonly stream: "stdout" | "stderr") {}
 }
 
-/** Collects a stream into text, failing once it passes `max` bytes instead of buffering it all. */
-const collect = <E>(stream: Stream.Stream<Uint8Array, E>, max: number, name: "stdout" | "stderr") =>
-  stream.pipe(
-    Stream.runFoldEffect(
-      { chunks: Chunk.empty<Uint8Array>(), size: 0 },
-      (acc, bytes): Effect.Effect<{ chunks: Chunk.Chunk<Uint8Array>; size: number }, OutputTooLarge> =>
-        acc.size + bytes.length > max
-          ? Effect.fail(new OutputTooLarge(name))
-          : Effect.succeed({ chunks: Chunk.append(acc.chunks, bytes), size: acc.size + bytes.length })
-    ),
-    Effect.map(({ chunks }) => Buffer.concat(Chunk.toArray(chunks)).toString("utf8"))
-  )
+/**
+ * A stream's bytes as they arrive, failing once they pass `max` bytes instead of buffering them
+ * all. What has arrived stays readable (`text`) when the process is killed midway, so that a
+ * timeout can still show what the process wrote to stderr.
+ */
+const collector = (max: number, name: "stdout" | "stderr") => {
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  return {
+    run: <E>(stream: Stream.Stream<Uint8Array, E>): Effect.Effect<void, E | OutputTooLarge> =>
+      Stream.runForEach(stream, (bytes) => {
+        if (size + bytes.length > max) return Effect.fail(new OutputTooLarge(name))
+        chunks.push(bytes)
+        size += bytes.length
+        return Effect.void
+      }),
+    text: (): string => Buffer.concat(chunks).toString("utf8")
+  }
+}
 
 /** Runs the process and turns its output into credentials. */
 export const run = (
@@ -95,17 +101,25 @@ export const run = (
     // want in a log.
     const label = `credential_process "${program}"`
 
+    const stdout = collector(maxOutputBytes, "stdout")
+    const stderr = collector(maxOutputBytes, "stderr")
+    /** What the process wrote to stderr, trimmed and bounded, for a message. */
+    const stderrText = () => {
+      const text = bounded(stderr.text())
+      return text === "" ? "no output on stderr" : `stderr: ${text}`
+    }
     const outcome = yield* Effect.scoped(
       Effect.gen(function*() {
         const process = yield* Command.make(program, ...argv.slice(1)).pipe(
           Command.stdin("inherit"),
           Command.start
         )
-        return yield* Effect.all({
-          stdout: collect(process.stdout, maxOutputBytes, "stdout"),
-          stderr: collect(process.stderr, maxOutputBytes, "stderr"),
-          exitCode: process.exitCode
-        }, { concurrency: "unbounded" }).pipe(
+        return yield* Effect.all([
+          stdout.run(process.stdout),
+          stderr.run(process.stderr),
+          process.exitCode
+        ], { concurrency: "unbounded" }).pipe(
+          Effect.map(([, , exitCode]) => exitCode),
           Effect.timeoutFail({ duration: timeout, onTimeout: () => "timeout" as const }),
           // SIGKILL, not SIGTERM: a process that traps TERM would otherwise keep us waiting.
           Effect.tapError(() => Effect.ignore(process.kill("SIGKILL")))
@@ -116,12 +130,17 @@ export const run = (
     if (Either.isLeft(outcome)) {
       const error = outcome.left
       if (error === "timeout") {
-        return yield* fail("ProcessTimeout", `${label} did not finish within ${Duration.format(timeout)} and was killed`)
+        return yield* fail(
+          "ProcessTimeout",
+          `${label} did not finish within ${Duration.format(timeout)} and was killed (no exit code); ${stderrText()}`
+        )
       }
       if (error instanceof OutputTooLarge) {
         return yield* fail(
           "InvalidProcessOutput",
-          `${label} wrote more than ${maxOutputBytes} bytes to ${error.stream} and was killed`
+          `${label} wrote more than ${maxOutputBytes} bytes to ${error.stream} and was killed (no exit code)${
+            error.stream === "stdout" ? `; ${stderrText()}` : ""
+          }`
         )
       }
       return yield* fail(
@@ -135,21 +154,23 @@ export const run = (
       )
     }
 
-    const { exitCode, stderr, stdout } = outcome.right
+    const exitCode = outcome.right
     if (exitCode !== 0) {
-      const errText = bounded(stderr)
+      const errText = bounded(stderr.text())
       return yield* fail(
         "ProcessFailed",
         `${label} exited with code ${exitCode}${errText === "" ? " and no output on stderr" : `: ${errText}`}`
       )
     }
-    const decoded = decodeOutput(stdout)
+    const decoded = decodeOutput(stdout.text())
     if (Either.isLeft(decoded)) {
       return yield* fail(
         "InvalidProcessOutput",
         decoded.left._tag === "InvalidJson"
-          ? `${label} did not print valid JSON on stdout (its output is not shown, it may hold secrets)`
-          : `${label} printed JSON that is not version 1 credentials: ${decoded.left.description}`
+          ? `${label} exited with code 0 but did not print valid JSON on stdout (its output is not shown, ` +
+            `it may hold secrets); ${stderrText()}`
+          : `${label} exited with code 0 but printed JSON that is not version 1 credentials: ` +
+            `${decoded.left.description}; ${stderrText()}`
       )
     }
     const output = decoded.right
