@@ -7,11 +7,26 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as AwsCredentials from "../src/AwsCredentials.js"
 import * as Credentials from "../src/Credentials.js"
 import { CredentialsError } from "../src/CredentialsError.js"
 
 describe("AwsCredentials", () => {
+  it.effect("layerStatic: explicit keys, labelled explicit, never refreshed", () =>
+    Effect.gen(function*() {
+      const service = yield* AwsCredentials.AwsCredentials
+      const credentials = yield* service.get
+      assert.strictEqual(credentials.source, "explicit")
+      assert.strictEqual(credentials.accessKeyId, "AKIDSTATICLABEL")
+      assert.strictEqual(Redacted.value(credentials.secretAccessKey), "static-secret")
+      assert.isTrue(Option.isNone(credentials.sessionToken))
+      assert.isTrue(Option.isNone(credentials.expiration))
+      yield* service.invalidate
+      assert.strictEqual(yield* service.get, credentials)
+    }).pipe(Effect.provide(AwsCredentials.layerStatic({ accessKeyId: "AKIDSTATICLABEL", secretAccessKey: "static-secret" }))))
+
   it.effect("toAwsSdkProvider gives the SDK plain values", () =>
     Effect.gen(function*() {
       const provider = yield* AwsCredentials.toAwsSdkProvider

@@ -17,10 +17,16 @@ describe("tracing", () => {
       const exit = yield* runWith(defaultChain(home), { env: home.env() }, current).pipe(Effect.withTracer(tracer))
       assert.isTrue(exit._tag === "Success")
       const names = spans.map((s) => s.name)
-      assert.includeMembers(names, ["CredentialChain.default", "AwsCredentials.env", "AwsCredentials.shared-credentials-file"])
+      // Every link up to the winner, in order: env, the three remote links that read the profile,
+      // then the credentials file.
+      const ran = ["env", "assume-role", "assume-role-with-web-identity", "sso", "shared-credentials-file"]
+      assert.includeMembers(names, ["CredentialChain.default", ...ran.map((source) => `AwsCredentials.${source}`)])
+      const order = ran.map((source) => names.indexOf(`AwsCredentials.${source}`))
+      assert.deepStrictEqual(order, [...order].sort((a, b) => a - b))
+      for (const source of ran) {
+        assert.strictEqual(spans.find((s) => s.name === `AwsCredentials.${source}`)!.attributes.get("source"), source)
+      }
       assert.notInclude(names, "AwsCredentials.custom-process", "links after the winner do not run")
-      const env = spans.find((s) => s.name === "AwsCredentials.env")!
-      assert.strictEqual(env.attributes.get("source"), "env")
       for (const span of spans) {
         assert.notInclude(JSON.stringify([...span.attributes.entries()]), secret)
       }
