@@ -16,7 +16,7 @@ import type * as AwsCredentials from "./AwsCredentials.js"
 import * as Credentials from "./Credentials.js"
 import { CredentialsError } from "./CredentialsError.js"
 import * as Env from "./internal/env.js"
-import { nodeFileSystem } from "./internal/platform.js"
+import { FileSystemTag, nodeFileSystem } from "./internal/platform.js"
 import * as ProfileFile from "./ProfileFile.js"
 
 /**
@@ -62,6 +62,13 @@ export interface Service {
   readonly profiles: ProfileFile.ProfileSet
   /** The active profile's merged properties, if it exists in either file. */
   readonly profile: Option.Option<ProfileFile.Section>
+  /**
+   * The same session built again (same options, same environment, the files read afresh). A
+   * source runs it when it fetches again after its first resolution (a refresh, or the fetch
+   * after `invalidate`), so a profile file edited while the program runs is noticed then, without
+   * any polling. Absent for sessions not read from files.
+   */
+  readonly reload?: Effect.Effect<Service, CredentialsError> | undefined
 }
 
 /**
@@ -123,6 +130,8 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<Service, CredentialsError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
+    const fileSystem = yield* FileSystemTag
+    const configProvider = yield* Effect.configProviderWith(Effect.succeed)
     const env = {
       HOME: Option.getOrUndefined(yield* Env.optional("HOME")),
       USERPROFILE: Option.getOrUndefined(yield* Env.optional("USERPROFILE")),
@@ -181,7 +190,11 @@ export const make = (
       configFile: loaded.configFile,
       credentialsFile: loaded.credentialsFile,
       profiles: loaded.profiles,
-      profile
+      profile,
+      reload: Effect.suspend(() => make(options)).pipe(
+        Effect.provideService(FileSystemTag, fileSystem),
+        Effect.withConfigProvider(configProvider)
+      )
     }
   }).pipe(Effect.withSpan("AwsSession.make"))
 

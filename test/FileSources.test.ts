@@ -3,13 +3,14 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
-import type { AwsCredentials } from "../src/AwsCredentials.js"
+import { AwsCredentials } from "../src/AwsCredentials.js"
 import type { AwsSession } from "../src/AwsSession.js"
 import type { CredentialsError, CredentialsUnavailable } from "../src/CredentialsError.js"
 import * as ConfigFile from "../src/providers/ConfigFile.js"
 import * as SharedCredentialsFile from "../src/providers/SharedCredentialsFile.js"
-import { getFailure, getSuccess, outcomes, resolveWith, type TempHome, tempHome } from "./support/fixtures.js"
+import { getFailure, getSuccess, outcomes, resolveWith, runWith, type TempHome, tempHome } from "./support/fixtures.js"
 
 interface FileSource {
   readonly source: "shared-credentials-file" | "config-file"
@@ -214,6 +215,30 @@ describe.each([sharedCredentials, configFile])("$source", (file) => {
         assert.deepStrictEqual(Option.map(credentials.sessionToken, Redacted.value), Option.some("crlf-token"))
         assert.strictEqual(credentials.provenance, `profile default in ${path}:2`)
       }
+    }))
+})
+
+describe("profile files edited while the program runs", () => {
+  it.scoped("are not polled; invalidate reads them afresh, so rotated keys are picked up", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      home.writeCredentials("[default]\naws_access_key_id = AKIAOLDKEY\naws_secret_access_key = old-secret\n")
+      const exit = yield* runWith(SharedCredentialsFile.layer, { env: home.env() }, Effect.gen(function*() {
+        const service = yield* AwsCredentials
+        const before = yield* service.get
+        home.writeCredentials("[default]\naws_access_key_id = AKIANEWKEY\naws_secret_access_key = new-secret\n")
+        const unchanged = yield* service.get
+        // Past the invalidation cooldown (a burst of invalidations right after a fetch is one).
+        yield* TestClock.adjust("1 minute")
+        yield* service.invalidate
+        const after = yield* service.get
+        return { before, unchanged, after }
+      }))
+      const { after, before, unchanged } = getSuccess(exit)
+      assert.strictEqual(before.accessKeyId, "AKIAOLDKEY")
+      assert.strictEqual(unchanged.accessKeyId, "AKIAOLDKEY")
+      assert.strictEqual(after.accessKeyId, "AKIANEWKEY")
+      assert.strictEqual(Redacted.value(after.secretAccessKey), "new-secret")
     }))
 })
 

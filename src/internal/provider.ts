@@ -6,7 +6,9 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { AwsCredentials, make as makeService } from "../AwsCredentials.js"
+import { AwsSession, type Service as AwsSessionService } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
 import { CredentialsError, type CredentialsUnavailable } from "../CredentialsError.js"
 import * as Refresh from "./refresh.js"
@@ -19,8 +21,9 @@ export const elapsedMs = (start: bigint): Effect.Effect<number> =>
  * A source layer from the effect that resolves it. The refresh engine (`internal/refresh.ts`)
  * lives in the layer's scope: closing it stops the background refresh. `resolve` runs inside a span named after the
  * source; finding credentials logs one debug line, as botocore does ("Found credentials in ...").
- * Re-fetches run `resolve` again with the same environment; a source that has become
- * unavailable since is reported as an error (something the program relied on went away).
+ * Re-fetches run `resolve` again with the same environment and the profile files read afresh;
+ * a source that has become unavailable since is reported as an error (something the program
+ * relied on went away).
  */
 export const sourceLayer = <R>(
   source: Credentials.Source,
@@ -40,7 +43,16 @@ export const sourceLayer = <R>(
       const first = yield* spanned
       const durationMs = yield* elapsedMs(start)
       yield* Effect.logDebug(`Found credentials: ${first.provenance}`).pipe(Effect.annotateLogs({ source }))
-      const fetch = spanned.pipe(
+      // A fetch after the first reads the profile files afresh (when the session came from files),
+      // so that keys rotated in `~/.aws/credentials` are picked up by `invalidate` and a changed
+      // role by the next refresh.
+      const session = yield* Effect.serviceOption(AwsSession)
+      const reload = Option.isSome(session) ? session.value.reload : undefined
+      const again: Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, R> =
+        reload === undefined
+          ? spanned
+          : Effect.flatMap(reload, (fresh: AwsSessionService) => Effect.provideService(spanned, AwsSession, fresh))
+      const fetch = again.pipe(
         Effect.catchTag("CredentialsUnavailable", (unavailable) =>
           Effect.fail(
             new CredentialsError({
