@@ -12,8 +12,11 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
+import * as fs from "node:fs"
 import { AwsCredentials } from "../src/AwsCredentials.js"
+import * as AwsRegion from "../src/AwsRegion.js"
 import * as AwsSession from "../src/AwsSession.js"
+import * as CredentialChain from "../src/CredentialChain.js"
 import * as Credentials from "../src/Credentials.js"
 import { CredentialsError, type CredentialsUnavailable } from "../src/CredentialsError.js"
 import { RootSources, type Service as RootService } from "../src/internal/roleRoots.js"
@@ -63,6 +66,10 @@ const failureOf = <A>(exit: import("effect/Exit").Exit<A, CredentialsError | Cre
   return error as CredentialsError
 }
 
+/** How `setup`'s STS is reached, as the provenance ends: the loopback fake, region us-east-1 from AWS_REGION. */
+const viaFake = (sts: StsServer.StsServer) =>
+  `, via STS us-east-1 (${sts.url} from AWS_ENDPOINT_URL_STS, region from AWS_REGION)`
+
 /** Every secret the fake STS handed out, plus the given ones. */
 const secretsOf = (sts: StsServer.StsServer, more: ReadonlyArray<string> = []) => [
   ...sts.issued.flatMap((issued) => [issued.secretAccessKey, issued.sessionToken]),
@@ -88,7 +95,8 @@ describe("AssumeRole: chains", () => {
       assert.deepStrictEqual(credentials.accountId, Option.some("111111111111"))
       assert.strictEqual(
         credentials.provenance,
-        `profile dev -> assume-role ${roleA} -> profile base (shared-credentials-file ${home.credentialsPath}:2)`
+        `profile dev -> assume-role ${roleA} -> profile base (shared-credentials-file ${home.credentialsPath}:2)` +
+          viaFake(sts)
       )
       assert.deepStrictEqual(outcomes(attempts), [["assume-role", "resolved"]])
 
@@ -129,7 +137,7 @@ describe("AssumeRole: chains", () => {
       assert.strictEqual(
         credentials.provenance,
         `profile dev -> assume-role ${roleA} -> profile mid -> assume-role ${roleB} -> ` +
-          `profile base (config-file ${home.configPath}:8)`
+          `profile base (config-file ${home.configPath}:8)${viaFake(sts)}`
       )
     }))
 
@@ -196,7 +204,8 @@ describe("AssumeRole: chains", () => {
       assert.strictEqual(sts.calls("AssumeRole")[0]?.accessKeyId, "AKIABASE")
       assert.strictEqual(
         credentials.provenance,
-        `profile dev -> assume-role ${roleA} -> profile dev (shared-credentials-file ${home.credentialsPath}:2)`
+        `profile dev -> assume-role ${roleA} -> profile dev (shared-credentials-file ${home.credentialsPath}:2)` +
+          viaFake(sts)
       )
     }))
 
@@ -217,7 +226,7 @@ describe("AssumeRole: chains", () => {
       assert.strictEqual(
         credentials.provenance,
         `profile dev -> assume-role ${roleA} -> credential_source Environment ` +
-          "(environment variables AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"
+          `(environment variables AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)${viaFake(sts)}`
       )
     }))
 
@@ -251,7 +260,8 @@ describe("AssumeRole: chains", () => {
       assert.strictEqual(sts.calls("AssumeRole")[0]?.sessionToken, "proc-token")
       assert.strictEqual(
         credentials.provenance,
-        `profile dev -> assume-role ${roleA} -> credential_process "${script}" of profile tool (${home.configPath}:5)`
+        `profile dev -> assume-role ${roleA} -> credential_process "${script}" of profile tool (${home.configPath}:5)` +
+          viaFake(sts)
       )
     }))
 
@@ -300,7 +310,7 @@ describe("AssumeRole: chains", () => {
       assert.strictEqual(
         credentials.provenance,
         `profile dev -> assume-role ${roleA} -> profile ci (assume-role-with-web-identity ${roleB} with the token in ` +
-          `${tokenFile} (web_identity_token_file in profile ci (${home.configPath}:6)))`
+          `${tokenFile} (web_identity_token_file in profile ci (${home.configPath}:6)))${viaFake(sts)}`
       )
     }))
 
@@ -367,10 +377,10 @@ describe("AssumeRole: chains", () => {
         "AKIAECS"
       ])
       assert.deepStrictEqual(results, [
-        `profile dev -> assume-role ${roleA} -> profile portal (sso: fake ssoportal)`,
-        `profile web -> assume-role ${roleA} -> profile console (login: fake loginconsole)`,
-        `profile ec2 -> assume-role ${roleA} -> credential_source Ec2InstanceMetadata (fake imds)`,
-        `profile ecs -> assume-role ${roleA} -> credential_source EcsContainer (fake ecs)`
+        `profile dev -> assume-role ${roleA} -> profile portal (sso: fake ssoportal)${viaFake(sts)}`,
+        `profile web -> assume-role ${roleA} -> profile console (login: fake loginconsole)${viaFake(sts)}`,
+        `profile ec2 -> assume-role ${roleA} -> credential_source Ec2InstanceMetadata (fake imds)${viaFake(sts)}`,
+        `profile ecs -> assume-role ${roleA} -> credential_source EcsContainer (fake ecs)${viaFake(sts)}`
       ])
     }))
 
@@ -499,15 +509,130 @@ describe("AssumeRole: configuration errors and skips", () => {
         assert.include(error.message, home.configPath)
       }
     }))
+})
 
-  it.scoped("no region anywhere: an error that says how to set one (botocore: NoRegionError)", () =>
+describe("AssumeRole: the STS region (configured only) and the global endpoint without one", () => {
+  const config = `[profile dev]\nrole_arn = ${roleA}\nsource_profile = base\n[profile base]\n${baseKeys}`
+
+  it.scoped("no region: https://sts.amazonaws.com signed for us-east-1, whatever sts_regional_endpoints says (botocore)", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
-      home.writeConfig(`[profile dev]\nrole_arn = ${roleA}\nsource_profile = base\n[profile base]\n${baseKeys}`)
-      const error = failureOf(yield* resolveWith(layer, { env: home.env({ AWS_PROFILE: "dev" }) }))
-      assert.strictEqual(error.reason, "InvalidConfiguration")
-      assert.include(error.message, "needs a region")
-      assert.include(error.message, "AWS_REGION")
+      const sts = yield* StsServer.make()
+      // The client addresses the real global endpoint; the interceptor delivers to the loopback fake.
+      const intercepted = StsServer.interceptor(sts)
+      const intercepting = layer.pipe(Layer.provide(Layer.succeed(Sts.RequestHandler, intercepted.handler)))
+      home.writeConfig(config)
+      const modes = [{}, { AWS_STS_REGIONAL_ENDPOINTS: "regional" }, { AWS_STS_REGIONAL_ENDPOINTS: "legacy" }]
+      for (const mode of modes) {
+        const { credentials } = getSuccess(yield* resolveWith(intercepting, { env: home.env({ AWS_PROFILE: "dev", ...mode }) }))
+        assert.strictEqual(
+          credentials.provenance,
+          `profile dev -> assume-role ${roleA} -> profile base (config-file ${home.configPath}:5), ` +
+            "via STS us-east-1 (global endpoint, no region configured)"
+        )
+      }
+      assert.deepStrictEqual(intercepted.addressed, modes.map(() => "https://sts.amazonaws.com/"))
+      assert.deepStrictEqual(
+        sts.calls("AssumeRole").map((request) => [request.signingRegion, request.headers.host, request.accessKeyId]),
+        modes.map(() => ["us-east-1", "sts.amazonaws.com", "AKIABASE"])
+      )
+    }))
+
+  it.scoped("with a region the same interceptor sees the regional endpoint, signed for the region", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const intercepted = StsServer.interceptor(sts)
+      const intercepting = layer.pipe(Layer.provide(Layer.succeed(Sts.RequestHandler, intercepted.handler)))
+      home.writeConfig(`[profile dev]\nregion = eu-west-3\nrole_arn = ${roleA}\nsource_profile = base\n[profile base]\n${baseKeys}`)
+      const { credentials } = getSuccess(yield* resolveWith(intercepting, { env: home.env({ AWS_PROFILE: "dev" }) }))
+      assert.deepStrictEqual(intercepted.addressed, ["https://sts.eu-west-3.amazonaws.com/"])
+      assert.strictEqual(sts.calls("AssumeRole")[0]?.signingRegion, "eu-west-3")
+      assert.isTrue(
+        credentials.provenance.endsWith(", via STS eu-west-3 (regional endpoint, region from profile dev)"),
+        credentials.provenance
+      )
+    }))
+
+  it.scoped("no region with AWS_ENDPOINT_URL_STS: that endpoint, signed for us-east-1 (the message says so)", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      home.writeConfig(config)
+      const env = home.env({ AWS_PROFILE: "dev", AWS_ENDPOINT_URL_STS: sts.url })
+      const { credentials } = getSuccess(yield* resolveWith(layer, { env }))
+      const [request] = sts.calls("AssumeRole")
+      assert.strictEqual(request?.signingRegion, "us-east-1")
+      assert.strictEqual(request?.accessKeyId, "AKIABASE")
+      assert.strictEqual(credentials.accessKeyId, sts.issued[0]?.accessKeyId)
+      assert.isTrue(
+        credentials.provenance.endsWith(`, via STS us-east-1 (${sts.url} from AWS_ENDPOINT_URL_STS, no region configured)`),
+        credentials.provenance
+      )
+      // A refusal names the endpoint, the signing region and the missing region.
+      sts.inject(StsServer.Fault.accessDenied)
+      const error = failureOf(yield* resolveWith(layer, { env }))
+      assert.include(error.message, `STS in us-east-1 (${sts.url}, AWS_ENDPOINT_URL_STS, no region configured)`)
+    }))
+
+  it.scoped("the instance metadata service is never asked for the STS region, even when it is on and knows one", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const metadata = yield* metadataServer({ region: "ap-southeast-2" })
+      home.writeConfig(config)
+      const env = home.env({
+        AWS_PROFILE: "dev",
+        AWS_ENDPOINT_URL_STS: sts.url,
+        AWS_EC2_METADATA_DISABLED: "false",
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: metadata.url
+      })
+      const { credentials } = getSuccess(yield* resolveWith(layer, { env }))
+      assert.lengthOf(metadata.requests, 0)
+      assert.strictEqual(sts.calls("AssumeRole")[0]?.signingRegion, "us-east-1")
+      assert.include(credentials.provenance, "no region configured")
+      // Not vacuous: in this environment the region chain itself would have found the instance's region.
+      const region = yield* AwsRegion.resolve.pipe(
+        Effect.provide(AwsSession.layer().pipe(Layer.provide(platformLayer))),
+        withEnv(env)
+      )
+      assert.deepStrictEqual(Option.map(region, (r) => [r.name, r.source]), Option.some(["ap-southeast-2", "imds"]))
+      assert.isAbove(metadata.requests.length, 0)
+    }))
+
+  it.scoped("credentials served from the AWS CLI cache say so instead of naming an STS endpoint", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const env = setup(home, sts, {
+        config: `[profile dev]\nrole_arn = ${roleA}\nsource_profile = base\nrole_session_name = cached\n[profile base]\n${baseKeys}`
+      })
+      const caching = AssumeRole.layerWith({ timeout: "5 seconds", maxAttempts: 1, cache: "cli" })
+      const first = getSuccess(yield* resolveWith(caching, { env })).credentials
+      const second = getSuccess(yield* resolveWith(caching, { env })).credentials
+      assert.lengthOf(sts.calls("AssumeRole"), 1)
+      assert.strictEqual(second.accessKeyId, first.accessKeyId)
+      assert.isTrue(first.provenance.endsWith(viaFake(sts)), first.provenance)
+      const cached = /, from the AWS CLI cache \(([0-9a-f]+)\.json in (.+)\)$/.exec(second.provenance)
+      assert.strictEqual(cached?.[2], `${home.dir}/.aws/cli/cache`, second.provenance)
+      assert.isTrue(fs.existsSync(`${cached?.[2]}/${cached?.[1]}.json`))
+    }))
+
+  it.scoped("FIPS or dual-stack without a region: InvalidConfiguration saying to set one (no call is made)", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const intercepted = StsServer.interceptor(sts)
+      const intercepting = layer.pipe(Layer.provide(Layer.succeed(Sts.RequestHandler, intercepted.handler)))
+      home.writeConfig(config)
+      for (const [variable, what] of [["AWS_USE_FIPS_ENDPOINT", "FIPS"], ["AWS_USE_DUALSTACK_ENDPOINT", "dual-stack"]] as const) {
+        const env = home.env({ AWS_PROFILE: "dev", [variable]: "true" })
+        const error = failureOf(yield* resolveWith(intercepting, { env }))
+        assert.strictEqual(error.reason, "InvalidConfiguration")
+        assert.include(error.message, `a ${what} STS endpoint needs a region`)
+        assert.include(error.message, "AWS_REGION")
+      }
+      assert.lengthOf(intercepted.addressed, 0)
     }))
 })
 
@@ -556,6 +681,38 @@ describe("AssumeRole: MFA", () => {
       assert.strictEqual(params?.SerialNumber, "arn:aws:iam::111111111111:mfa/alice")
       assert.strictEqual(params?.TokenCode, "123456")
       assertNoSecrets(credentials, ["123456", baseSecret])
+    }))
+
+  it.scoped("the README's usage: CredentialChain.layerNode(...).pipe(Layer.provide(MfaTokenProvider.layer(...)))", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const env = setup(home, sts, { config: mfaConfig })
+      const asked: Array<MfaTokenProvider.Request> = []
+      const chain = CredentialChain.layerNode({ profile: "dev" }).pipe(
+        Layer.provide(MfaTokenProvider.layer((request) =>
+          Effect.sync(() => {
+            asked.push(request)
+            return "246810"
+          })
+        ))
+      )
+      const exit = yield* Effect.gen(function*() {
+        const service = yield* AwsCredentials
+        const credentials = yield* service.get
+        return { credentials, attempts: service.attempts }
+      }).pipe(Effect.provide(chain), withEnv(env), Effect.exit)
+      const { attempts, credentials } = getSuccess(exit)
+      assert.deepStrictEqual(asked, [{ serialNumber: "arn:aws:iam::111111111111:mfa/alice", roleArn: roleA, profile: "dev" }])
+      const [request] = sts.calls("AssumeRole")
+      assert.deepStrictEqual(
+        [request?.params.SerialNumber, request?.params.TokenCode, request?.accessKeyId],
+        ["arn:aws:iam::111111111111:mfa/alice", "246810", "AKIABASE"]
+      )
+      assert.strictEqual(credentials.source, "assume-role")
+      assert.strictEqual(credentials.accessKeyId, sts.issued[0]?.accessKeyId)
+      assert.strictEqual(outcomes(attempts).at(-1)?.join(" "), "assume-role resolved")
+      assertNoSecrets(exit, ["246810", baseSecret, ...secretsOf(sts)])
     }))
 
   it.scoped("a provider that fails or answers something else than six digits: MfaRequired", () =>
@@ -708,10 +865,15 @@ describe("AssumeRole: refresh", () => {
 })
 
 describe("STS settings (region and endpoint, as botocore 1.43 resolves them)", () => {
-  const settingsWith = (home: TempHome, env: Record<string, string>, config = "[default]\n") => {
+  const settingsWith = (
+    home: TempHome,
+    env: Record<string, string>,
+    config = "[default]\n",
+    session: AwsSession.Options = {}
+  ) => {
     home.writeConfig(config)
     return Sts.settings("assume-role").pipe(
-      Effect.provide(AwsSession.layer().pipe(Layer.provide(platformLayer))),
+      Effect.provide(AwsSession.layer(session).pipe(Layer.provide(platformLayer))),
       withEnv(home.env(env)),
       Effect.either
     )
@@ -720,8 +882,27 @@ describe("STS settings (region and endpoint, as botocore 1.43 resolves them)", (
   it.scoped("regional by default; the global endpoint only with sts_regional_endpoints = legacy in a legacy region", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
+      // Each row checked against botocore 1.43 with its HTTP send intercepted (AWS_DEFAULT_REGION for AWS_REGION).
       const table = [
         [{ AWS_REGION: "eu-west-1" }, "https://sts.eu-west-1.amazonaws.com", "eu-west-1"],
+        [{ AWS_DEFAULT_REGION: "us-west-2" }, "https://sts.us-west-2.amazonaws.com", "us-west-2"],
+        [{ AWS_DEFAULT_REGION: "us-west-2", AWS_STS_REGIONAL_ENDPOINTS: "legacy" }, "https://sts.amazonaws.com", "us-east-1"],
+        [
+          { AWS_DEFAULT_REGION: "us-west-2", AWS_STS_REGIONAL_ENDPOINTS: "legacy", AWS_USE_FIPS_ENDPOINT: "true" },
+          "https://sts-fips.us-west-2.amazonaws.com",
+          "us-west-2"
+        ],
+        [
+          { AWS_DEFAULT_REGION: "us-west-2", AWS_STS_REGIONAL_ENDPOINTS: "legacy", AWS_ENDPOINT_URL_STS: "http://127.0.0.1:9" },
+          "http://127.0.0.1:9",
+          "us-west-2"
+        ],
+        [{ AWS_REGION: "aws-global" }, "https://sts.amazonaws.com", "us-east-1"],
+        // No region: the global endpoint, in either mode (botocore's partition endpoint aws-global).
+        [{}, "https://sts.amazonaws.com", "us-east-1"],
+        [{ AWS_STS_REGIONAL_ENDPOINTS: "regional" }, "https://sts.amazonaws.com", "us-east-1"],
+        [{ AWS_STS_REGIONAL_ENDPOINTS: "legacy" }, "https://sts.amazonaws.com", "us-east-1"],
+        [{ AWS_ENDPOINT_URL_STS: "http://127.0.0.1:9" }, "http://127.0.0.1:9", "us-east-1"],
         [{ AWS_REGION: "us-east-1", AWS_STS_REGIONAL_ENDPOINTS: "legacy" }, "https://sts.amazonaws.com", "us-east-1"],
         [{ AWS_REGION: "eu-west-1", AWS_STS_REGIONAL_ENDPOINTS: "legacy" }, "https://sts.amazonaws.com", "us-east-1"],
         [
@@ -745,6 +926,66 @@ describe("STS settings (region and endpoint, as botocore 1.43 resolves them)", (
           assert.strictEqual(result.right.signingRegion, signingRegion, JSON.stringify(env))
         }
       }
+    }))
+
+  it.scoped("where the calls go, as the provenance and the messages say it", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const table = [
+        [
+          { AWS_REGION: "eu-west-1" },
+          "[default]\n",
+          "via STS eu-west-1 (regional endpoint, region from AWS_REGION)",
+          "STS in eu-west-1 (https://sts.eu-west-1.amazonaws.com)"
+        ],
+        [
+          {},
+          "[default]\n",
+          "via STS us-east-1 (global endpoint, no region configured)",
+          "STS in us-east-1 (https://sts.amazonaws.com, global endpoint, no region configured)"
+        ],
+        [
+          { AWS_DEFAULT_REGION: "eu-west-1", AWS_STS_REGIONAL_ENDPOINTS: "legacy" },
+          "[default]\n",
+          "via STS us-east-1 (global endpoint, sts_regional_endpoints = legacy, region eu-west-1 from AWS_DEFAULT_REGION)",
+          "STS in us-east-1 (https://sts.amazonaws.com, global endpoint, sts_regional_endpoints = legacy, region eu-west-1)"
+        ],
+        [
+          { AWS_ENDPOINT_URL_STS: "http://127.0.0.1:9" },
+          "[default]\nregion = ap-south-1\n",
+          "via STS ap-south-1 (http://127.0.0.1:9 from AWS_ENDPOINT_URL_STS, region from profile default)",
+          "STS in ap-south-1 (http://127.0.0.1:9, AWS_ENDPOINT_URL_STS)"
+        ],
+        [
+          { AWS_ENDPOINT_URL: "http://127.0.0.1:9/" },
+          "[default]\n",
+          "via STS us-east-1 (http://127.0.0.1:9 from AWS_ENDPOINT_URL, no region configured)",
+          "STS in us-east-1 (http://127.0.0.1:9, AWS_ENDPOINT_URL, no region configured)"
+        ]
+      ] as const
+      for (const [env, config, route, described] of table) {
+        const result = yield* settingsWith(home, env, config)
+        assert.isTrue(result._tag === "Right", JSON.stringify(env))
+        if (result._tag === "Right") {
+          assert.strictEqual(Sts.describeRoute(result.right), route)
+          assert.strictEqual(Sts.describeSettings(result.right), described)
+        }
+      }
+      const explicit = yield* settingsWith(home, { AWS_REGION: "eu-west-1" }, "[default]\n", { region: "ca-central-1" })
+      assert.strictEqual(
+        explicit._tag === "Right" && Sts.describeRoute(explicit.right),
+        "via STS ca-central-1 (regional endpoint, region set explicitly)"
+      )
+    }))
+
+  it.scoped("no region: region and regionSource are undefined; never RegionNotFound or a metadata lookup", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const result = yield* settingsWith(home, { AWS_EC2_METADATA_DISABLED: "false", AWS_EC2_METADATA_SERVICE_ENDPOINT: "http://127.0.0.1:1" })
+      assert.deepStrictEqual(
+        result._tag === "Right" && [result.right.region, result.right.regionSource, result.right.endpointConfigured],
+        [undefined, undefined, false]
+      )
     }))
 
   it.scoped("the profile's region and sts_regional_endpoints; the environment wins over both", () =>

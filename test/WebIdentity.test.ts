@@ -5,14 +5,17 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import { AwsCredentials } from "../src/AwsCredentials.js"
 import type { CredentialsError } from "../src/CredentialsError.js"
+import * as Sts from "../src/internal/sts.js"
 import * as WebIdentity from "../src/providers/WebIdentity.js"
 import { getFailure, getSuccess, outcomes, resolveWith, runWith, type TempHome, tempHome } from "./support/fixtures.js"
+import { metadataServer } from "./support/metadataServer.js"
 import { assertNoSecrets } from "./support/secrets.js"
 import * as StsServer from "./support/stsServer.js"
 
@@ -58,7 +61,8 @@ describe("WebIdentity", () => {
       assert.deepStrictEqual(credentials.accountId, Option.some("111111111111"))
       assert.strictEqual(
         credentials.provenance,
-        `assume-role-with-web-identity ${envRole} with the token in ${tokenFile} (AWS_WEB_IDENTITY_TOKEN_FILE)`
+        `assume-role-with-web-identity ${envRole} with the token in ${tokenFile} (AWS_WEB_IDENTITY_TOKEN_FILE), ` +
+          `via STS us-east-1 (${sts.url} from AWS_ENDPOINT_URL_STS, region from AWS_REGION)`
       )
       assert.deepStrictEqual(outcomes(attempts), [["assume-role-with-web-identity", "resolved"]])
       assertNoSecrets(credentials, [token])
@@ -223,5 +227,68 @@ describe("WebIdentity", () => {
         sts.requests.map((r) => r.params.WebIdentityToken),
         ["first.token.jwt", "second.token.jwt"]
       )
+    }))
+})
+
+describe("WebIdentity: the STS region (configured only) and the global endpoint without one", () => {
+  it.scoped("no region: https://sts.amazonaws.com, whatever sts_regional_endpoints says (botocore)", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      // The client addresses the real global endpoint; the interceptor delivers to the loopback fake.
+      const intercepted = StsServer.interceptor(sts)
+      const intercepting = layer.pipe(Layer.provide(Layer.succeed(Sts.RequestHandler, intercepted.handler)))
+      const tokenFile = home.write("token", token)
+      const modes = [{}, { AWS_STS_REGIONAL_ENDPOINTS: "regional" }, { AWS_STS_REGIONAL_ENDPOINTS: "legacy" }]
+      for (const mode of modes) {
+        const env = home.env({ AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile, AWS_ROLE_ARN: envRole, ...mode })
+        const { credentials } = getSuccess(yield* resolveWith(intercepting, { env }))
+        assert.strictEqual(
+          credentials.provenance,
+          `assume-role-with-web-identity ${envRole} with the token in ${tokenFile} (AWS_WEB_IDENTITY_TOKEN_FILE), ` +
+            "via STS us-east-1 (global endpoint, no region configured)"
+        )
+      }
+      assert.deepStrictEqual(intercepted.addressed, modes.map(() => "https://sts.amazonaws.com/"))
+      assert.deepStrictEqual(
+        sts.requests.map((request) => [request.action, request.headers.host, request.headers.authorization]),
+        modes.map(() => ["AssumeRoleWithWebIdentity", "sts.amazonaws.com", undefined])
+      )
+    }))
+
+  it.scoped("no region with an endpoint_url in the profile: that endpoint (as botocore does)", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const tokenFile = home.write("token", token)
+      home.writeConfig(`[profile ci]\nrole_arn = ${profileRole}\nweb_identity_token_file = ${tokenFile}\nendpoint_url = ${sts.url}\n`)
+      const { credentials } = getSuccess(yield* resolveWith(layer, { env: home.env({ AWS_PROFILE: "ci" }) }))
+      assert.lengthOf(sts.calls("AssumeRoleWithWebIdentity"), 1)
+      assert.strictEqual(credentials.accessKeyId, sts.issued[0]?.accessKeyId)
+      assert.isTrue(
+        credentials.provenance.endsWith(
+          `, via STS us-east-1 (${sts.url} from endpoint_url of profile ci (${home.configPath}:4), no region configured)`
+        ),
+        credentials.provenance
+      )
+    }))
+
+  it.scoped("the instance metadata service is never asked for the STS region, even when it is on and knows one", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const metadata = yield* metadataServer({ region: "ap-southeast-2" })
+      const intercepted = StsServer.interceptor(sts)
+      const intercepting = layer.pipe(Layer.provide(Layer.succeed(Sts.RequestHandler, intercepted.handler)))
+      const tokenFile = home.write("token", token)
+      const env = home.env({
+        AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        AWS_ROLE_ARN: envRole,
+        AWS_EC2_METADATA_DISABLED: "false",
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: metadata.url
+      })
+      getSuccess(yield* resolveWith(intercepting, { env }))
+      assert.lengthOf(metadata.requests, 0)
+      assert.deepStrictEqual(intercepted.addressed, ["https://sts.amazonaws.com/"])
     }))
 })

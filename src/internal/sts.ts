@@ -3,14 +3,23 @@
  * `assume-role-with-web-identity` sources.
  *
  * Where the call goes is decided the way botocore 1.43 decides it for the session's profile:
- * the region (explicit > `AWS_REGION` > `AWS_DEFAULT_REGION` > profile `region`; botocore raises
- * `NoRegionError` without one, and so do we), then an endpoint configured by the user
- * (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, the profile's `[services]` section `sts =
- * endpoint_url = ...`, the profile's `endpoint_url`, unless `ignore_configured_endpoint_urls`), else
- * the regional endpoint `https://sts.{region}.amazonaws.com` (the default in botocore 1.43) or, with
- * `sts_regional_endpoints = legacy` and one of the sixteen legacy regions, the global
- * `https://sts.amazonaws.com` signed for us-east-1. FIPS and dual-stack variants follow
- * `use_fips_endpoint` / `use_dualstack_endpoint`.
+ * the region (explicit > `AWS_REGION` > `AWS_DEFAULT_REGION` > profile `region`; never the
+ * instance metadata service, which botocore does not ask for a client's region either), then an
+ * endpoint configured by the user (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, the profile's
+ * `[services]` section `sts = endpoint_url = ...`, the profile's `endpoint_url`, unless
+ * `ignore_configured_endpoint_urls`), else the regional endpoint `https://sts.{region}.amazonaws.com`
+ * (the default in botocore 1.43) or, with `sts_regional_endpoints = legacy` and one of the sixteen
+ * legacy regions (or the region `aws-global`), the global `https://sts.amazonaws.com` signed for
+ * us-east-1. FIPS and dual-stack variants follow `use_fips_endpoint` / `use_dualstack_endpoint`.
+ *
+ * Without a region botocore resolves STS's partition endpoint: the global `https://sts.amazonaws.com`
+ * signed for us-east-1, whatever `sts_regional_endpoints` says; so do we. A configured endpoint
+ * without a region is used as it is and signed for us-east-1 (botocore sends the unsigned
+ * `AssumeRoleWithWebIdentity` there too, but refuses to sign `AssumeRole` with `NoRegionError`).
+ * FIPS or dual-stack without a region is a configuration error (botocore would build
+ * `sts-fips.aws-global.amazonaws.com` / `sts.aws-global.api.aws`, hosts its endpoint data does
+ * not list). The successful credentials' provenance ends with where the call went
+ * (`describeRoute`), so `explain` shows it.
  *
  * `@aws-sdk/client-sts` is loaded with a dynamic `import()` on the first call. The client is given
  * everything it would otherwise read from `process.env` or `~/.aws` (region, endpoint, retry
@@ -21,15 +30,16 @@
  * name the STS error code, the region and the endpoint, with a hint for the common codes; nothing
  * the server wrote beyond the code is kept (no message text, no body, no cause).
  */
+import type { STSClientConfig } from "@aws-sdk/client-sts"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import { AwsSession } from "../AwsSession.js"
-import * as AwsRegion from "../AwsRegion.js"
+import { AwsSession, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
 import { bounded, CredentialsError } from "../CredentialsError.js"
 import * as ProfileFile from "../ProfileFile.js"
@@ -52,17 +62,28 @@ export const defaults: { readonly timeout: Duration.Duration; readonly maxAttemp
   maxAttempts: 3
 }
 
+/** The region STS falls back to without one: the global endpoint's signing region. */
+export const globalSigningRegion = "us-east-1"
+
+/** The global STS endpoint (botocore's partition endpoint `aws-global`). */
+export const globalEndpoint = "https://sts.amazonaws.com"
+
 /** Where STS calls go and how they are made. */
 export interface Settings {
-  /** The configured region (what the user set). */
-  readonly region: string
-  /** Where the region came from: `explicit`, `env AWS_REGION`, `profile dev`, ... */
-  readonly regionSource: string
-  /** The region requests are signed for (us-east-1 for the legacy global endpoint). */
+  /** The configured region (what the user set), or `undefined` when none is. */
+  readonly region: string | undefined
+  /** Where the region came from: `explicit`, `env AWS_REGION`, `profile dev`; `undefined` without one. */
+  readonly regionSource: string | undefined
+  /** The region requests are signed for (us-east-1 for the global endpoint, and without a region). */
   readonly signingRegion: string
   readonly endpoint: string
-  /** Where the endpoint came from: `AWS_ENDPOINT_URL_STS`, `regional endpoint`, ... */
+  /**
+   * Where the endpoint came from: `AWS_ENDPOINT_URL_STS`, ... for a configured one; else what
+   * kind it is: `regional endpoint`, `global endpoint, sts_regional_endpoints = legacy`, ...
+   */
   readonly endpointSource: string
+  /** Whether the endpoint was configured by the user (`endpointSource` names the setting). */
+  readonly endpointConfigured: boolean
   readonly timeout: Duration.Duration
   readonly maxAttempts: number
 }
@@ -99,8 +120,9 @@ const dnsSuffix = (region: string, dualstack: boolean): string => {
 }
 
 /**
- * The endpoint botocore resolves for STS without a configured URL: regional (the default), or
- * the global endpoint signed for us-east-1 in legacy mode for the legacy regions.
+ * The endpoint botocore resolves for STS in `region` without a configured URL: regional (the
+ * default), or the global endpoint signed for us-east-1 in legacy mode for the legacy regions,
+ * and for the pseudo-region `aws-global` in either mode.
  */
 export const defaultEndpoint = (options: {
   readonly region: string
@@ -109,14 +131,19 @@ export const defaultEndpoint = (options: {
   readonly dualstack: boolean
 }): { readonly url: string; readonly signingRegion: string; readonly source: string } => {
   const { dualstack, fips, region } = options
-  if (!fips && !dualstack && options.regionalEndpoints === "legacy" && legacyGlobalRegions.has(region)) {
-    return {
-      url: "https://sts.amazonaws.com",
-      signingRegion: "us-east-1",
-      source: "global endpoint (sts_regional_endpoints = legacy)"
+  if (!fips && !dualstack) {
+    if (region === "aws-global") {
+      return { url: globalEndpoint, signingRegion: globalSigningRegion, source: "global endpoint" }
+    }
+    if (options.regionalEndpoints === "legacy" && legacyGlobalRegions.has(region)) {
+      return {
+        url: globalEndpoint,
+        signingRegion: globalSigningRegion,
+        source: "global endpoint, sts_regional_endpoints = legacy"
+      }
     }
   }
-  const name = region === "aws-global" ? "us-east-1" : region
+  const name = region === "aws-global" ? globalSigningRegion : region
   const variant = [fips ? "FIPS" : undefined, dualstack ? "dual-stack" : undefined].filter((v) => v !== undefined)
   // GovCloud's regional STS endpoints are FIPS endpoints already.
   const host = fips && !(name.startsWith("us-gov-") && !dualstack) ? "sts-fips" : "sts"
@@ -144,6 +171,31 @@ const setting = (
         (p) => ({ value: p.value, from: `${key} in profile ${profileName} (${p.path}:${p.line})` })
       ))
 
+/**
+ * The region STS calls use: explicit > `AWS_REGION` > `AWS_DEFAULT_REGION` > the active profile's
+ * `region`, with its source in `AwsRegion`'s words. Unlike `AwsRegion.resolve` this never asks
+ * the instance metadata service: botocore builds its STS client from the configured region only,
+ * and asking would cost a web identity or assume-role link up to two metadata timeouts off EC2
+ * (and pick the instance's region on it).
+ */
+export const configuredRegion = (
+  session: Session
+): Effect.Effect<Option.Option<{ readonly name: string; readonly source: string }>> =>
+  Effect.gen(function*() {
+    if (Option.isSome(session.explicitRegion)) {
+      return Option.some({ name: session.explicitRegion.value, source: "explicit" })
+    }
+    const fromEnv = yield* Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"])
+    if (Option.isSome(fromEnv)) {
+      return Option.some({ name: fromEnv.value.value, source: `env ${fromEnv.value.name}` })
+    }
+    return Option.flatMap(session.profile, (profile) =>
+      Option.map(
+        Option.filter(ProfileFile.property(profile, "region"), (p) => p.value !== ""),
+        (p) => ({ name: p.value, source: `profile ${session.profileName}` })
+      ))
+  })
+
 /** STS as endpoint configuration names it (`AWS_ENDPOINT_URL_STS`, `sts =` in `[services]`). */
 const stsService: ConfiguredEndpoint.ServiceId = { env: "STS", key: "sts" }
 
@@ -157,16 +209,7 @@ export const settings = (
   Effect.gen(function*() {
     const session = yield* AwsSession
     const { profile, profileName } = session
-    const region = yield* AwsRegion.resolve
-    if (Option.isNone(region)) {
-      return yield* new CredentialsError({
-        source,
-        reason: "InvalidConfiguration",
-        profile: profileName,
-        detail: `calling STS needs a region and none is set (botocore raises NoRegionError here too): ` +
-          `set AWS_REGION or AWS_DEFAULT_REGION, or region in profile ${profileName}`
-      })
-    }
+    const region = yield* configuredRegion(session)
     const mode = yield* setting(profile, profileName, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints")
     if (Option.isSome(mode) && mode.value.value !== "legacy" && mode.value.value !== "regional") {
       return yield* new CredentialsError({
@@ -181,15 +224,39 @@ export const settings = (
     const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts))
     const timeout = options.timeout === undefined ? defaults.timeout : Duration.decode(options.timeout)
     const configured = yield* ConfiguredEndpoint.resolve({ session, profileName, service: stsService, source })
+    const common = {
+      region: Option.getOrUndefined(Option.map(region, (r) => r.name)),
+      regionSource: Option.getOrUndefined(Option.map(region, (r) => r.source)),
+      timeout,
+      maxAttempts
+    }
     if (Option.isSome(configured.endpoint)) {
       return {
-        region: region.value.name,
-        regionSource: region.value.source,
-        signingRegion: region.value.name,
+        ...common,
+        signingRegion: Option.isSome(region) ? region.value.name : globalSigningRegion,
         endpoint: configured.endpoint.value.url.replace(/\/+$/, ""),
         endpointSource: configured.endpoint.value.from,
-        timeout,
-        maxAttempts
+        endpointConfigured: true
+      }
+    }
+    if (Option.isNone(region)) {
+      if (configured.useFipsEndpoint || configured.useDualstackEndpoint) {
+        const what = configured.useFipsEndpoint ? "FIPS" : "dual-stack"
+        return yield* new CredentialsError({
+          source,
+          reason: "InvalidConfiguration",
+          profile: profileName,
+          detail: `a ${what} STS endpoint needs a region and none is set: set AWS_REGION or AWS_DEFAULT_REGION, ` +
+            `or region in profile ${profileName} (without a region botocore would call a ${what} variant of ` +
+            `the pseudo-region aws-global, which its endpoint data does not list)`
+        })
+      }
+      return {
+        ...common,
+        signingRegion: globalSigningRegion,
+        endpoint: globalEndpoint,
+        endpointSource: "global endpoint",
+        endpointConfigured: false
       }
     }
     const endpoint = defaultEndpoint({
@@ -199,21 +266,61 @@ export const settings = (
       dualstack: configured.useDualstackEndpoint
     })
     return {
-      region: region.value.name,
-      regionSource: region.value.source,
+      ...common,
       signingRegion: endpoint.signingRegion,
       endpoint: endpoint.url,
       endpointSource: endpoint.source,
-      timeout,
-      maxAttempts
+      endpointConfigured: false
     }
   })
 
-/** `STS in us-east-1 (https://sts.us-east-1.amazonaws.com)`, with where a configured endpoint came from. */
-export const describeSettings = (self: Settings): string =>
-  `STS in ${self.region} (${self.endpoint}${
-    self.endpointSource === "regional endpoint" ? "" : `, ${self.endpointSource}`
-  })`
+/** The region part of a description: `no region configured`, `region eu-west-1` (when not signed for it). */
+const regionNote = (self: Settings): string | undefined =>
+  self.region === undefined
+    ? "no region configured"
+    : self.region === self.signingRegion
+    ? undefined
+    : `region ${self.region}`
+
+/**
+ * For messages: `STS in us-east-1 (https://sts.us-east-1.amazonaws.com)`, with what kind of
+ * endpoint (or where a configured one came from) when it is not the regional one, and the
+ * configured region when the calls are signed for another, or that there is none.
+ */
+export const describeSettings = (self: Settings): string => {
+  const notes = [
+    self.endpointSource === "regional endpoint" ? undefined : self.endpointSource,
+    regionNote(self)
+  ].filter((note) => note !== undefined)
+  return `STS in ${self.signingRegion} (${[self.endpoint, ...notes].join(", ")})`
+}
+
+/** `explicit` -> `set explicitly`, `env AWS_REGION` -> `from AWS_REGION`, `profile dev` -> `from profile dev`. */
+const regionOrigin = (source: string): string =>
+  source === "explicit" ? "set explicitly" : `from ${source.replace(/^env /, "")}`
+
+/**
+ * For provenance: where the calls that made the credentials went, e.g. `via STS us-east-1
+ * (global endpoint, no region configured)` or `via STS eu-west-1 (regional endpoint, region from
+ * AWS_REGION)`.
+ */
+export const describeRoute = (self: Settings): string => {
+  const endpoint = self.endpointConfigured ? `${self.endpoint} from ${self.endpointSource}` : self.endpointSource
+  const region = self.region === undefined || self.regionSource === undefined
+    ? "no region configured"
+    : `${self.region === self.signingRegion ? "region" : `region ${self.region}`} ${regionOrigin(self.regionSource)}`
+  return `via STS ${self.signingRegion} (${endpoint}, ${region})`
+}
+
+/**
+ * The HTTP handler STS clients send with. `undefined` (the default) is the SDK's own Node
+ * handler with the call's timeouts. Tests provide one that records where a request was addressed
+ * and hands it to a loopback fake, to check the choice of a real AWS endpoint without contacting it.
+ */
+export class RequestHandler extends Context.Reference<RequestHandler>()(
+  "effect-aws-credentials/internal/sts/RequestHandler",
+  { defaultValue: (): STSClientConfig["requestHandler"] | undefined => undefined }
+) {}
 
 // ---------------------------------------------------------------------------------------------
 // Calls
@@ -382,6 +489,7 @@ const call = (options: {
     const sdk = yield* loadSdk
     const timeoutMs = Duration.toMillis(settings.timeout)
     const identity = options.credentials === undefined ? undefined : Credentials.toAwsIdentity(options.credentials)
+    const handler = yield* RequestHandler
     let attempts = 0
     const client = yield* SdkCall.scopedClient(() =>
       new sdk.STSClient({
@@ -399,7 +507,7 @@ const call = (options: {
         authSchemePreference: [],
         sigv4aSigningRegionSet: [],
         userAgentAppId: () => Promise.resolve(undefined),
-        requestHandler: { requestTimeout: timeoutMs, connectionTimeout: timeoutMs }
+        requestHandler: handler ?? { requestTimeout: timeoutMs, connectionTimeout: timeoutMs }
       })
     )
     const answer = yield* Effect.suspend(() => {
@@ -459,7 +567,9 @@ const call = (options: {
     }
   }).pipe(
     Effect.scoped,
-    Effect.withSpan(`Sts.${options.operation}`, { attributes: { region: options.settings.region } })
+    Effect.withSpan(`Sts.${options.operation}`, {
+      attributes: { region: options.settings.signingRegion, endpoint: options.settings.endpoint }
+    })
   )
 
 /**

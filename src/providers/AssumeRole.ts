@@ -16,12 +16,16 @@
  * `credential_process`, web identity, IAM Identity Center, an `aws login` session or a
  * `credential_source` (see `internal/profileChain.ts` for the rules). A profile with
  * `web_identity_token_file` is left to `assume-role-with-web-identity`. Every STS call uses the
- * active profile's region and endpoint settings, as botocore does (`internal/sts.ts`).
+ * active profile's region and endpoint settings, as botocore does (`internal/sts.ts`): without a
+ * region, the global endpoint signed for us-east-1; the instance metadata service is never asked
+ * for the region.
  *
  * The credentials expire with the outermost role's; refreshing runs the whole chain again (the
  * root included: a `credential_process` runs again, instance metadata is asked again).
- * Provenance shows the path, e.g. `profile dev -> assume-role arn:aws:iam::1:role/A -> profile
- * base (shared-credentials-file /home/me/.aws/credentials:2)`.
+ * Provenance shows the path and where the STS calls went, e.g. `profile dev -> assume-role
+ * arn:aws:iam::1:role/A -> profile base (shared-credentials-file /home/me/.aws/credentials:2), via
+ * STS eu-west-1 (regional endpoint, region from AWS_REGION)` (or `from the AWS CLI cache ...`
+ * when the outermost role's credentials were read from there).
  *
  * @since 0.1.0
  */
@@ -225,13 +229,18 @@ const mfaCode = (
 /**
  * Assumes one role with the credentials of the step before; with the CLI cache on, answers from
  * it while its credentials have more than 15 minutes left (before asking for an MFA code).
+ * `cacheFile` is the cache file the answer was read from, if it was.
  */
 const assumeStep = (
   settings: Sts.Settings,
   credentials: Credentials.Credentials,
   step: ProfileChain.RoleStep,
   options: Options
-): Effect.Effect<Sts.StsCredentials, CredentialsError, FileSystem.FileSystem> =>
+): Effect.Effect<
+  { readonly answer: Sts.StsCredentials; readonly cacheFile: string | undefined },
+  CredentialsError,
+  FileSystem.FileSystem
+> =>
   Effect.gen(function*() {
     let sessionName = step.sessionName
     if (sessionName === undefined) {
@@ -271,7 +280,7 @@ const assumeStep = (
         yield* Effect.logDebug("assumed-role credentials from the AWS CLI cache").pipe(
           Effect.annotateLogs({ roleArn: step.roleArn, key: cache.key })
         )
-        return hit.value
+        return { answer: hit.value, cacheFile: `${cache.key}.json in ${cache.directory}` }
       }
     }
     const tokenCode = step.mfaSerial === undefined ? undefined : yield* mfaCode(step, step.mfaSerial)
@@ -290,7 +299,7 @@ const assumeStep = (
       }
     })
     if (cache !== undefined) yield* cache.cliCache.write(cache.directory, cache.key, answer)
-    return answer
+    return { answer, cacheFile: undefined }
   })
 
 /**
@@ -344,17 +353,20 @@ export const resolveWith = (
     const settings = yield* Sts.settings(source, options)
     const root = yield* rootCredentials(chain.root, session, settings, options)
     let current = root.credentials
-    let last: Sts.StsCredentials | undefined
+    let cacheFile: string | undefined
     for (const step of chain.roles) {
-      last = yield* assumeStep(settings, current, step, options)
-      current = Sts.toCredentials(last, source, `assume-role ${step.roleArn}`)
+      const assumed = yield* assumeStep(settings, current, step, options)
+      cacheFile = assumed.cacheFile
+      current = Sts.toCredentials(assumed.answer, source, `assume-role ${step.roleArn}`)
     }
     const outermostFirst = [...chain.roles].reverse()
-    const provenance = [
+    const path = [
       ...outermostFirst.map((step) => `profile ${step.profile} -> assume-role ${step.roleArn}`),
       root.trail
     ].join(" -> ")
-    return Credentials.withProvenance(current, provenance)
+    // What made the credentials handed out: the last STS call, or the cache file it was served from.
+    const how = cacheFile === undefined ? Sts.describeRoute(settings) : `from the AWS CLI cache (${cacheFile})`
+    return Credentials.withProvenance(current, `${path}, ${how}`)
   })
 
 /**

@@ -16,6 +16,11 @@
  * (botocore's `disable_env_vars`). No token file: unavailable. A token file without a role:
  * `InvalidConfiguration`. The session name defaults to `botocore-session-<unix time>`.
  *
+ * STS is called in the configured region (explicit, environment or profile; never the instance
+ * metadata service's), or at the global endpoint without one, as botocore does (`internal/sts.ts`).
+ * The provenance ends with where the call went, e.g. `via STS us-east-1 (global endpoint, no
+ * region configured)`.
+ *
  * @since 0.1.0
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
@@ -26,7 +31,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { AwsCredentials } from "../AwsCredentials.js"
 import { AwsSession, profileNamedExplicitly, type Service as Session } from "../AwsSession.js"
-import type * as Credentials from "../Credentials.js"
+import * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as Env from "../internal/env.js"
 import { readOptionalFile } from "../internal/files.js"
@@ -204,7 +209,8 @@ export const resolveWith = (
       })
     }
     const settings = yield* Sts.settings(source, options)
-    return yield* assumeWith(settings, configured.value)
+    const credentials = yield* assumeWith(settings, configured.value)
+    return Credentials.withProvenance(credentials, `${credentials.provenance}, ${Sts.describeRoute(settings)}`)
   })
 
 /**

@@ -146,7 +146,8 @@ suite(`STS on moto with IAM auth${suffix}`, () => {
       assert.strictEqual(
         credentials.provenance,
         `profile dev -> assume-role ${roleA} -> profile mid -> assume-role ${roleB} -> ` +
-          `profile base (shared-credentials-file ${home.credentialsPath}:2)`
+          `profile base (shared-credentials-file ${home.credentialsPath}:2), ` +
+          `via STS us-east-1 (${moto.url} from AWS_ENDPOINT_URL_STS, region from AWS_REGION)`
       )
       assert.strictEqual(status, 200)
       assert.strictEqual(arn, `arn:aws:sts::${accountId}:assumed-role/RoleA/dev-session`)

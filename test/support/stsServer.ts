@@ -9,6 +9,9 @@
  * was signed and with which access key and region, and whether it carried a session token.
  * Faults are queued and consumed one per request: STS errors, 500, slow answers, dropped
  * connections, garbage. Bound to 127.0.0.1 on a free port and closed with the test's scope.
+ *
+ * `interceptor(server)` is an HTTP handler for the STS client that delivers requests addressed to
+ * a real AWS endpoint to the server instead, recording where they were addressed.
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -249,3 +252,85 @@ export const make = (options: Options = {}): Effect.Effect<StsServer, never, Sco
         server.close(() => resume(Effect.void))
       })
   ).pipe(Effect.map(({ api }) => api))
+
+/** The parts of an SDK HTTP request the interceptor reads (the SDK's `HttpRequest`). */
+type SdkRequest = {
+  readonly protocol: string
+  readonly hostname: string
+  readonly port?: number | undefined
+  readonly method: string
+  readonly path: string
+  readonly query?: Readonly<Record<string, string | ReadonlyArray<string> | null>> | undefined
+  readonly headers: Readonly<Record<string, string>>
+  readonly body?: unknown
+}
+
+/** What the SDK's HTTP handlers answer. */
+type SdkResponse = {
+  readonly response: {
+    readonly statusCode: number
+    readonly reason?: string | undefined
+    readonly headers: Record<string, string>
+    readonly body: http.IncomingMessage
+  }
+}
+
+/** An SDK HTTP handler: what `Sts.RequestHandler` takes. */
+export type SdkHandler = {
+  readonly handle: (request: SdkRequest, options?: { readonly abortSignal?: AbortSignal }) => Promise<SdkResponse>
+  readonly updateHttpClientConfig: () => void
+  readonly httpHandlerConfigs: () => Record<string, never>
+  readonly destroy: () => void
+}
+
+export interface Interceptor {
+  /** Sends every request to the fake server, whatever host the client addressed. */
+  readonly handler: SdkHandler
+  /** Where the client addressed each request (`https://sts.amazonaws.com/`), in order. */
+  readonly addressed: ReadonlyArray<string>
+}
+
+/**
+ * An HTTP handler for the STS client (through `Sts.RequestHandler`) that records the URL each
+ * request was addressed to and delivers it, signed as it is (Host header included), to `server`
+ * on loopback. It lets a test check that a real AWS endpoint was chosen (the global
+ * `https://sts.amazonaws.com`, a regional one) without contacting it.
+ */
+export const interceptor = (server: StsServer): Interceptor => {
+  const addressed: Array<string> = []
+  const handler: SdkHandler = {
+    handle: (request, options) =>
+      new Promise((resolve, reject) => {
+        const query = new URLSearchParams()
+        for (const [key, value] of Object.entries(request.query ?? {})) {
+          for (const one of Array.isArray(value) ? value : value === null ? [] : [value]) query.append(key, one)
+        }
+        const search = query.size === 0 ? "" : `?${query.toString()}`
+        addressed.push(
+          `${request.protocol}//${request.hostname}${request.port === undefined ? "" : `:${request.port}`}${request.path}${search}`
+        )
+        const target = new URL(server.url)
+        const outgoing = http.request({
+          host: target.hostname,
+          port: Number(target.port),
+          method: request.method,
+          path: `${request.path}${search}`,
+          headers: request.headers,
+          ...(options?.abortSignal === undefined ? {} : { signal: options.abortSignal })
+        }, (res) => {
+          const headers: Record<string, string> = {}
+          for (const [name, value] of Object.entries(res.headers)) {
+            if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value
+          }
+          resolve({ response: { statusCode: res.statusCode ?? 0, reason: res.statusMessage, headers, body: res } })
+        })
+        outgoing.on("error", reject)
+        const body = request.body
+        outgoing.end(typeof body === "string" || body instanceof Uint8Array ? body : undefined)
+      }),
+    updateHttpClientConfig: () => {},
+    httpHandlerConfigs: () => ({}),
+    destroy: () => {}
+  }
+  return { handler, addressed }
+}
