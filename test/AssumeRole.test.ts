@@ -844,8 +844,10 @@ describe("AssumeRole: refresh", () => {
       })
       const asked = yield* Ref.make(0)
       const mfa = MfaTokenProvider.layer(() => Effect.as(Ref.update(asked, (n) => n + 1), "654321"))
-      // A long STS timeout: the TestClock jumps must not time out a call in flight.
-      const slowTimeouts = AssumeRole.layerWith({ timeout: "1 day", maxAttempts: 1 }).pipe(Layer.provide(mfa))
+      // Long STS and process timeouts: the TestClock jumps must not time out a call in flight.
+      const slowTimeouts = AssumeRole.layerWith({ timeout: "1 day", maxAttempts: 1, process: { timeout: "1 day" } }).pipe(
+        Layer.provide(mfa)
+      )
       const exit = yield* runWith(slowTimeouts, { env }, Effect.gen(function*() {
         const service = yield* AwsCredentials
         const first = yield* service.get

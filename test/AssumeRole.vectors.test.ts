@@ -8,7 +8,8 @@ import { missingReason, readVector, vectorsAvailable } from "./support/vectors.j
 /**
  * `aws-config/test-data/assume-role-tests.json` from smithy-rs (28 cases: 13 chains, 15 errors),
  * run against `profileChain.resolve`. Chains must match the expected rows exactly; errors are
- * Rust message fragments, mapped here to our error class and reason.
+ * Rust message fragments, mapped here to our error class and reason, and our message must name
+ * what the fragment names (see `mustName`).
  */
 
 type Plain = Record<string, Record<string, string>>
@@ -109,6 +110,55 @@ const toRows = (plan: ProfileChain.Plan): ReadonlyArray<unknown> => {
   ]
 }
 
+/** Every profile a case defines, selects or names as a `source_profile`. */
+const profileNames = (testCase: Case): ReadonlySet<string> =>
+  new Set([
+    testCase.input.selected_profile,
+    ...Object.keys(testCase.input.profiles),
+    ...Object.values(testCase.input.profiles).flatMap((properties) =>
+      properties.source_profile === undefined ? [] : [properties.source_profile]
+    )
+  ])
+
+/** Following `source_profile` from the selected profile: the loop it runs into, e.g. `[A, B, A]`. */
+const sourceProfileLoop = (testCase: Case): ReadonlyArray<string> | undefined => {
+  const path = [testCase.input.selected_profile]
+  while (true) {
+    const next = testCase.input.profiles[path.at(-1)!]?.source_profile
+    if (next === undefined) return undefined
+    const seen = path.indexOf(next)
+    path.push(next)
+    if (seen >= 0) return path.slice(seen)
+  }
+}
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+/** `name` as a whole word (not part of a longer name or key). */
+const word = (name: string) => new RegExp(`(?<![\\w-])${escape(name)}(?![\\w-])`)
+/** `name` as the name of a profile: `profile B`, `profile \`B\``, `source profile B`. */
+const profileWord = (name: string) => new RegExp(`profile \`?${escape(name)}\`?(?![\\w-])`)
+
+/**
+ * What our message must name, read from the case: every profile, key and session the vector's own
+ * error names (`B`, `aws_secret_access_key`, `oops`: the words that are profile names, contain an
+ * underscore or are in backquotes), and for a loop, its path.
+ */
+const mustName = (testCase: Case, expected: string): ReadonlyArray<readonly [what: string, pattern: RegExp]> => {
+  const profiles = profileNames(testCase)
+  const quoted = new Set([...expected.matchAll(/`([^`]+)`/g)].map((match) => match[1]!))
+  const names: Array<readonly [string, RegExp]> = []
+  for (const token of new Set(expected.match(/[\w-]+/g) ?? [])) {
+    if (profiles.has(token)) names.push([`profile ${token}`, profileWord(token)])
+    else if (token.includes("_") || quoted.has(token)) names.push([token, word(token)])
+  }
+  if (/infinite loop/.test(expected)) {
+    const loop = sourceProfileLoop(testCase)
+    assert.isDefined(loop, `a loop, says the vector, but source_profile from ${testCase.input.selected_profile} ends`)
+    names.push([`the loop ${loop!.join(" -> ")}`, new RegExp(escape(loop!.join(" -> ")))])
+  }
+  return names
+}
+
 const results = { passed: 0, chains: 0, errors: 0 }
 
 const suite = vectorsAvailable ? describe : describe.skip
@@ -134,11 +184,17 @@ suite(`assume-role-tests.json${suffix}`, () => {
           assert.fail(`expected ${expected?.[1]} for "${output.Error}", got ${JSON.stringify(toRows(result.right))}`)
         } else {
           const [, tag, reason] = expected!
-          assert.strictEqual(result.left._tag, tag, result.left.message)
+          const { message } = result.left
+          assert.strictEqual(result.left._tag, tag, message)
           if (result.left._tag === "CredentialsError") {
-            assert.strictEqual(result.left.reason, reason, result.left.message)
-            // Every error names the profile it is about.
-            assert.isDefined(result.left.profile)
+            assert.strictEqual(result.left.reason, reason, message)
+            // Every error is about one of the case's profiles, and its message says which.
+            const profile = result.left.profile ?? ""
+            assert.isTrue(profileNames(testCase).has(profile), `profile ${profile} is not one of the case's`)
+            assert.match(message, profileWord(profile))
+          }
+          for (const [what, pattern] of mustName(testCase, output.Error)) {
+            assert.match(message, pattern, `the message does not name ${what} (vector: "${output.Error}")`)
           }
         }
         results.errors++

@@ -18,10 +18,12 @@ import {
   withCapturedLogs,
   withEnv
 } from "./support/fixtures.js"
+import * as RefreshWatch from "./support/refreshWatch.js"
 import { recordingTracer, renderSpans } from "./support/spans.js"
 import {
   credentialsOf,
   failureOf,
+  isoSeconds,
   type MetadataServer,
   metadataServer,
   printed,
@@ -123,6 +125,64 @@ describe("Container: configured", () => {
       const [first, second] = getSuccess(exit)
       assert.notStrictEqual(first.accessKeyId, second.accessKeyId)
       assert.deepStrictEqual(server.requests.slice(2).map((r) => r.headers.authorization), ["rotated-3", "rotated-4"])
+    }))
+})
+
+describe("Container: the document's Code", () => {
+  it.scoped("not required (the endpoints send none), and accepted when it is Success", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const server = yield* metadataServer()
+      server.fault("container", { _tag: "CodeField", present: false }, 1)
+      server.fault("container", { _tag: "CodeField", present: true }, 1)
+      const env = home.env(fullUri(server))
+      const withoutCode = credentialsOf(yield* fetchOnce(env))
+      const withCode = credentialsOf(yield* fetchOnce(env))
+      assert.strictEqual(withoutCode.accessKeyId, server.served[0]!.AccessKeyId)
+      assert.strictEqual(withCode.accessKeyId, server.served[1]!.AccessKeyId)
+    }))
+})
+
+describe("Container: credentials with a different lifetime on each fetch", () => {
+  it.scoped("the layer refreshes each set ahead of its own expiry (TestClock, 200 simulated minutes)", () =>
+    Effect.gen(function*() {
+      const t0 = Date.parse("2026-03-01T12:00:00Z")
+      yield* TestClock.setTime(t0)
+      const clock = yield* Effect.clock
+      const minute = 60_000
+      // 30, 120, 16, then 60 minutes (the last repeats): refreshes due at about +15, +121, +130 and +176.
+      const lifetimes = [30, 120, 16, 60].map((m) => m * minute)
+      const fetches: Array<RefreshWatch.Fetch> = []
+      const server = yield* metadataServer({
+        expiration: (n) => {
+          const at = clock.unsafeCurrentTimeMillis()
+          const expiration = isoSeconds(at + lifetimes[Math.min(n, lifetimes.length) - 1]!)
+          fetches.push({ at, expiresAt: Date.parse(expiration) })
+          return expiration
+        }
+      })
+      const home = yield* tempHome
+      const watch = RefreshWatch.make()
+      const exit = yield* runWith(
+        // The clock jumps while real requests run: keep the timeout out of reach.
+        Container.layerWith({ ...fast, timeout: "1 day" }),
+        { env: home.env(fullUri(server)) },
+        Effect.flatMap(AwsCredentials, (service) => RefreshWatch.sampleEvery(service, watch, "1 minute", 200))
+      ).pipe(Effect.withTracer(watch.tracer))
+      const samples = getSuccess(exit)
+
+      assert.strictEqual(server.counts.container, 5)
+      assert.strictEqual(watch.started(), 4)
+      // Lifetimes to the minute: the document's Expiration has whole seconds.
+      assert.deepStrictEqual(
+        fetches.map((fetch) => Math.round((fetch.expiresAt - fetch.at) / minute)),
+        [30, 120, 16, 60, 60]
+      )
+      RefreshWatch.assertRefreshedAhead(fetches, samples, minute)
+      assert.deepStrictEqual(
+        [...new Set(samples.map((sample) => sample.accessKeyId))],
+        server.served.map((document) => document.AccessKeyId)
+      )
     }))
 })
 

@@ -7,8 +7,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
 import { AwsCredentials } from "../src/AwsCredentials.js"
 import * as AwsSession from "../src/AwsSession.js"
@@ -255,6 +257,17 @@ describe("InstanceMetadata: broken", () => {
         assert.include(error.message, "Code AssumeRoleUnauthorizedAccess: EC2 cannot assume the role")
       }
     ))
+
+  it.scoped("a document without Code: InvalidResponse naming the role and the endpoint, saying Code is missing", () =>
+    broken((server) => server.fault("roleCredentials", { _tag: "CodeField", present: false }), (error, server) => {
+      assert.strictEqual(error.reason, "InvalidResponse")
+      assert.include(
+        error.message,
+        `the credentials of role test-role from ${server.url}/latest/meta-data/iam/security-credentials/test-role`
+      )
+      assert.include(error.message, "Code is missing")
+      assert.strictEqual(server.counts.roleCredentials, 1)
+    }))
 
   it.scoped("a status that is neither 404 nor transient (403): ServiceError", () =>
     broken((server) => server.fault("roleCredentials", { _tag: "Status", status: 403 }), (error) => {
@@ -554,6 +567,44 @@ describe("InstanceMetadata: timeouts, attempts, hop limit", () => {
     }))
 })
 
+/**
+ * A `Random` whose every draw sits at `r` in [0, 1) of its range, so that a test can place a
+ * jittered value whichever of the service's methods the code uses.
+ */
+const drawing = (r: number): Random.Random => ({
+  [Random.RandomTypeId]: Random.RandomTypeId,
+  next: Effect.succeed(r),
+  nextBoolean: Effect.succeed(r >= 0.5),
+  nextInt: Effect.succeed(Math.floor(r * Number.MAX_SAFE_INTEGER)),
+  nextRange: (min, max) => Effect.succeed(min + r * (max - min)),
+  nextIntBetween: (min, max) => Effect.succeed(min + Math.floor(r * (max - min))),
+  shuffle: (elements) => Random.make(r).shuffle(elements)
+})
+
+/**
+ * Gets credentials that live six hours, then lets the service go down and fetches again a minute
+ * after they expired, with `random` as the `Random` service: how far past that moment the stale
+ * credentials are extended.
+ */
+const staleExtension = (random: Random.Random) =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    const home = yield* tempHome
+    const server = yield* metadataServer({
+      expiration: () => isoSeconds(clock.unsafeCurrentTimeMillis() + 6 * 3_600_000)
+    })
+    const env = home.env(endpointEnv(server.url))
+    const state = yield* InstanceMetadata.makeState
+    credentialsOf(yield* resolveOnce(env, state))
+    server.fault("any", { _tag: "Drop" })
+    yield* TestClock.adjust("361 minutes")
+    const now = clock.unsafeCurrentTimeMillis()
+    const stale = credentialsOf(
+      yield* resolveOnce(env, state).pipe(Effect.withRandom(random), Logger.withMinimumLogLevel(LogLevel.Error))
+    )
+    return DateTime.toEpochMillis(Option.getOrThrow(stale.expiration)) - now
+  })
+
 describe("InstanceMetadata: static stability", () => {
   it.effect("an outage at refresh keeps the last credentials, extended 5-10 minutes; recovery brings new ones", () =>
     Effect.gen(function*() {
@@ -592,6 +643,20 @@ describe("InstanceMetadata: static stability", () => {
       assert.strictEqual(recovered.accessKeyId, server.served.at(-1)!.AccessKeyId)
     }).pipe(Effect.scoped))
 
+  it.effect("the extension is jittered across 5 to 10 minutes by the Random service", () =>
+    Effect.gen(function*() {
+      const [a, b] = [yield* staleExtension(Random.make("seed-a")), yield* staleExtension(Random.make("seed-b"))]
+      assert.notStrictEqual(a, b, "two seeds gave the same extension: it is not jittered")
+      for (const extension of [a, b]) {
+        assert.isAtLeast(extension, 5 * 60_000)
+        assert.isAtMost(extension, 10 * 60_000)
+      }
+      // The ends and the middle of the range, whichever Random method the source draws with.
+      assert.strictEqual(yield* staleExtension(drawing(0)), 5 * 60_000)
+      assert.approximately(yield* staleExtension(drawing(0.5)), 7.5 * 60_000, 1000)
+      assert.approximately(yield* staleExtension(drawing(0.999_999)), 10 * 60_000, 1000)
+    }).pipe(Effect.scoped))
+
   it.effect("the first fetch has nothing to fall back on: unavailable", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
@@ -606,13 +671,16 @@ describe("InstanceMetadata: static stability", () => {
       const home = yield* tempHome
       const server = yield* metadataServer()
       server.fault("roleCredentials", { _tag: "Expired" })
+      const before = Date.now()
       const [exit, lines] = yield* withCapturedLogs(
         resolveWith(InstanceMetadata.layer, { env: home.env(endpointEnv(server.url)) }).pipe(Effect.flatten)
       )
+      const after = Date.now()
       const { credentials } = getSuccess(exit)
       const until = DateTime.toEpochMillis(Option.getOrThrow(credentials.expiration))
-      assert.isAtLeast(until, Date.now() + 4 * 60_000)
-      assert.isAtMost(until, Date.now() + 10 * 60_000)
+      // Extended from the moment of the fetch, which lies between `before` and `after`.
+      assert.isAtLeast(until, before + 5 * 60_000)
+      assert.isAtMost(until, after + 10 * 60_000)
       const warning = lines.find((line) => line.level === LogLevel.Warning)
       assert.include(warning!.message, "expired credentials")
       assertNoSecrets(server, printed(lines))

@@ -29,6 +29,7 @@ import {
   withCapturedLogs,
   withEnv
 } from "./support/fixtures.js"
+import * as RefreshWatch from "./support/refreshWatch.js"
 import { assertNoSecrets } from "./support/secrets.js"
 import * as SsoServer from "./support/ssoServer.js"
 
@@ -137,7 +138,8 @@ describe("Sso: configured or not", () => {
       assert.deepStrictEqual(Option.map(credentials.expiration, DateTime.toEpochMillis), Option.some(issued.expiration))
       assert.strictEqual(
         credentials.provenance,
-        `profile dev: IAM Identity Center role Admin in account ${account} (sso-session my-sso), token ${tokenPath}`
+        `profile dev: IAM Identity Center role Admin in account ${account} via SSO portal in us-east-1 ` +
+          `(sso-session my-sso), token ${tokenPath}`
       )
       assert.deepStrictEqual(outcomes(attempts), [["sso", "resolved"]])
       // The portal saw the protocol: query parameters and the bearer header; nothing refreshed.
@@ -159,7 +161,10 @@ describe("Sso: configured or not", () => {
         yield* resolveWith(layer, { env: envFor(home, server, { AWS_PROFILE: "legacy" }) })
       )
       assert.strictEqual(credentials.accessKeyId, server.issued[0]!.accessKeyId)
-      assert.include(credentials.provenance, "profile legacy: IAM Identity Center role Admin")
+      assert.include(
+        credentials.provenance,
+        `profile legacy: IAM Identity Center role Admin in account ${account} via SSO portal in us-east-1, token `
+      )
       assert.deepStrictEqual(server.calls, { portal: 1, oidc: 0, signin: 0 })
     }))
 })
@@ -591,6 +596,113 @@ describe("Sso: an aws sso login while the program runs", () => {
         assert.deepStrictEqual(bearers, ["first-token", "second-token"])
       }))
       getSuccess(exit)
+    }))
+})
+
+describe("Sso: credentials with a different lifetime on each fetch", () => {
+  it.scoped("the layer refreshes each set ahead of its own expiry (TestClock, 200 simulated minutes)", () =>
+    Effect.gen(function*() {
+      const t0 = Date.parse("2026-03-01T12:00:00Z")
+      yield* TestClock.setTime(t0)
+      const clock = yield* Effect.clock
+      const minute = 60_000
+      // 60, 20, 45, then 90 minutes (the last repeats): refreshes due at about +45, +56, +87 and +163.
+      const lifetimes = [60, 20, 45, 90].map((m) => m * minute)
+      const home = yield* tempHome
+      const server = yield* SsoServer.make({
+        now: () => clock.unsafeCurrentTimeMillis(),
+        credentialLifetimesMs: lifetimes
+      })
+      writeConfig(home)
+      writeToken(home, "my-sso", { accessToken: "day-token", expiresAt: iso(t0 + 24 * 3600_000), startUrl })
+      server.acceptToken("day-token")
+      const watch = RefreshWatch.make()
+      const exit = yield* runWith(
+        // The clock jumps while real requests run: keep the call timeout out of reach.
+        Sso.layerWith({ timeout: "1 day" }),
+        { env: envFor(home, server) },
+        Effect.flatMap(AwsCredentials, (service) => RefreshWatch.sampleEvery(service, watch, "1 minute", 200))
+      ).pipe(Effect.withTracer(watch.tracer))
+      const samples = getSuccess(exit)
+
+      assert.strictEqual(server.calls.portal, 5)
+      assert.strictEqual(watch.started(), 4)
+      const fetches = server.issued.map((credentials, i) => ({
+        at: credentials.expiration - lifetimes[Math.min(i, lifetimes.length - 1)]!,
+        expiresAt: credentials.expiration
+      }))
+      // Each set lived what the portal said it would this time.
+      assert.deepStrictEqual(
+        fetches.map((fetch) => (fetch.expiresAt - fetch.at) / minute),
+        [60, 20, 45, 90, 90]
+      )
+      RefreshWatch.assertRefreshedAhead(fetches, samples, minute)
+      assert.deepStrictEqual(
+        [...new Set(samples.map((sample) => sample.accessKeyId))],
+        server.issued.map((credentials) => credentials.accessKeyId)
+      )
+    }))
+})
+
+describe("Sso: a new aws sso login after the token expired", () => {
+  it.scoped("get fails with TokenExpired naming the command; a fresh token in the cache brings it back", () =>
+    Effect.gen(function*() {
+      const t0 = Date.parse("2026-03-01T12:00:00Z")
+      yield* TestClock.setTime(t0)
+      const clock = yield* Effect.clock
+      const home = yield* tempHome
+      const server = yield* SsoServer.make({ now: () => clock.unsafeCurrentTimeMillis() })
+      writeConfig(home)
+      // A token that ends 20 minutes in, without what a refresh needs (as from an older CLI).
+      writeToken(home, "my-sso", { accessToken: "first-token", expiresAt: iso(t0 + 20 * 60_000), startUrl })
+      server.acceptToken("first-token")
+      const watch = RefreshWatch.make()
+      const [exit, logs] = yield* withCapturedLogs(runWith(
+        Sso.layerWith({ timeout: "1 day" }),
+        { env: envFor(home, server) },
+        Effect.gen(function*() {
+          const service = yield* AwsCredentials
+          const first = yield* service.get
+          // The role credentials (1 hour) outlive the token; the refreshes from +45 minutes on
+          // find it expired, and once the credentials have expired too, get fails.
+          yield* TestClock.adjust("61 minutes")
+          yield* watch.idle()
+          const expired = yield* Effect.flip(service.get)
+          const portalCalls = server.calls.portal
+
+          // `aws sso login --sso-session my-sso` writes a new token; the layer is not rebuilt.
+          server.revokeToken("first-token")
+          server.acceptToken("second-token")
+          writeToken(home, "my-sso", {
+            accessToken: "second-token",
+            expiresAt: iso(clock.unsafeCurrentTimeMillis() + 8 * 3600_000),
+            startUrl
+          })
+          // Past the engine's backoff after the failed refreshes (at most a minute).
+          yield* TestClock.adjust("61 seconds")
+          yield* watch.idle()
+          const recovered = yield* service.get
+          return { first, expired, portalCalls, recovered, now: clock.unsafeCurrentTimeMillis() }
+        })
+      ).pipe(Effect.withTracer(watch.tracer)))
+      const { expired, first, now, portalCalls, recovered } = getSuccess(Exit.flatten(exit))
+
+      assert.strictEqual(first.accessKeyId, server.issued[0]!.accessKeyId)
+      assert.strictEqual(expired._tag, "CredentialsError")
+      assert.strictEqual(expired.reason, "TokenExpired")
+      assert.include(expired.message, "run `aws sso login --sso-session my-sso`")
+      assert.include(expired.message, `expired at ${new Date(t0 + 20 * 60_000).toISOString()}`)
+      // Only the first fetch reached the portal: the expired token is never sent.
+      assert.strictEqual(portalCalls, 1)
+
+      assert.strictEqual(recovered.accessKeyId, server.issued[1]!.accessKeyId)
+      assert.isTrue(DateTime.toEpochMillis(Option.getOrThrow(recovered.expiration)) > now)
+      assert.deepStrictEqual(
+        server.requests.filter((r) => r.route === "portal").map((r) => r.headers["x-amz-sso_bearer_token"]),
+        ["first-token", "second-token"]
+      )
+      assert.isTrue(logs.some((line) => line.level === LogLevel.Warning && line.message.includes("refresh failed")))
+      for (const line of logs) assertNoSecrets(line.rendered, ["first-token", "second-token"])
     }))
 })
 

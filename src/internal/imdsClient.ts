@@ -315,7 +315,8 @@ const fetchOnce = (context: Context): Effect.Effect<
     )
     // Decoding brings Schema: loaded once there is a document to decode.
     const { decode, describeProblem } = yield* Effect.promise(() => import("./metadataCredentials.js"))
-    const decoded = decode(document, { token: true, expiration: true })
+    // The service always sends `Code`: a document without one is not from a metadata service.
+    const decoded = decode(document, { code: true, token: true, expiration: true })
     const what = `the credentials of role ${role} from ${url(settings, rolePathFull)}`
     if (Either.isLeft(decoded)) {
       return yield* error(

@@ -5,7 +5,8 @@
  * `{"Code": "Success", "AccessKeyId": ..., "SecretAccessKey": ..., "Token": ..., "Expiration": ..., "AccountId"?: ...}`
  *
  * `Code`, when present, must be `Success` (the services put an error code and a `Message` there
- * instead of credentials).
+ * instead of credentials). Instance metadata always sends it, so that source requires it
+ * (`require.code`); the container endpoints send no `Code`.
  */
 import type * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
@@ -51,13 +52,19 @@ const present = (value: string | null | undefined): value is string =>
   value !== undefined && value !== null && value !== ""
 
 /**
- * Decodes a credentials document. `require` names the fields that must be there besides the key
- * pair (instance metadata always sends `Token` and `Expiration`; a custom container endpoint may not).
+ * The fields a document must have besides the key pair. Instance metadata always sends `Code`,
+ * `Token` and `Expiration`; the container endpoints send no `Code`, and a custom one may send
+ * neither `Token` nor `Expiration`.
  */
-export const decode = (
-  text: string,
-  require: { readonly token: boolean; readonly expiration: boolean }
-): Either.Either<Decoded, Problem> => {
+export interface Required {
+  /** `Code` must be present (and, as always when present, `Success`). Default `false`. */
+  readonly code?: boolean | undefined
+  readonly token: boolean
+  readonly expiration: boolean
+}
+
+/** Decodes a credentials document, checking the fields `require` names. */
+export const decode = (text: string, require: Required): Either.Either<Decoded, Problem> => {
   const status = decodeStatus(text)
   if (Either.isLeft(status)) return Either.left(status.left)
   const code = status.right.Code
@@ -68,10 +75,19 @@ export const decode = (
       message: present(status.right.Message) ? bounded(status.right.Message, 300) : undefined
     })
   }
+  const codeMissing = require.code === true && !present(code) ? ["Code is missing"] : []
   const document = decodeDocument(text)
-  if (Either.isLeft(document)) return Either.left(document.left)
+  if (Either.isLeft(document)) {
+    const problem = document.left
+    return Either.left(
+      problem._tag === "InvalidShape" && codeMissing.length > 0
+        ? { _tag: "InvalidShape", description: [...codeMissing, problem.description].join("; ") }
+        : problem
+    )
+  }
   const { AccessKeyId, AccountId, Expiration, SecretAccessKey, Token } = document.right
   const missing = [
+    ...codeMissing,
     ...(require.token && !present(Token) ? ["Token is missing"] : []),
     ...(require.expiration && !present(Expiration) ? ["Expiration is missing"] : [])
   ]

@@ -328,8 +328,9 @@ export const makeState: Effect.Effect<State> = Effect.all({
 /**
  * Fetches the role's credentials once with `state`: unavailable when the service is disabled,
  * unreachable (and there are no last credentials to extend) or the instance has no role; an
- * error when it answers with something that is not credentials, a non-`Success` code, or
- * refuses in a way that needs the user's attention (IMDSv1 disabled and no token, hop limit).
+ * error when it answers with something that is not credentials, a document whose `Code` is missing
+ * or not `Success` (the service always sends one), or refuses in a way that needs the user's
+ * attention (IMDSv1 disabled and no token, hop limit).
  *
  * @since 0.1.0
  * @category resolution

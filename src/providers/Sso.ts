@@ -342,7 +342,7 @@ export const resolveForProfile = (
       policy: policyOf(options),
       fix: internal.loginCommand(settings),
       provenance: `profile ${profileName}: IAM Identity Center role ${settings.roleName} ` +
-        `in account ${settings.accountId}${
+        `in account ${settings.accountId} via SSO portal in ${settings.region}${
           settings.sessionName === undefined ? "" : ` (sso-session ${settings.sessionName})`
         }, token ${token.path}`
     })

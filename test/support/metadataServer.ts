@@ -47,6 +47,11 @@ export type Fault =
   | { readonly _tag: "Expired" }
   /** Answer a document with this `Code` (and `Message`) instead of credentials. */
   | { readonly _tag: "Code"; readonly code: string; readonly message?: string | undefined }
+  /**
+   * Answer credentials with (`present: true`) or without a `Code: "Success"` field, whatever the
+   * endpoint normally sends (IMDS always sends one, the container endpoint never does).
+   */
+  | { readonly _tag: "CodeField"; readonly present: boolean }
 
 /** The credentials document fields. */
 export interface RoleCredentials {
@@ -191,9 +196,10 @@ export const metadataServer = (
           return send(res, 200, JSON.stringify({ Code: fault.code, Message: fault.message ?? "failure injected" }))
         }
         const doc = credentials(fault?._tag === "Expired", imds)
+        const withCode = fault?._tag === "CodeField" ? fault.present : imds
         const body = imds
           ? {
-            Code: "Success",
+            ...(withCode ? { Code: "Success" } : {}),
             LastUpdated: isoSeconds(Date.now()),
             Type: "AWS-HMAC",
             AccessKeyId: doc.AccessKeyId,
@@ -202,7 +208,11 @@ export const metadataServer = (
             Expiration: doc.Expiration,
             AccountId: doc.AccountId
           }
-          : { ...doc, RoleArn: "arn:aws:iam::123456789012:role/test-role" }
+          : {
+            ...(withCode ? { Code: "Success" } : {}),
+            ...doc,
+            RoleArn: "arn:aws:iam::123456789012:role/test-role"
+          }
         return send(res, 200, JSON.stringify(body), { "content-type": "application/json" })
       }
 
