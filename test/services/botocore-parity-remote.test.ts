@@ -306,7 +306,7 @@ const scenarios: ReadonlyArray<Scenario> = [
     differs: {
       botocore: { ok: false, none: true },
       ours: { status: 2, reason: "ServiceError" },
-      readme: "Instance metadata: broken answers (garbage, non-Success, 400, 403) are errors (botocore skips the source silently)"
+      readme: "Instance metadata: broken answers (garbage, a Code that is missing or not Success, 400, 403) are errors"
     }
   },
   {
@@ -371,6 +371,19 @@ const scenarios: ReadonlyArray<Scenario> = [
       return stsEnv(context.authMoto, { AWS_PROFILE: "dev" })
     },
     keys: { _tag: "MotoRole", moto: "auth", roleArn: () => roleA }
+  },
+  {
+    name: "difference: assume-role with an STS endpoint URL and no region",
+    setup: (context) => {
+      write(context.home, ".aws/config", `[profile dev]\nrole_arn = ${roleA}\nsource_profile = base\n`)
+      write(context.home, ".aws/credentials", `[base]\n${userKeys()}`)
+      return { AWS_ENDPOINT_URL_STS: context.authMoto, AWS_PROFILE: "dev" }
+    },
+    differs: {
+      botocore: { ok: false, error: "NoRegionError" },
+      ours: { status: 0 },
+      readme: "STS without a region: with a configured STS endpoint URL, AssumeRole is signed for us-east-1 (botocore raises NoRegionError)"
+    }
   },
   {
     name: "assume-role: role -> role (dev -> mid -> static base), session name from the profile",
@@ -469,6 +482,16 @@ const scenarios: ReadonlyArray<Scenario> = [
       )
       return stsEnv(context.openMoto, { AWS_PROFILE: "ci" })
     },
+    keys: { _tag: "MotoRole", moto: "open", roleArn: () => openRole }
+  },
+  {
+    name: "assume-role-with-web-identity with no region: the configured STS endpoint, unsigned",
+    setup: (context) => ({
+      AWS_ENDPOINT_URL_STS: context.openMoto,
+      AWS_WEB_IDENTITY_TOKEN_FILE: write(context.home, "token.jwt", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJub3JlZ2lvbiJ9.c2ln"),
+      AWS_ROLE_ARN: openRole,
+      AWS_ROLE_SESSION_NAME: "parity-no-region"
+    }),
     keys: { _tag: "MotoRole", moto: "open", roleArn: () => openRole }
   },
   {
