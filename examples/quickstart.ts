@@ -38,14 +38,12 @@ const program = Effect.gen(function*() {
   }
 })
 
-/** Everything the program needs, from one session: credentials, region, session. */
-const awsLayer = (options: AwsSession.Options) => {
-  const session = AwsSession.layerNode(options)
-  return Layer.mergeAll(
-    CredentialChain.layerNode(options),
-    AwsRegion.layer.pipe(Layer.provide(session))
-  )
-}
+/**
+ * Everything the program needs, from one session (the files are read once): the chain's layer
+ * also provides its `AwsSession`, which the region resolver reads.
+ */
+const awsLayer = (options: AwsSession.Options) =>
+  AwsRegion.layer.pipe(Layer.provideMerge(CredentialChain.layerNode(options)))
 
 const realMode = process.argv.includes("--real")
 
