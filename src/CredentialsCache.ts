@@ -10,10 +10,32 @@
  * all of them share (single flight); credentials that are still valid are served when a refresh
  * fails, and `get` fails with the refresh error only once they have expired.
  *
+ * The rules that keep a broken source from being hammered:
+ * - Scheduled refreshes are at least `minimumRefreshInterval` (15 s) after the fetch, and at
+ *   half the lifetime for credentials that live shorter than the windows. Credentials that
+ *   arrive with less life than that (already expired, or a local clock skewed against the
+ *   issuer's) are refused: the refresh counts as failed with reason `Expired`, naming the
+ *   source and the expiry, and goes through the backoff and the warning like any failure.
+ * - A defect (a thrown exception, `Effect.die`) inside a source's fetch is a failed refresh too,
+ *   with reason `InvalidResponse`; the defect's message is not copied into the error (it may hold
+ *   a secret) but kept, `Redacted`, as the error's `cause`.
+ * - In the mandatory window a caller waits for the refresh in flight, or starts one, unless an
+ *   attempt ended less than `invalidationCooldown` (5 s) ago and failed: that failure is its
+ *   answer and it is served the still-valid credentials at once. So callers wait for at most one
+ *   fetch, and demand drives at most one attempt per 5 s (the backoff paces the background
+ *   fiber).
+ * - `invalidate` marks the current credentials as bad. Within `invalidationCooldown` after a
+ *   successful fetch it is ignored (those credentials are that fresh). Otherwise the next `get`
+ *   fetches, unless the source is failing and the next attempt is not yet allowed (it waits for
+ *   both the backoff's retry time and `invalidationCooldown` after the last attempt): then `get`
+ *   fails at once with the last refresh error instead of fetching again or serving credentials
+ *   a service has just refused. After expiry the same rule applies.
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 
@@ -30,20 +52,32 @@ export interface Policy {
   readonly mandatoryWindow: Duration.Duration
   /** The background refresh starts at a random moment up to this long after the advisory window opens. Default 30 s. */
   readonly jitter: Duration.Duration
-  /** The first retry after a failed refresh. Default 1 s; doubled per failure. */
+  /** The first retry after a failed refresh. Default 1 s (at least 100 ms); doubled per failure. */
   readonly retryBase: Duration.Duration
-  /** The longest wait between retries. Default 60 s. */
+  /** The longest wait between retries. Default 60 s (at least `retryBase`). */
   readonly retryMax: Duration.Duration
   /**
-   * Invalidations within this long after a fetch are ignored: the credentials are that fresh
-   * already, and a burst of `ExpiredToken` answers must not become a burst of fetches.
-   * Default 5 s.
+   * The spacing of the fetches callers can cause. Invalidations within this long after a
+   * successful fetch are ignored (the credentials are that fresh already, and a burst of
+   * `ExpiredToken` answers must not become a burst of fetches); after a failed attempt, neither
+   * an invalidated `get` nor one in the mandatory window starts another until this long after
+   * it. Default 5 s.
    */
   readonly invalidationCooldown: Duration.Duration
+  /**
+   * Scheduled refreshes are at least this long after the fetch, and credentials that arrive
+   * with less life left than this are refused as `Expired` (a failed refresh), so a source
+   * handing out credentials that are expired or about to be (a skewed clock) is retried with
+   * backoff instead of in a loop. Default 15 s (at least 1 s). Optional so that a `Policy`
+   * written out in full before it existed still type-checks.
+   */
+  readonly minimumRefreshInterval?: Duration.Duration | undefined
 }
 
+const defaultMinimumRefreshInterval = Duration.seconds(15)
+
 /**
- * The defaults: botocore's windows (advisory 15 min, mandatory 10 min).
+ * The defaults: botocore's windows (advisory 15 min, mandatory 10 min); every field is set.
  *
  * @since 0.1.0
  * @category models
@@ -54,7 +88,8 @@ export const defaultPolicy: Policy = {
   jitter: Duration.seconds(30),
   retryBase: Duration.seconds(1),
   retryMax: Duration.seconds(60),
-  invalidationCooldown: Duration.seconds(5)
+  invalidationCooldown: Duration.seconds(5),
+  minimumRefreshInterval: defaultMinimumRefreshInterval
 }
 
 /**
@@ -68,9 +103,27 @@ export class RefreshPolicy extends Context.Reference<RefreshPolicy>()(
   { defaultValue: () => defaultPolicy }
 ) {}
 
+/** A duration a user wrote, or `undefined` when it is negative, infinite or not a duration. */
+const decodeInput = (input: unknown): Duration.Duration | undefined => {
+  if (typeof input === "number" && !(input >= 0)) return undefined
+  if (typeof input === "bigint" && input < 0n) return undefined
+  if (typeof input === "string" && /^\s*-/.test(input)) return undefined
+  if (Array.isArray(input) && input.some((part) => typeof part === "number" && part < 0)) return undefined
+  const decoded = Duration.decodeUnknown(input)
+  return decoded._tag === "Some" && Duration.isFinite(decoded.value) ? decoded.value : undefined
+}
+
 /**
  * Overrides some of the policy for the source layers built under it:
  * `Layer.provide(source, CredentialsCache.layerPolicy({ advisoryWindow: "5 minutes" }))`.
+ *
+ * Values are checked, never fatal: a negative, infinite or unreadable duration keeps its
+ * default, with a warning logged when the layer is built. The mandatory window never exceeds
+ * the advisory one: when only one of them is given, the other follows it (advisory 5 minutes
+ * alone also moves the mandatory window to 5 minutes); when both are given and the mandatory
+ * one is larger, it is lowered to the advisory one, with a warning. The engine's own floors
+ * (`retryBase` at least 100 ms, `retryMax` at least `retryBase`, `minimumRefreshInterval` at
+ * least 1 s) apply to any policy, however it was provided, and are logged when they bite.
  *
  * @since 0.1.0
  * @category layers
@@ -78,12 +131,53 @@ export class RefreshPolicy extends Context.Reference<RefreshPolicy>()(
 export const layerPolicy = (
   policy: { readonly [K in keyof Policy]?: Duration.DurationInput | undefined }
 ): Layer.Layer<never> => {
-  const decoded: { -readonly [K in keyof Policy]: Duration.Duration } = { ...defaultPolicy }
-  for (const key of Object.keys(defaultPolicy) as Array<keyof Policy>) {
-    const value = policy[key]
-    if (value !== undefined) decoded[key] = Duration.decode(value)
+  const decoded: { -readonly [K in keyof Policy]-?: Duration.Duration } = {
+    ...defaultPolicy,
+    minimumRefreshInterval: defaultPolicy.minimumRefreshInterval ?? defaultMinimumRefreshInterval
   }
-  return Layer.succeed(RefreshPolicy, decoded)
+  const warnings: Array<string> = []
+  const given = new Set<keyof Policy>()
+  for (const key of Object.keys(decoded) as Array<keyof Policy>) {
+    const value = policy[key]
+    if (value === undefined) continue
+    const duration = decodeInput(value)
+    if (duration === undefined) {
+      warnings.push(
+        `${key}: ${String(value)} is not a usable duration (negative, infinite or unreadable); keeping the default ${
+          Duration.format(decoded[key])
+        }`
+      )
+      continue
+    }
+    decoded[key] = duration
+    given.add(key)
+  }
+  if (Duration.greaterThan(decoded.mandatoryWindow, decoded.advisoryWindow)) {
+    if (given.has("mandatoryWindow") && !given.has("advisoryWindow")) {
+      decoded.advisoryWindow = decoded.mandatoryWindow
+    } else {
+      if (given.has("mandatoryWindow")) {
+        warnings.push(
+          `mandatoryWindow ${Duration.format(decoded.mandatoryWindow)} is larger than advisoryWindow ${
+            Duration.format(decoded.advisoryWindow)
+          }; using ${Duration.format(decoded.advisoryWindow)} for both`
+        )
+      }
+      decoded.mandatoryWindow = decoded.advisoryWindow
+    }
+  }
+  const resolved: Policy = decoded
+  return warnings.length === 0
+    ? Layer.succeed(RefreshPolicy, resolved)
+    : Layer.effect(
+      RefreshPolicy,
+      Effect.as(
+        Effect.forEach(warnings, (warning) => Effect.logWarning(`CredentialsCache.layerPolicy: ${warning}`), {
+          discard: true
+        }),
+        resolved
+      )
+    )
 }
 
 /**

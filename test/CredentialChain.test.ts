@@ -8,6 +8,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as crypto from "node:crypto"
 import * as path from "node:path"
+import * as util from "node:util"
 import { AwsCredentials } from "../src/AwsCredentials.js"
 import * as AwsSession from "../src/AwsSession.js"
 import * as CredentialChain from "../src/CredentialChain.js"
@@ -32,7 +33,9 @@ import {
   withCapturedLogs,
   withEnv
 } from "./support/fixtures.js"
+import { sourceLayer } from "../src/internal/provider.js"
 import { silentServer } from "./support/metadataServer.js"
+import { recordingTracer } from "./support/spans.js"
 import { useFakes } from "./support/sharedFakes.js"
 import * as StsServer from "./support/stsServer.js"
 
@@ -573,6 +576,32 @@ describe("CredentialChain: errors keep their cause", () => {
         assert.strictEqual(error.cause, cause)
         assert.deepStrictEqual(outcomes(error.attempts ?? []).at(-1), ["container-role", "failed"])
       }
+    }))
+})
+
+describe("CredentialChain: a link that throws", () => {
+  it.scoped("is a typed error that stops the chain, with no message from the defect anywhere", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const secret = "defectMessageWithASecret0000000000000001"
+      const throwing = sourceLayer("custom-process", Effect.sync((): Credentials.Credentials => {
+        throw new TypeError(`cannot read ${secret}`)
+      }))
+      const { spans, tracer } = recordingTracer()
+      const exit = yield* resolveWith(CredentialChain.make(Env.layer, throwing, SharedCredentialsFile.layer), {
+        env: home.env()
+      }).pipe(Effect.withTracer(tracer))
+      const error = getFailure(exit)
+      assert.strictEqual(error._tag, "CredentialsError")
+      if (error._tag !== "CredentialsError") return
+      assert.strictEqual(error.reason, "InvalidResponse")
+      assert.strictEqual(error.source, "custom-process")
+      assert.include(error.message, "unexpected TypeError")
+      assert.deepStrictEqual(outcomes(error.attempts ?? []), [["env", "unavailable"], ["custom-process", "failed"]])
+      for (const text of [error.message, String(error), JSON.stringify(error), util.inspect(error, { depth: 10 })]) {
+        assert.notInclude(text, secret)
+      }
+      for (const span of spans) assert.notInclude(JSON.stringify([...span.attributes.entries()]), secret)
     }))
 })
 

@@ -1,129 +1,72 @@
 /**
  * The refresh engine, driven by an in-memory source on the TestClock: no real waiting, exact
- * fetch counts. Every source layer goes through the same engine (`sourceLayer`).
+ * fetch counts. Every source layer goes through the same engine (`sourceLayer`). The long
+ * simulations run with a seeded `Random` (the engine's jitter), so the counts they print are the
+ * same on every run. Misbehaving sources (expired credentials, defects, invalidation while
+ * failing, the mandatory window, policy validation) are in Refresh.robustness.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Clock from "effect/Clock"
+import * as Cause from "effect/Cause"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import { AwsCredentials } from "../src/AwsCredentials.js"
-import * as Credentials from "../src/Credentials.js"
+import type * as Credentials from "../src/Credentials.js"
 import * as CredentialsCache from "../src/CredentialsCache.js"
-import { CredentialsError, type CredentialsUnavailable } from "../src/CredentialsError.js"
-import { sourceLayer } from "../src/internal/provider.js"
+import type { CredentialsError } from "../src/CredentialsError.js"
 import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { withCapturedLogs } from "./support/fixtures.js"
-import * as ManualClock from "./support/manualClock.js"
+import { callEvery, fakeSource, minute, secret, serviceOf, simulation, start } from "./support/refreshSource.js"
 import { recordingTracer } from "./support/spans.js"
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
-const start = Date.parse("2030-06-01T00:00:00Z")
-const secret = "refreshSecretNeverLogged0000000000000001"
-
-interface FakeSource {
-  /** How many times the source was asked. */
-  readonly fetches: Ref.Ref<number>
-  /** Decides, per fetch number (1-based), whether it fails. */
-  readonly failing: Ref.Ref<(n: number, now: number) => boolean>
-  /** When set, fetches wait for it (to hold a refresh in flight). */
-  readonly gate: Ref.Ref<Deferred.Deferred<void> | undefined>
-  readonly layer: Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError>
-}
-
-/** A source handing out credentials that live `life` from the moment they are fetched. */
-const fakeSource = (life: Duration.DurationInput | undefined) =>
-  Effect.gen(function*() {
-    const fetches = yield* Ref.make(0)
-    const failing = yield* Ref.make<(n: number, now: number) => boolean>(() => false)
-    const gate = yield* Ref.make<Deferred.Deferred<void> | undefined>(undefined)
-    const resolve = Effect.gen(function*() {
-      const n = yield* Ref.updateAndGet(fetches, (k) => k + 1)
-      const wait = yield* Ref.get(gate)
-      if (wait !== undefined) yield* Deferred.await(wait)
-      const now = yield* Clock.currentTimeMillis
-      if ((yield* Ref.get(failing))(n, now)) {
-        return yield* new CredentialsError({ source: "custom-process", reason: "ProcessFailed", detail: `fetch ${n} failed` })
-      }
-      return Credentials.make({
-        accessKeyId: `AKIAFETCH${n}`,
-        secretAccessKey: secret,
-        expiration: life === undefined ? undefined : new Date(now + Duration.toMillis(Duration.decode(life))),
-        source: "custom-process",
-        provenance: "fake"
-      })
-    })
-    return { fetches, failing, gate, layer: sourceLayer("custom-process", resolve) } satisfies FakeSource
-  })
-
-/**
- * Calls `get` every `every` for `total` on a manual clock (see support/manualClock.ts),
- * returning how many calls succeeded and failed.
- */
-const callEvery = (
-  manual: ManualClock.ManualClock,
-  service: AwsCredentials["Type"],
-  every: Duration.DurationInput,
-  total: Duration.DurationInput,
-  onFailure?: (now: number) => Effect.Effect<void>
-) =>
-  Effect.gen(function*() {
-    const steps = Math.floor(Duration.toMillis(Duration.decode(total)) / Duration.toMillis(Duration.decode(every)))
-    const counts = { ok: 0, failed: 0 }
-    for (let i = 0; i < steps; i++) {
-      yield* manual.advance(every)
-      const exit = yield* Effect.exit(service.get)
-      if (Exit.isSuccess(exit)) counts.ok++
-      else {
-        counts.failed++
-        if (onFailure) yield* onFailure(manual.now())
-      }
-    }
-    return counts
-  })
-
-/** Runs a simulation on a manual clock starting at `start`. */
-const simulate = <A, E>(body: (manual: ManualClock.ManualClock) => Effect.Effect<A, E, Scope.Scope>) =>
-  Effect.suspend(() => {
-    const manual = ManualClock.make(start)
-    return body(manual).pipe(Effect.withClock(manual.clock))
-  })
+const expiresAt = (credentials: Credentials.Credentials): number =>
+  Option.match(credentials.expiration, { onNone: () => Number.POSITIVE_INFINITY, onSome: DateTime.toEpochMillis })
 
 describe("refresh engine", () => {
-  it.scoped("a simulated day of 1-hour credentials: callers never fail, 32 or 33 fetches", () =>
-    simulate((manual) => Effect.gen(function*() {
-      const source = yield* fakeSource("1 hour")
-      const service = yield* Layer.build(source.layer).pipe(Effect.map((ctx) => ctx.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]))
-      const { failed, ok } = yield* callEvery(manual, service, "5 seconds", "24 hours")
-      const fetches = yield* Ref.get(source.fetches)
-      // The design: a refresh at the start of the advisory window (45 min after a fetch) plus
-      // up to 30 s of jitter, so one fetch per 45 to 45.5 minutes: 1 + floor(1440 / 45.x).
-      console.log(`refresh: 24 h of 1-hour credentials, a get every 5 s: ${ok} gets, ${failed} failed, ${fetches} fetches`)
-      assert.strictEqual(failed, 0)
-      assert.isAtLeast(fetches, 32)
-      assert.isAtMost(fetches, 33)
-    })))
+  it.effect("a simulated day of 1-hour credentials: callers never fail, 32 or 33 fetches", () =>
+    simulation(
+      "day",
+      Effect.gen(function*() {
+        const source = yield* fakeSource("1 hour")
+        const service = yield* serviceOf(source.layer)
+        const started = Date.now()
+        const { failed, ok } = yield* callEvery(service, "5 seconds", "24 hours")
+        const fetches = yield* Ref.get(source.fetches)
+        // The design: a refresh at the start of the advisory window (45 min after a fetch) plus
+        // up to 30 s of jitter, so one refresh per 45 to 45.5 minutes. After the first fetch,
+        // n refreshes with 45 n <= 1440 < 45.5 (n + 1): n is 31 or 32, so 32 or 33 fetches.
+        console.log(
+          `refresh: 24 h of 1-hour credentials, a get every 5 s: ${ok} gets, ${failed} failed, ${fetches} fetches (bound 32-33), simulated in ${
+            Date.now() - started
+          } ms`
+        )
+        assert.strictEqual(ok, 17_280)
+        assert.strictEqual(failed, 0)
+        assert.isAtLeast(fetches, 32)
+        assert.isAtMost(fetches, 33)
+      })
+    ))
 
   it.scoped("10,000 concurrent gets at the moment of expiry cause exactly one fetch", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(start)
       const source = yield* fakeSource("1 hour")
-      const context = yield* Layer.build(source.layer)
-      const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
+      const service = yield* serviceOf(source.layer)
       const gate = yield* Deferred.make<void>()
       yield* Ref.set(source.gate, gate)
       // Straight to the expiry: the background fiber wakes and starts the refresh, which holds.
-      yield* TestClock.setTime(start + 60 * 60_000)
+      yield* TestClock.setTime(start + 60 * minute)
       const storm = yield* Effect.fork(
         Effect.all(Array.from({ length: 10_000 }, () => service.get), { concurrency: "unbounded" })
       )
@@ -136,55 +79,94 @@ describe("refresh engine", () => {
       assert.deepStrictEqual(new Set(results.map((c) => c.accessKeyId)), new Set(["AKIAFETCH2"]))
     }))
 
-  it.scoped("refreshes failing 30 % of the time over a day: no failed get while credentials were valid", () =>
-    simulate((manual) => Effect.gen(function*() {
-      const source = yield* fakeSource("1 hour")
-      // A fixed pseudo-random sequence, so the run is the same every time.
-      let seed = 42
-      yield* Ref.set(source.failing, (n) => {
-        if (n === 1) return false
-        seed = (seed * 1103515245 + 12345) % 2147483648
-        return seed / 2147483648 < 0.3
+  it.effect("refreshes failing 30 % of the time over a day: no failed get while credentials were valid", () =>
+    simulation(
+      "thirty-percent",
+      Effect.gen(function*() {
+        const source = yield* fakeSource("1 hour")
+        // A fixed pseudo-random sequence, so the run is the same every time.
+        let seed = 42
+        let injected = 0
+        yield* Ref.set(source.failing, (n) => {
+          if (n === 1) return false
+          seed = (seed * 1103515245 + 12345) % 2147483648
+          const fail = seed / 2147483648 < 0.3
+          if (fail) injected++
+          return fail
+        })
+        const service = yield* serviceOf(source.layer)
+        // The latest expiry of any credentials handed out so far: before it, a get must not fail.
+        let validUntil = start + 60 * minute
+        let failedWhileValid = 0
+        const { failed, ok } = yield* callEvery(service, "5 seconds", "24 hours", (now, exit) => {
+          if (Exit.isSuccess(exit)) validUntil = Math.max(validUntil, expiresAt(exit.value))
+          else if (now < validUntil) failedWhileValid++
+        })
+        const fetches = yield* Ref.get(source.fetches)
+        const stale = source.log.filter((fetch) => fetch.outcome === "failed").length
+        console.log(
+          `refresh: 30 % failing refreshes over 24 h: ${ok} gets, ${failed} failed, ${fetches} fetches, ${injected} failures injected`
+        )
+        assert.isAbove(injected, 0, "the source did fail")
+        assert.strictEqual(stale, injected)
+        assert.strictEqual(failedWhileValid, 0)
+        // No run of failures lasted until the credentials expired, so no get failed at all.
+        assert.strictEqual(failed, 0)
       })
-      const context = yield* Layer.build(source.layer)
-      const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
-      const { failed, ok } = yield* callEvery(manual, service, "5 seconds", "24 hours")
-      const fetches = yield* Ref.get(source.fetches)
-      console.log(`refresh: 30 % failing refreshes over 24 h: ${ok} gets, ${failed} failed, ${fetches} fetches`)
-      assert.strictEqual(failed, 0)
-    })))
+    ))
 
-  it.scoped("an outage longer than the credentials' life: failures only after expiry, recovery at the first success", () =>
-    simulate((manual) => Effect.gen(function*() {
-      const source = yield* fakeSource("1 hour")
-      const outageFrom = start + 30 * 60_000
-      const outageUntil = start + 150 * 60_000
-      yield* Ref.set(source.failing, (_, now) => now >= outageFrom && now < outageUntil)
-      const context = yield* Layer.build(source.layer)
-      const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
-      let firstFailure = Number.POSITIVE_INFINITY
-      let lastFailure = 0
-      const { failed } = yield* callEvery(manual, service, "5 seconds", "4 hours", (now) =>
-        Effect.sync(() => {
-          firstFailure = Math.min(firstFailure, now)
-          lastFailure = Math.max(lastFailure, now)
-        }))
-      const expiry = start + 60 * 60_000
-      assert.isAbove(failed, 0)
-      assert.isAtLeast(firstFailure, expiry, "no failure while the credentials were valid")
-      // Retries are at most a minute apart (retryMax), so recovery follows the outage closely.
-      assert.isBelow(lastFailure, outageUntil + 61_000)
-      const after = yield* service.get
-      assert.notStrictEqual(after.accessKeyId, "AKIAFETCH1")
-    })))
+  it.effect("an outage longer than the credentials' life: failures only after expiry, with the source's error; recovery at the first success", () =>
+    simulation(
+      "outage",
+      Effect.gen(function*() {
+        const source = yield* fakeSource("1 hour")
+        const outageFrom = start + 30 * minute
+        const outageUntil = start + 150 * minute
+        yield* Ref.set(source.failing, (_, now) => now >= outageFrom && now < outageUntil)
+        const service = yield* serviceOf(source.layer)
+        const calls: Array<{ readonly now: number; readonly exit: Exit.Exit<Credentials.Credentials, CredentialsError> }> =
+          []
+        const { failed } = yield* callEvery(service, "5 seconds", "4 hours", (now, exit) => {
+          calls.push({ now, exit })
+        })
+        const expiry = start + 60 * minute
+        const recovery = source.log.find((fetch) => fetch.at >= outageUntil && fetch.outcome === "ok")
+        assert.isDefined(recovery)
+        const firstFailure = calls.find((call) => Exit.isFailure(call.exit))
+        assert.isDefined(firstFailure)
+        console.log(
+          `refresh: a 2-hour outage with 1-hour credentials: ${failed} failed gets, the first ${
+            (firstFailure!.now - start) / minute
+          } min after the start (expiry at 60); recovered by fetch #${recovery!.n}, ${
+            (recovery!.at - outageUntil) / 1000
+          } s after the outage ended`
+        )
+        assert.isAbove(failed, 0)
+        // Retries are at most a minute apart (retryMax), so recovery follows the outage closely.
+        assert.isBelow(recovery!.at, outageUntil + 60_001)
+        for (const { exit, now } of calls) {
+          if (now < expiry) {
+            assert.isTrue(Exit.isSuccess(exit), `no failure while the credentials were valid (at ${now - start} ms)`)
+          } else if (now < recovery!.at) {
+            const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+            assert.isTrue(Option.isSome(error), `no credentials between expiry and recovery (at ${now - start} ms)`)
+            assert.strictEqual(Option.getOrThrow(error).reason, "ProcessFailed")
+            assert.match(Option.getOrThrow(error).message, /^custom-process: fetch \d+ failed$/)
+          } else {
+            assert.isTrue(Exit.isSuccess(exit), `recovered at the first successful refresh (at ${now - start} ms)`)
+          }
+        }
+        const first = calls.find((call) => call.now >= recovery!.at)!
+        assert.strictEqual(Exit.isSuccess(first.exit) ? first.exit.value.accessKeyId : "", `AKIAFETCH${recovery!.n}`)
+      })
+    ))
 
   it.scoped("the error after expiry is the source's error", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(start)
       const source = yield* fakeSource("1 hour")
       yield* Ref.set(source.failing, (n) => n > 1)
-      const context = yield* Layer.build(source.layer)
-      const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
+      const service = yield* serviceOf(source.layer)
       yield* TestClock.adjust("59 minutes")
       assert.strictEqual((yield* service.get).accessKeyId, "AKIAFETCH1")
       yield* TestClock.adjust("2 minutes")
@@ -197,8 +179,7 @@ describe("refresh engine", () => {
     Effect.gen(function*() {
       yield* TestClock.setTime(start)
       const source = yield* fakeSource("1 hour")
-      const context = yield* Layer.build(source.layer)
-      const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
+      const service = yield* serviceOf(source.layer)
       yield* TestClock.adjust("1 minute")
       const results = yield* Effect.all(
         Array.from({ length: 1_000 }, () => Effect.zipRight(service.invalidate, service.get)),
@@ -210,15 +191,17 @@ describe("refresh engine", () => {
       assert.deepStrictEqual(new Set(results.map((c) => c.accessKeyId)), new Set(["AKIAFETCH2"]))
     }))
 
-  it.scoped("static credentials (no expiry) are never refreshed", () =>
-    simulate((manual) => Effect.gen(function*() {
-      const source = yield* fakeSource(undefined)
-      const context = yield* Layer.build(source.layer)
-      const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
-      const { failed } = yield* callEvery(manual, service, "10 minutes", "7 days")
-      assert.strictEqual(failed, 0)
-      assert.strictEqual(yield* Ref.get(source.fetches), 1)
-    })))
+  it.effect("static credentials (no expiry) are never refreshed", () =>
+    simulation(
+      "static",
+      Effect.gen(function*() {
+        const source = yield* fakeSource(undefined)
+        const service = yield* serviceOf(source.layer)
+        const { failed } = yield* callEvery(service, "10 minutes", "7 days")
+        assert.strictEqual(failed, 0)
+        assert.strictEqual(yield* Ref.get(source.fetches), 1)
+      })
+    ))
 
   it.effect("closing the layer's scope stops the background refresh: no fetch after close", () =>
     Effect.gen(function*() {
@@ -231,27 +214,38 @@ describe("refresh engine", () => {
       assert.strictEqual(yield* Ref.get(source.fetches), 1)
     }))
 
-  it.scoped("short-lived credentials are refreshed at a fraction of their life, never in a loop", () =>
-    simulate((manual) => Effect.gen(function*() {
-      const source = yield* fakeSource("4 minutes")
-      const context = yield* Layer.build(source.layer)
-      const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
-      const { failed } = yield* callEvery(manual, service, "1 second", "1 hour")
-      const fetches = yield* Ref.get(source.fetches)
-      // Half-way plus jitter (at most a quarter of the life): one fetch per 2 to 3 minutes.
-      assert.strictEqual(failed, 0)
-      assert.isAtLeast(fetches, 20)
-      assert.isAtMost(fetches, 31)
-    })))
+  it.effect("short-lived credentials are refreshed at a fraction of their life, never in a loop", () =>
+    simulation(
+      "short-lived",
+      Effect.gen(function*() {
+        const source = yield* fakeSource("4 minutes")
+        const service = yield* serviceOf(source.layer)
+        const { failed } = yield* callEvery(service, "1 second", "1 hour")
+        const fetches = yield* Ref.get(source.fetches)
+        // Half-way plus jitter (at most a quarter of the life, and 30 s): one refresh per 120 to
+        // 150 s; after the first fetch, n refreshes with 120 n <= 3600 < 150 (n + 1): 24 to 30.
+        console.log(
+          `refresh: 1 h of 4-minute credentials, a get every second: ${failed} failed, ${fetches} fetches (bound 25-31)`
+        )
+        assert.strictEqual(failed, 0)
+        assert.isAtLeast(fetches, 25)
+        assert.isAtMost(fetches, 31)
+        const gaps = source.log.slice(1).map((fetch, i) => fetch.at - source.log[i]!.at)
+        assert.isAtLeast(Math.min(...gaps), 120_000)
+        assert.isAtMost(Math.max(...gaps), 150_000)
+      })
+    ))
 
   it.scoped("the windows are configurable: RefreshPolicy", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(start)
       const source = yield* fakeSource("1 hour")
-      const context = yield* Layer.build(
-        Layer.provide(source.layer, CredentialsCache.layerPolicy({ advisoryWindow: "5 minutes", mandatoryWindow: "2 minutes", jitter: 0 }))
+      const service = yield* serviceOf(
+        Layer.provide(
+          source.layer,
+          CredentialsCache.layerPolicy({ advisoryWindow: "5 minutes", mandatoryWindow: "2 minutes", jitter: 0 })
+        )
       )
-      const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
       yield* TestClock.adjust("54 minutes")
       yield* service.get
       assert.strictEqual(yield* Ref.get(source.fetches), 1)
@@ -270,8 +264,7 @@ describe("refresh engine", () => {
       )).count
       const [exit, lines] = yield* withCapturedLogs(
         Effect.gen(function*() {
-          const context = yield* Layer.build(source.layer)
-          const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
+          const service = yield* serviceOf(source.layer)
           yield* TestClock.adjust("46 minutes")
           yield* TestClock.adjust("2 minutes")
           return yield* service.get
@@ -291,15 +284,15 @@ describe("refresh engine", () => {
       assert.strictEqual(failuresAfter - failuresBefore, 1)
     }))
 
-  it.scoped("a refresh runs in a span with its source and outcome", () =>
-    simulate((manual) =>
+  it.effect("a refresh runs in a span with its source and outcome", () =>
+    simulation(
+      "span",
       Effect.gen(function*() {
         const source = yield* fakeSource("1 hour")
         const { spans, tracer } = recordingTracer()
         yield* Effect.gen(function*() {
-          const context = yield* Layer.build(source.layer)
-          const service = context.unsafeMap.get(AwsCredentials.key) as AwsCredentials["Type"]
-          yield* callEvery(manual, service, "1 minute", "50 minutes")
+          const service = yield* serviceOf(source.layer)
+          yield* callEvery(service, "1 minute", "50 minutes")
         }).pipe(Effect.withTracer(tracer))
         const refreshSpans = spans.filter((span) => span.name === "AwsCredentials.refresh")
         assert.strictEqual(refreshSpans.length, 1)

@@ -1,18 +1,26 @@
 /**
- * The AWS CLI's on-disk cache of assumed-role credentials (`~/.aws/cli/cache/<key>.json`), so
- * that several processes, and the AWS CLI itself, share one set of assumed-role credentials and
- * an MFA code is not asked for again until they expire.
+ * The AWS CLI's on-disk cache of role credentials (`~/.aws/cli/cache/<key>.json`), so that
+ * several processes, and the AWS CLI itself, share one set of assumed-role or IAM Identity Center
+ * role credentials and an MFA code is not asked for again until they expire.
  *
- * Compatibility with the CLI (botocore's `AssumeRoleCredentialFetcher` + the CLI's
- * `JSONFileCache`):
- * - key: the SHA-1 (hex) of the AssumeRole arguments as Python's `json.dumps(args,
+ * Compatibility with the CLI (botocore's `AssumeRoleCredentialFetcher` and
+ * `SSOCredentialFetcher` + the CLI's `JSONFileCache`; AWS CLI v1 and v2 cache assumed roles there,
+ * only v2 caches SSO roles there):
+ * - assume-role key: the SHA-1 (hex) of the AssumeRole arguments as Python's `json.dumps(args,
  *   sort_keys=True)` prints them (`", "` and `": "` separators, non-ASCII escaped): `RoleArn`, and
  *   `RoleSessionName` (only when configured), `ExternalId`, `SerialNumber`, `DurationSeconds`
  *   when set;
- * - content: the AssumeRole response, `{"Credentials": {"AccessKeyId", "SecretAccessKey",
- *   "SessionToken", "Expiration", "AccountId"?}, "AssumedRoleUser": {...}}`, with the expiration
- *   written as the CLI writes it (`2026-11-29T12:00:00UTC`) and read in that form or ISO 8601;
- * - cached credentials are used while they have more than 15 minutes left (botocore's window).
+ * - SSO key: the SHA-1 (hex) of `{"accountId", "roleName"}` plus `"sessionName"` (an
+ *   `sso_session` profile) or `"startUrl"` (a legacy profile), as `json.dumps(args,
+ *   sort_keys=True, separators=(",", ":"))` prints them (no spaces);
+ * - assume-role content: the AssumeRole response, `{"Credentials": {"AccessKeyId",
+ *   "SecretAccessKey", "SessionToken", "Expiration", "AccountId"?}, "AssumedRoleUser": {...}}`,
+ *   with the expiration written as the CLI writes it (`2026-11-29T12:00:00UTC`);
+ * - SSO content: `{"ProviderType": "sso", "Credentials": {"AccessKeyId", "SecretAccessKey",
+ *   "SessionToken", "Expiration", "AccountId"}}` with the expiration as `2026-11-29T12:00:00Z`
+ *   (`aws sso logout` deletes the files with this `ProviderType`);
+ * - both are read with the expiration in either spelling or ISO 8601, and used while they have
+ *   more than 15 minutes left (botocore's window).
  *
  * Writes go to a temporary file in the same directory, mode 0600, then a rename: a reader, this
  * library or the CLI, sees the old file or the new one, never half of one. A corrupt or foreign
@@ -43,7 +51,19 @@ export interface AssumeRoleArgs {
   readonly DurationSeconds?: number | undefined
 }
 
-/** What is cached: an AssumeRole answer, as STS gave it. */
+/** What the CLI (v2) keys an IAM Identity Center role by. */
+export interface SsoRoleArgs {
+  readonly accountId: string
+  readonly roleName: string
+  /** The `[sso-session]` name; when set, the start URL is not part of the key. */
+  readonly sessionName?: string | undefined
+  readonly startUrl: string
+}
+
+/** Which fetcher's file format to write. */
+export type Format = "assume-role" | "sso"
+
+/** What is cached: an AssumeRole answer, as STS gave it (or SSO role credentials in that shape). */
 export type CachedCredentials = StsCredentials
 
 /** botocore's `CachedCredentialFetcher.DEFAULT_EXPIRY_WINDOW_SECONDS`. */
@@ -53,14 +73,22 @@ const expiryWindowMillis = 15 * 60 * 1000
 const pythonString = (value: string): string =>
   JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 
-/** `json.dumps(args, sort_keys=True)` for a flat object of strings and integers. */
-export const pythonJsonDumps = (args: Readonly<Record<string, string | number>>): string =>
-  `{${
+/**
+ * `json.dumps(args, sort_keys=True)` for a flat object of strings and integers; with `compact`,
+ * `separators=(",", ":")` as well.
+ */
+export const pythonJsonDumps = (
+  args: Readonly<Record<string, string | number>>,
+  options: { readonly compact?: boolean } = {}
+): string => {
+  const [itemSeparator, keySeparator] = options.compact === true ? [",", ":"] : [", ", ": "]
+  return `{${
     Object.keys(args).sort().map((key) => {
       const value = args[key]!
-      return `${pythonString(key)}: ${typeof value === "number" ? String(value) : pythonString(value)}`
-    }).join(", ")
+      return `${pythonString(key)}${keySeparator}${typeof value === "number" ? String(value) : pythonString(value)}`
+    }).join(itemSeparator)
   }}`
+}
 
 /** The cache file name (without `.json`) the CLI uses for these arguments. */
 export const cacheKey = (args: AssumeRoleArgs): string => {
@@ -71,6 +99,15 @@ export const cacheKey = (args: AssumeRoleArgs): string => {
   if (args.DurationSeconds !== undefined) flat.DurationSeconds = args.DurationSeconds
   // botocore's `_make_file_safe` would replace ':' and '/', which a hex digest never has.
   return createHash("sha1").update(pythonJsonDumps(flat), "utf8").digest("hex")
+}
+
+/** The cache file name (without `.json`) the CLI v2 uses for an IAM Identity Center role. */
+export const ssoCacheKey = (args: SsoRoleArgs): string => {
+  const flat: Record<string, string> = { accountId: args.accountId, roleName: args.roleName }
+  // botocore tests the session name for truthiness: an empty one keys by the start URL.
+  if (args.sessionName !== undefined && args.sessionName !== "") flat.sessionName = args.sessionName
+  else flat.startUrl = args.startUrl
+  return createHash("sha1").update(pythonJsonDumps(flat, { compact: true }), "utf8").digest("hex")
 }
 
 /** `~/.aws/cli/cache`. */
@@ -88,9 +125,12 @@ const CacheFile = Schema.Struct({
 })
 const decodeCacheFile = decodeJson(CacheFile)
 
-/** The CLI's expiration format (`strftime('%Y-%m-%dT%H:%M:%S%Z')` of a UTC datetime). */
-const cliTimestamp = (dateTime: DateTime.Utc): string =>
-  `${DateTime.formatIso(dateTime).slice(0, 19)}UTC`
+/**
+ * The expiration as each fetcher writes it: assume-role `strftime('%Y-%m-%dT%H:%M:%S%Z')` of a
+ * UTC datetime, SSO `strftime('%Y-%m-%dT%H:%M:%SZ')`.
+ */
+const cliTimestamp = (dateTime: DateTime.Utc, format: Format): string =>
+  `${DateTime.formatIso(dateTime).slice(0, 19)}${format === "sso" ? "Z" : "UTC"}`
 
 const parseCliTimestamp = (text: string): Option.Option<DateTime.Utc> =>
   parseTimestamp(text.replace(/ ?(UTC|GMT)$/, "Z"))
@@ -110,13 +150,13 @@ export const read = (
     if (Option.isNone(text)) return Option.none()
     const decoded = decodeCacheFile(text.value)
     if (Either.isLeft(decoded)) {
-      yield* Effect.logDebug("ignoring an unreadable assumed-role cache file").pipe(Effect.annotateLogs({ file }))
+      yield* Effect.logDebug("ignoring an unreadable AWS CLI cache file").pipe(Effect.annotateLogs({ file }))
       return Option.none()
     }
     const credentials = decoded.right.Credentials
     const expiration = parseCliTimestamp(credentials.Expiration)
     if (Option.isNone(expiration)) {
-      yield* Effect.logDebug("ignoring an assumed-role cache file without a usable Expiration").pipe(
+      yield* Effect.logDebug("ignoring an AWS CLI cache file without a usable Expiration").pipe(
         Effect.annotateLogs({ file })
       )
       return Option.none()
@@ -134,23 +174,26 @@ export const read = (
   }).pipe(Effect.catchAllCause(() => Effect.succeed(Option.none())))
 
 /**
- * Writes credentials for `key` atomically (temporary file, mode 0600, rename). Failures are
- * logged at debug level and otherwise ignored: the cache is an optimisation.
+ * Writes credentials for `key` atomically (temporary file, mode 0600, rename), in the file format
+ * of the assume-role fetcher (default) or of the SSO one. Failures are logged at debug level and
+ * otherwise ignored: the cache is an optimisation.
  */
 export const write = (
   directory: string,
   key: string,
-  credentials: CachedCredentials
+  credentials: CachedCredentials,
+  format: Format = "assume-role"
 ): Effect.Effect<void, never, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystemTag
     yield* fs.makeDirectory(directory, { recursive: true, mode: 0o700 })
     const body: Record<string, unknown> = {
+      ...(format === "sso" ? { ProviderType: "sso" } : {}),
       Credentials: {
         AccessKeyId: credentials.accessKeyId,
         SecretAccessKey: Redacted.value(credentials.secretAccessKey),
         SessionToken: Redacted.value(credentials.sessionToken),
-        Expiration: cliTimestamp(credentials.expiration),
+        Expiration: cliTimestamp(credentials.expiration, format),
         ...(credentials.accountId === undefined ? {} : { AccountId: credentials.accountId })
       },
       ...(credentials.assumedRoleArn === undefined ? {} : { AssumedRoleUser: { Arn: credentials.assumedRoleArn } })
@@ -163,6 +206,6 @@ export const write = (
     )
   }).pipe(
     Effect.catchAllCause(() =>
-      Effect.logDebug("could not write the assumed-role cache").pipe(Effect.annotateLogs({ directory }))
+      Effect.logDebug("could not write the AWS CLI cache").pipe(Effect.annotateLogs({ directory }))
     )
   )

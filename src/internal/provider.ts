@@ -3,6 +3,7 @@
  * source with nothing configured fails the layer and a chain moves on), then serve cached
  * credentials and fetch again before they expire.
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -36,7 +37,19 @@ export const sourceLayer = <R>(
       // Refreshes read the environment the layer was built with, not whatever the fiber that
       // happens to call `get` later runs with.
       const configProvider = yield* Effect.configProviderWith(Effect.succeed)
+      // A defect in the source (a thrown exception) becomes a typed error inside the source's
+      // span, so neither the span nor the chain sees the defect's message (it may hold a secret);
+      // an interruption from outside stays an interruption.
       const spanned = resolve.pipe(
+        Effect.catchAllCause((cause) =>
+          Option.match(Cause.failureOption(cause), {
+            onSome: (error) => Effect.fail(error),
+            onNone: () =>
+              Cause.isInterruptedOnly(cause)
+                ? Effect.failCause(cause as Cause.Cause<never>)
+                : Effect.fail(Refresh.unexpectedFailure(source, cause as Cause.Cause<never>))
+          })
+        ),
         Effect.withSpan(`AwsCredentials.${source}`, { attributes: { source } })
       )
       const start = yield* Clock.currentTimeNanos

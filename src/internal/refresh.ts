@@ -2,14 +2,32 @@
  * The refresh engine every source goes through (see `CredentialsCache` for the behaviour and
  * the policy). One instance per source layer, living in the layer's scope.
  *
- * Timeline of one set of credentials that expires at `E`, fetched at `F`, life `L = E - F`:
- * - advisory at `max(E - advisoryWindow, F + L/2)`: the background fiber refreshes (plus jitter);
- *   callers get the current credentials without waiting;
- * - mandatory at `max(E - mandatoryWindow, F + 3L/4)`: callers wait for the refresh (one fetch
- *   shared by all of them);
+ * Timeline of one set of credentials that expires at `E`, fetched at `F`, life `L = E - F`,
+ * with `m` the minimum refresh interval (15 s by default):
+ * - advisory at `max(E - advisoryWindow, F + max(L/2, m))`: the background fiber refreshes (plus
+ *   jitter); callers get the current credentials without waiting;
+ * - mandatory at `max(E - mandatoryWindow, F + 3L/4, advisory)`: callers wait for the refresh
+ *   (one fetch shared by all of them), see "Who may start a fetch" below;
  * - `E`: a refresh failure is now the caller's failure.
- * The `L/2` and `3L/4` floors keep credentials that live shorter than the windows from being
- * fetched again on every call.
+ * The `L/2`, `3L/4` and `m` floors keep credentials that live shorter than the windows from
+ * being fetched again on every call. Credentials that arrive with less than `m` left are not
+ * accepted at all: that fetch counts as a failed refresh (reason `Expired`), so an always-expired
+ * source is asked at the backoff's pace, never in a loop.
+ *
+ * Who may start a fetch:
+ * - the background fiber, at the refresh moment, or after a failure at the backoff's retry time
+ *   (jittered exponential: 1 s doubled per failure, at most 60 s);
+ * - a `get` in the advisory window nudges it (same moments, never earlier) and never waits;
+ * - a `get` in the mandatory window with valid credentials joins the fetch in flight, or starts
+ *   one, unless the last attempt failed less than `invalidationCooldown` ago: then it is served
+ *   the current credentials at once (that failure answered it; a new fetch this soon would only
+ *   hammer the source);
+ * - a `get` whose credentials are unusable (expired, or invalidated) joins the fetch in flight
+ *   or starts one if the source is not failing; if it is, only once both the backoff's retry
+ *   time and `invalidationCooldown` after the last attempt have passed; before that it fails at
+ *   once with the last refresh error.
+ * Failures of any kind (the source's error, a defect, credentials refused as expired) go through
+ * the same path: counter, warning (source, reason, next attempt), backoff.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -23,15 +41,84 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import type * as Credentials from "../Credentials.js"
-import { type Policy, RefreshPolicy, refreshes, servedStale } from "../CredentialsCache.js"
-import type { CredentialsError } from "../CredentialsError.js"
+import { defaultPolicy, type Policy, RefreshPolicy, refreshes, servedStale } from "../CredentialsCache.js"
+import { CredentialsError } from "../CredentialsError.js"
 
 export interface Refreshing {
   readonly get: Effect.Effect<Credentials.Credentials, CredentialsError>
   readonly invalidate: Effect.Effect<void>
+}
+
+/** The policy in milliseconds, after the engine's floors. */
+export interface Tuning {
+  readonly advisoryWindow: number
+  readonly mandatoryWindow: number
+  readonly jitter: number
+  readonly retryBase: number
+  readonly retryMax: number
+  readonly invalidationCooldown: number
+  readonly minimumRefreshInterval: number
+}
+
+/** Below these, a setting would make the engine retry or refresh in a loop. */
+const floors = { retryBase: 100, minimumRefreshInterval: 1_000 } as const
+
+/**
+ * The policy as the engine runs it, and what had to be changed to make it usable (for a warning):
+ * infinite durations fall back to the defaults, the mandatory window is at most the advisory one,
+ * `retryBase` and `minimumRefreshInterval` have floors and `retryMax` is at least `retryBase`.
+ * `CredentialsCache.layerPolicy` already checks what users write; this covers a `RefreshPolicy`
+ * provided directly.
+ */
+export const tuningFor = (policy: Policy): { readonly tuning: Tuning; readonly adjusted: ReadonlyArray<string> } => {
+  const adjusted: Array<string> = []
+  const millis = (key: keyof Policy): number => {
+    // `defaultPolicy` sets every field; the last fallback only satisfies the optional field's type.
+    const fallback = Duration.toMillis(defaultPolicy[key] ?? Duration.seconds(15))
+    const ms = Duration.toMillis(policy[key] ?? fallback)
+    if (Number.isFinite(ms) && ms >= 0) return ms
+    adjusted.push(`${key} is not finite; using ${fallback} ms`)
+    return fallback
+  }
+  const advisoryWindow = millis("advisoryWindow")
+  let mandatoryWindow = millis("mandatoryWindow")
+  if (mandatoryWindow > advisoryWindow) {
+    adjusted.push(`mandatoryWindow (${mandatoryWindow} ms) is larger than advisoryWindow; using ${advisoryWindow} ms`)
+    mandatoryWindow = advisoryWindow
+  }
+  let retryBase = millis("retryBase")
+  if (retryBase < floors.retryBase) {
+    adjusted.push(`retryBase (${retryBase} ms) is below ${floors.retryBase} ms; using ${floors.retryBase} ms`)
+    retryBase = floors.retryBase
+  }
+  let retryMax = millis("retryMax")
+  if (retryMax < retryBase) {
+    adjusted.push(`retryMax (${retryMax} ms) is below retryBase; using ${retryBase} ms`)
+    retryMax = retryBase
+  }
+  let minimumRefreshInterval = millis("minimumRefreshInterval")
+  if (minimumRefreshInterval < floors.minimumRefreshInterval) {
+    adjusted.push(
+      `minimumRefreshInterval (${minimumRefreshInterval} ms) is below ${floors.minimumRefreshInterval} ms; using ${floors.minimumRefreshInterval} ms`
+    )
+    minimumRefreshInterval = floors.minimumRefreshInterval
+  }
+  return {
+    tuning: {
+      advisoryWindow,
+      mandatoryWindow,
+      jitter: millis("jitter"),
+      retryBase,
+      retryMax,
+      invalidationCooldown: millis("invalidationCooldown"),
+      minimumRefreshInterval
+    },
+    adjusted
+  }
 }
 
 interface Schedule {
@@ -44,14 +131,20 @@ interface Schedule {
 
 interface State extends Schedule {
   readonly current: Credentials.Credentials
-  readonly fetchedAt: number
+  /**
+   * The current credentials must not be served: a service refused them (`invalidate`). Cleared
+   * by the next successful fetch only.
+   */
   readonly invalidated: boolean
   readonly inflight: Deferred.Deferred<Credentials.Credentials, CredentialsError> | undefined
   /** Callers must wait for the refresh in flight (it answers an invalidation or the mandatory window). */
   readonly forced: boolean
+  /** Consecutive failed attempts; 0 after a success. */
   readonly failures: number
   readonly nextRetryAt: number
   readonly lastError: CredentialsError | undefined
+  /** When the last attempt (success or failure) ended; the resolution while building the layer counts. */
+  readonly lastAttemptAt: number
 }
 
 const never: Schedule = {
@@ -61,19 +154,31 @@ const never: Schedule = {
   refreshAt: Number.POSITIVE_INFINITY
 }
 
+const expiresAtOf = (credentials: Credentials.Credentials): number =>
+  Option.isNone(credentials.expiration)
+    ? Number.POSITIVE_INFINITY
+    : DateTime.toEpochMillis(credentials.expiration.value)
+
 /** Computes the moments of a fresh set of credentials; `random` in [0, 1) places the jitter. */
 export const scheduleFor = (
   credentials: Credentials.Credentials,
   now: number,
-  policy: Policy,
+  tuning: Tuning,
   random: number
 ): Schedule => {
-  if (Option.isNone(credentials.expiration)) return never
-  const expiresAt = DateTime.toEpochMillis(credentials.expiration.value)
+  const expiresAt = expiresAtOf(credentials)
+  if (!Number.isFinite(expiresAt)) return never
   const life = Math.max(0, expiresAt - now)
-  const advisoryAt = Math.max(expiresAt - Duration.toMillis(policy.advisoryWindow), now + life / 2)
-  const mandatoryAt = Math.max(expiresAt - Duration.toMillis(policy.mandatoryWindow), now + (life * 3) / 4)
-  const spread = Math.min(Duration.toMillis(policy.jitter), Math.max(0, mandatoryAt - advisoryAt) / 2)
+  // Never later than the expiry: credentials are not served past it from the fast path.
+  const advisoryAt = Math.min(
+    expiresAt,
+    Math.max(expiresAt - tuning.advisoryWindow, now + Math.max(life / 2, tuning.minimumRefreshInterval))
+  )
+  const mandatoryAt = Math.min(
+    expiresAt,
+    Math.max(expiresAt - tuning.mandatoryWindow, now + (life * 3) / 4, advisoryAt)
+  )
+  const spread = Math.min(tuning.jitter, Math.max(0, mandatoryAt - advisoryAt) / 2)
   // Whole milliseconds: a sleep shorter than the clock's resolution returns at once, and a
   // background fiber chasing a fractional deadline would spin.
   return {
@@ -85,9 +190,68 @@ export const scheduleFor = (
 }
 
 /** The wait before retry number `failures` (1-based): exponential, capped, jittered to 50–100 %. */
-const backoff = (failures: number, policy: Policy, random: number): number => {
-  const base = Duration.toMillis(policy.retryBase) * 2 ** Math.min(failures - 1, 30)
-  return Math.ceil(Math.min(Duration.toMillis(policy.retryMax), base) * (0.5 + random / 2))
+const backoff = (failures: number, tuning: Tuning, random: number): number => {
+  const base = tuning.retryBase * 2 ** Math.min(failures - 1, 30)
+  return Math.ceil(Math.min(tuning.retryMax, base) * (0.5 + random / 2))
+}
+
+const formatMillis = (ms: number): string => Duration.format(Duration.millis(Math.max(0, Math.round(ms))))
+
+/**
+ * Credentials with less than the minimum interval left are refused: already expired, or so
+ * close to it that they would be fetched again at once (a clock skewed against the issuer's).
+ */
+const refuseShortLived = (
+  source: Credentials.Source,
+  credentials: Credentials.Credentials,
+  now: number,
+  tuning: Tuning
+): CredentialsError | undefined => {
+  const expiresAt = expiresAtOf(credentials)
+  if (!Number.isFinite(expiresAt) || expiresAt - now >= tuning.minimumRefreshInterval) return undefined
+  const at = new Date(expiresAt).toISOString()
+  const check = "check the local clock against the issuer's, and the source"
+  return new CredentialsError({
+    source,
+    reason: "Expired",
+    detail: expiresAt <= now
+      ? `the source returned credentials that had already expired (expiration ${at}, ${
+        formatMillis(now - expiresAt)
+      } before they were fetched); ${check}`
+      : `the source returned credentials that expire at ${at}, ${
+        formatMillis(expiresAt - now)
+      } after they were fetched, less than the ${formatMillis(tuning.minimumRefreshInterval)} minimum; ${check}`
+  })
+}
+
+/** A name safe to print for a defect: its class, never its message (which may hold a secret). */
+const defectKind = (defect: unknown): string => {
+  if (defect instanceof Error && /^[A-Za-z_$][\w$]{0,63}$/.test(defect.name)) return defect.name
+  return defect === null ? "null" : typeof defect
+}
+
+/**
+ * A fetch that ended in a defect (a thrown exception, `Effect.die`) or interrupted itself: a
+ * failed refresh like any other. The defect is kept, `Redacted`, as the cause, so it cannot be
+ * printed by accident but a debugger can still read it (`Redacted.value(error.cause)`).
+ */
+export const unexpectedFailure = (source: Credentials.Source, cause: Cause.Cause<never>): CredentialsError => {
+  if (Cause.isInterruptedOnly(cause)) {
+    return new CredentialsError({
+      source,
+      reason: "InvalidResponse",
+      detail: "the refresh was interrupted by the source itself"
+    })
+  }
+  const defect = Cause.squash(cause)
+  return new CredentialsError({
+    source,
+    reason: "InvalidResponse",
+    detail: `the source failed with an unexpected ${
+      defectKind(defect)
+    } (a defect in the source); its message is withheld as it may contain secrets (the error's cause holds it, redacted)`,
+    cause: Redacted.make(defect)
+  })
 }
 
 export const make = (options: {
@@ -97,64 +261,86 @@ export const make = (options: {
 }): Effect.Effect<Refreshing, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { fetch, initial, source } = options
-    const policy = yield* RefreshPolicy
+    const { adjusted, tuning } = tuningFor(yield* RefreshPolicy)
+    if (adjusted.length > 0) {
+      yield* Effect.logWarning(`refresh policy adjusted: ${adjusted.join("; ")}`).pipe(Effect.annotateLogs({ source }))
+    }
     const scope = yield* Effect.scope
     const now0 = yield* Clock.currentTimeMillis
+    // The credentials resolved while building the layer go through the same check as a refresh:
+    // if they are refused, they are still served while valid, and the engine retries at once
+    // (with backoff) instead of at their refresh moment.
+    const refusedAtStart = refuseShortLived(source, initial, now0, tuning)
     const state = yield* Ref.make<State>({
-      ...scheduleFor(initial, now0, policy, yield* Random.next),
+      ...scheduleFor(initial, now0, tuning, yield* Random.next),
       current: initial,
-      fetchedAt: now0,
       invalidated: false,
       inflight: undefined,
       forced: false,
-      failures: 0,
-      nextRetryAt: 0,
-      lastError: undefined
+      failures: refusedAtStart === undefined ? 0 : 1,
+      nextRetryAt: refusedAtStart === undefined ? 0 : now0 + backoff(1, tuning, yield* Random.next),
+      lastError: refusedAtStart,
+      lastAttemptAt: now0
     })
+    if (refusedAtStart !== undefined) {
+      yield* Effect.logWarning("the credentials found while building the layer are (nearly) expired; refreshing").pipe(
+        Effect.annotateLogs({ source, reason: refusedAtStart.reason, error: refusedAtStart.message })
+      )
+    }
     // Wakes the background fiber when the schedule changes.
     const wake = yield* Queue.sliding<void>(1)
     const refreshSuccess = Metric.tagged(Metric.tagged(refreshes, "source", source), "outcome", "success")
     const refreshFailure = Metric.tagged(Metric.tagged(refreshes, "source", source), "outcome", "failure")
     const staleCounter = Metric.tagged(servedStale, "source", source)
 
+    /** One attempt: the source's errors, its defects and refused credentials are all failures. */
+    const attempt: Effect.Effect<Credentials.Credentials, CredentialsError> = fetch.pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.fail(Option.getOrElse(Cause.failureOption(cause), () => unexpectedFailure(source, cause as Cause.Cause<never>)))
+      ),
+      Effect.flatMap((fresh) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const refused = refuseShortLived(source, fresh, now, tuning)
+          return refused === undefined ? Effect.succeed(fresh) : Effect.fail(refused)
+        })
+      ),
+      Effect.tapBoth({
+        onSuccess: () => Effect.annotateCurrentSpan("outcome", "success"),
+        onFailure: (error) => Effect.annotateCurrentSpan({ outcome: "failure", reason: error.reason })
+      }),
+      Effect.withSpan("AwsCredentials.refresh", { attributes: { source } })
+    )
+
     const runFetch = (deferred: Deferred.Deferred<Credentials.Credentials, CredentialsError>) =>
       Effect.gen(function*() {
-        const exit = yield* fetch.pipe(
-          Effect.tapBoth({
-            onSuccess: () => Effect.annotateCurrentSpan("outcome", "success"),
-            onFailure: (error) =>
-              Effect.annotateCurrentSpan({ outcome: "failure", reason: error.reason })
-          }),
-          Effect.withSpan("AwsCredentials.refresh", { attributes: { source } }),
-          Effect.exit
-        )
+        const exit = yield* Effect.exit(attempt)
         const now = yield* Clock.currentTimeMillis
         const random = yield* Random.next
         if (Exit.isSuccess(exit)) {
           const fresh = exit.value
           yield* Ref.update(state, (s) => ({
             ...s,
-            ...scheduleFor(fresh, now, policy, random),
+            ...scheduleFor(fresh, now, tuning, random),
             current: fresh,
-            fetchedAt: now,
+            invalidated: false,
             inflight: undefined,
             forced: false,
             failures: 0,
             nextRetryAt: 0,
-            lastError: undefined
+            lastError: undefined,
+            lastAttemptAt: now
           }))
           yield* Metric.increment(refreshSuccess)
           yield* Queue.offer(wake, undefined)
           yield* Deferred.succeed(deferred, fresh)
           return
         }
-        const error = Cause.failureOption(exit.cause)
-        if (Option.isNone(error)) {
-          // A defect or an interruption: hand it to the waiters as it is.
-          yield* Ref.update(state, (s) => ({ ...s, inflight: undefined, forced: false }))
-          yield* Deferred.failCause(deferred, exit.cause)
-          return
-        }
+        // `attempt` turns every cause into a `CredentialsError`; an interruption from outside
+        // (the layer's scope closing) never gets here (see `onInterrupt` below).
+        const error = Option.getOrElse(
+          Cause.failureOption(exit.cause),
+          () => unexpectedFailure(source, exit.cause as Cause.Cause<never>)
+        )
         const s = yield* Ref.updateAndGet(state, (s) => {
           const failures = s.failures + 1
           return {
@@ -162,27 +348,30 @@ export const make = (options: {
             inflight: undefined,
             forced: false,
             failures,
-            nextRetryAt: now + backoff(failures, policy, random),
-            lastError: error.value
+            nextRetryAt: now + backoff(failures, tuning, random),
+            lastError: error,
+            lastAttemptAt: now
           }
         })
         yield* Metric.increment(refreshFailure)
         yield* Effect.logWarning(
-          now < s.expiresAt
+          s.invalidated
+            ? "credential refresh failed; the current credentials were invalidated, so get fails until a refresh succeeds"
+            : now < s.expiresAt
             ? "credential refresh failed; keeping the current credentials until they expire"
             : "credential refresh failed and the current credentials have expired"
         ).pipe(
           Effect.annotateLogs({
             source,
-            reason: error.value.reason,
-            error: error.value.message,
+            reason: error.reason,
+            error: error.message,
             failures: s.failures,
             nextAttemptInMs: Math.round(s.nextRetryAt - now),
             ...(Number.isFinite(s.expiresAt) ? { expiresAt: new Date(s.expiresAt).toISOString() } : {})
           })
         )
         yield* Queue.offer(wake, undefined)
-        yield* Deferred.fail(deferred, error.value)
+        yield* Deferred.fail(deferred, error)
       }).pipe(
         // Closing the layer's scope interrupts a fetch in flight; whoever waits is told so.
         Effect.onInterrupt(() =>
@@ -204,36 +393,49 @@ export const make = (options: {
           Ref.modify(state, (s): readonly [readonly [typeof candidate, boolean], State] =>
             s.inflight !== undefined
               ? [[s.inflight, false], forced && !s.forced ? { ...s, forced } : s]
-              : [[candidate, true], { ...s, inflight: candidate, forced, invalidated: false }]).pipe(
+              : [[candidate, true], { ...s, inflight: candidate, forced }]).pipe(
               Effect.tap(([deferred, created]) => created ? Effect.forkIn(runFetch(deferred), scope) : Effect.void),
               Effect.map(([deferred]) => deferred)
             )
       )
 
+    /** Credentials still valid and not invalidated after a failed refresh are served (and counted). */
+    const servedAfterFailure = (error: CredentialsError): Effect.Effect<Credentials.Credentials, CredentialsError> =>
+      Effect.gen(function*() {
+        const s = yield* Ref.get(state)
+        if (!s.invalidated && (yield* Clock.currentTimeMillis) < s.expiresAt) {
+          yield* Metric.increment(staleCounter)
+          return s.current
+        }
+        return yield* Effect.fail(error)
+      })
+
+    /** Waits for the refresh in flight, or a new one, which callers arriving meanwhile wait for too. */
+    const awaitRefresh: Effect.Effect<Credentials.Credentials, CredentialsError> = Effect.flatMap(
+      Effect.flatMap(start(true), (deferred) => Effect.either(Deferred.await(deferred))),
+      Either.match({ onLeft: servedAfterFailure, onRight: Effect.succeed })
+    )
+
     const slowGet = (now: number): Effect.Effect<Credentials.Credentials, CredentialsError> =>
       Effect.gen(function*() {
         const s = yield* Ref.get(state)
-        if (!s.invalidated && !s.forced && now < s.mandatoryAt) {
+        const usable = !s.invalidated && now < s.expiresAt
+        if (usable && !s.forced && now < s.mandatoryAt) {
           // Advisory window: the background fiber is on it; nudge it if it is idle, never wait.
           if (s.inflight === undefined && now >= s.nextRetryAt && now >= s.refreshAt) yield* start(false)
           return s.current
         }
-        if (s.inflight === undefined && !s.invalidated && now < s.nextRetryAt) {
-          // Backing off after a failed refresh.
-          if (now < s.expiresAt) {
-            yield* Metric.increment(staleCounter)
-            return s.current
-          }
-          return yield* Effect.fail(s.lastError!)
-        }
-        const result = yield* Effect.either(Deferred.await(yield* start(true)))
-        if (Either.isRight(result)) return result.right
-        const after = yield* Ref.get(state)
-        if ((yield* Clock.currentTimeMillis) < after.expiresAt) {
+        if (s.inflight !== undefined || s.failures === 0) return yield* awaitRefresh
+        if (usable) {
+          // Mandatory window while the source is failing: one attempt per cooldown, whoever asks.
+          if (now >= s.lastAttemptAt + tuning.invalidationCooldown) return yield* awaitRefresh
           yield* Metric.increment(staleCounter)
-          return after.current
+          return s.current
         }
-        return yield* Effect.fail(result.left)
+        // Expired or invalidated while the source is failing: no fetch before the backoff and the
+        // cooldown allow one; until then the last error, at once.
+        if (now >= Math.max(s.nextRetryAt, s.lastAttemptAt + tuning.invalidationCooldown)) return yield* awaitRefresh
+        return yield* Effect.fail(s.lastError!)
       })
 
     const get: Effect.Effect<Credentials.Credentials, CredentialsError> = Effect.flatMap(
@@ -244,18 +446,23 @@ export const make = (options: {
     )
 
     // A refresh already in flight answers the invalidation (its callers now wait for it); one
-    // that has just completed does too (cooldown), so a burst of invalidations is one fetch.
+    // that succeeded within the cooldown does too, so a burst of invalidations is one fetch.
+    // Otherwise the current credentials are not served again (see `slowGet` for when the next
+    // fetch may start).
     const invalidate: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Ref.update(state, (s) =>
         s.inflight !== undefined
-          ? (s.forced ? s : { ...s, forced: true })
-          : now - s.fetchedAt < Duration.toMillis(policy.invalidationCooldown)
+          ? (s.forced && s.invalidated ? s : { ...s, forced: true, invalidated: true })
+          : s.failures === 0 && now - s.lastAttemptAt < tuning.invalidationCooldown
+          ? s
+          : s.invalidated
           ? s
           : { ...s, invalidated: true }))
 
     // The background fiber: sleeps until the next refresh moment (or a retry after a failure),
     // refreshes, and starts over; a change of schedule wakes it early. Credentials without an
-    // expiry have no refresh moment, so it only waits to be woken.
+    // expiry have no refresh moment, so it only waits to be woken. Every outcome of a fetch is
+    // settled by `runFetch`; the fiber only waits for it, whatever it was.
     const background = Effect.gen(function*() {
       while (true) {
         const s = yield* Ref.get(state)
@@ -273,7 +480,7 @@ export const make = (options: {
           yield* Effect.raceFirst(Effect.sleep(Duration.millis(due - now)), Queue.take(wake))
           continue
         }
-        yield* Effect.ignore(Deferred.await(yield* start(false)))
+        yield* Effect.exit(Deferred.await(yield* start(false)))
       }
     })
     yield* Effect.forkIn(background, scope)

@@ -9,6 +9,10 @@
  * The cache is read at every fetch, so an `aws sso login` made while the program runs is picked
  * up at the next refresh. The SDK clients and `Schema` are loaded only for a configured profile.
  *
+ * With `cache: "cli"` the role credentials are shared with other processes and the AWS CLI v2
+ * through `~/.aws/cli/cache/<key>.json` (see `internal/cliCache.ts`): an entry with more than 15
+ * minutes left is used without reading the token or calling the portal, as botocore does.
+ *
  * @since 0.1.0
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
@@ -21,7 +25,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type { AwsCredentials } from "../AwsCredentials.js"
 import { AwsSession, type Service as Session } from "../AwsSession.js"
-import type * as Credentials from "../Credentials.js"
+import * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as ConfiguredEndpoint from "../internal/configuredEndpoint.js"
 import { homeDirectory } from "../internal/env.js"
@@ -45,6 +49,15 @@ export interface Options {
   readonly tokenRefreshWindow?: Duration.DurationInput | undefined
   /** After a refresh attempt, wait this long before another one. Default 60 seconds (botocore). */
   readonly tokenRefreshRetryInterval?: Duration.DurationInput | undefined
+  /**
+   * `"cli"`: share the role credentials through the AWS CLI's cache
+   * (`~/.aws/cli/cache/<key>.json`, same keys and format as the AWS CLI v2), so that several
+   * processes and the CLI call the portal once per set of credentials. Off by default, as in
+   * botocore (only the CLI v2 turns it on). Applies to the profile this source resolves, not to
+   * an SSO source profile at the root of an assume-role chain (the CLI does not cache those on
+   * disk either).
+   */
+  readonly cache?: "cli" | undefined
 }
 
 /**
@@ -307,6 +320,26 @@ export const resolveToken = (
     }
   })
 
+/** The AWS CLI cache entry of a profile's role, when `cache: "cli"` is on. */
+const cliCacheFor = (session: Session, settings: SsoSettings) =>
+  Effect.gen(function*() {
+    const cliCache = yield* Effect.promise(() => import("../internal/cliCache.js"))
+    const directory = cliCache.cacheDirectory(yield* homeOf(session))
+    const key = cliCache.ssoCacheKey({
+      accountId: settings.accountId,
+      roleName: settings.roleName,
+      sessionName: settings.sessionName,
+      startUrl: settings.startUrl
+    })
+    return { cliCache, directory, key, file: `${key}.json in ${directory}` }
+  })
+
+const describeRole = (settings: SsoSettings): string =>
+  `profile ${settings.profileName}: IAM Identity Center role ${settings.roleName} in account ${settings.accountId}`
+
+const sessionSuffix = (settings: SsoSettings): string =>
+  settings.sessionName === undefined ? "" : ` (sso-session ${settings.sessionName})`
+
 /**
  * The role credentials of a named profile, for sources that need an SSO profile at the root of
  * a chain (assume-role with `source_profile`). Reads the token cache at every call; pass a
@@ -325,6 +358,25 @@ export const resolveForProfile = (
   Effect.gen(function*() {
     const { profileName, session } = options
     const settings = yield* credentialSettings(session, profileName)
+    const cache = options.cache === "cli" ? yield* cliCacheFor(session, settings) : undefined
+    if (cache !== undefined) {
+      const hit = yield* cache.cliCache.read(cache.directory, cache.key)
+      if (Option.isSome(hit)) {
+        yield* Effect.logDebug("SSO role credentials from the AWS CLI cache").pipe(
+          Effect.annotateLogs({ source, profile: profileName, key: cache.key })
+        )
+        return Credentials.make({
+          accessKeyId: hit.value.accessKeyId,
+          secretAccessKey: hit.value.secretAccessKey,
+          sessionToken: hit.value.sessionToken,
+          expiration: hit.value.expiration,
+          // Files written before botocore added AccountId have none; the profile names it.
+          accountId: hit.value.accountId ?? settings.accountId,
+          source,
+          provenance: `${describeRole(settings)}${sessionSuffix(settings)}, from the AWS CLI cache (${cache.file})`
+        })
+      }
+    }
     const portal = yield* ConfiguredEndpoint.resolve({
       session,
       profileName: session.profileName,
@@ -332,7 +384,7 @@ export const resolveForProfile = (
       source
     })
     const { internal, token } = yield* tokenFor(session, settings, options)
-    return yield* internal.getRoleCredentials({
+    const credentials = yield* internal.getRoleCredentials({
       profileName,
       accountId: settings.accountId,
       roleName: settings.roleName,
@@ -341,11 +393,21 @@ export const resolveForProfile = (
       settings: portal,
       policy: policyOf(options),
       fix: internal.loginCommand(settings),
-      provenance: `profile ${profileName}: IAM Identity Center role ${settings.roleName} ` +
-        `in account ${settings.accountId} via SSO portal in ${settings.region}${
-          settings.sessionName === undefined ? "" : ` (sso-session ${settings.sessionName})`
-        }, token ${token.path}`
+      provenance: `${describeRole(settings)} via SSO portal in ${settings.region}${
+        sessionSuffix(settings)
+      }, token ${token.path}`
     })
+    if (cache !== undefined && Option.isSome(credentials.expiration) && Option.isSome(credentials.sessionToken)) {
+      yield* cache.cliCache.write(cache.directory, cache.key, {
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: credentials.secretAccessKey,
+        sessionToken: credentials.sessionToken.value,
+        expiration: credentials.expiration.value,
+        accountId: settings.accountId,
+        assumedRoleArn: undefined
+      }, "sso")
+    }
+    return credentials
   })
 
 /**
