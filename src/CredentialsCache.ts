@@ -12,10 +12,13 @@
  *
  * The rules that keep a broken source from being hammered:
  * - Scheduled refreshes are at least `minimumRefreshInterval` (15 s) after the fetch, and at
- *   half the lifetime for credentials that live shorter than the windows. Credentials that
- *   arrive with less life than that (already expired, or a local clock skewed against the
- *   issuer's) are refused: the refresh counts as failed with reason `Expired`, naming the
- *   source and the expiry, and goes through the backoff and the warning like any failure.
+ *   half the lifetime for credentials that live shorter than the windows. Credentials living
+ *   shorter than that interval are served while valid, with a warning; once they expire, `get`
+ *   fails at once (reason `Expired`, saying when the source is asked again) until the interval
+ *   has passed. Credentials that arrive already expired (a local clock skewed against the
+ *   issuer's, or a broken source) are refused: the refresh counts as failed with reason
+ *   `Expired`, naming the source and the expiry, and goes through the backoff and the warning
+ *   like any failure.
  * - A defect (a thrown exception, `Effect.die`) inside a source's fetch is a failed refresh too,
  *   with reason `InvalidResponse`; the defect's message is not copied into the error (it may hold
  *   a secret) but kept, `Redacted`, as the error's `cause`.
@@ -65,11 +68,11 @@ export interface Policy {
    */
   readonly invalidationCooldown: Duration.Duration
   /**
-   * Scheduled refreshes are at least this long after the fetch, and credentials that arrive
-   * with less life left than this are refused as `Expired` (a failed refresh), so a source
-   * handing out credentials that are expired or about to be (a skewed clock) is retried with
-   * backoff instead of in a loop. Default 15 s (at least 1 s). Optional so that a `Policy`
-   * written out in full before it existed still type-checks.
+   * The source is asked again no sooner than this after a fetch: credentials living shorter
+   * are served while valid and then `get` fails (`Expired`) until this has passed, so a source
+   * of very short-lived credentials is not asked in a loop; lower it for a source that really
+   * issues such credentials. Default 15 s (at least 1 s). Optional so that a `Policy` written
+   * out in full before it existed still type-checks.
    */
   readonly minimumRefreshInterval?: Duration.Duration | undefined
 }

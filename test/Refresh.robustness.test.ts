@@ -103,26 +103,30 @@ describe("refresh engine: credentials that arrive expired or about to expire", (
       })
     ))
 
-  it.effect("a source of 1-second credentials is refused the same way: bounded by the backoff, not refreshed every 0.5 s", () =>
+  it.effect("1-second credentials are served while valid and fetched every 15 s (the minimum interval), never every 0.5 s", () =>
     simulation(
       "one-second",
       Effect.gen(function*() {
         const source = yield* fakeSource("1 second")
         const service = yield* serviceOf(source.layer)
         let last: CredentialsError | undefined
+        let served = 0
         const { failed } = yield* callEvery(service, "1 second", "1 hour", (_, exit) => {
           last = errorOf(exit) ?? last
+          if (Exit.isSuccess(exit)) served++
         })
         const fetches = yield* Ref.get(source.fetches)
         console.log(
-          `refresh: 1-second credentials, a get every second for 1 h: ${failed} failed gets, ${fetches} fetches (bound ${
-            backoffBound(60 * minute)
-          })`
+          `refresh: 1-second credentials, a get every second for 1 h: ${served} served, ${failed} failed gets, ${fetches} fetches`
         )
-        assert.isAtMost(fetches, backoffBound(60 * minute))
-        assertBackoffGaps(source.log.map((fetch) => fetch.at))
+        // One fetch at the start, then one every 15 s: 3600 / 15 + 1.
+        assert.strictEqual(fetches, 241)
+        const gaps = new Set(source.log.slice(1).map((fetch, i) => fetch.at - source.log[i]!.at))
+        assert.deepStrictEqual(gaps, new Set([15_000]))
+        // Each set is served during its second of life; between fetches get fails at once, saying when.
+        assert.isAtLeast(served, 240)
         assert.strictEqual(last?.reason, "Expired")
-        assert.match(last!.message, /expire at 2030-06-01T.*, 1s after they were fetched, less than the 15s minimum/)
+        assert.match(last!.message, /expired at 2030-06-01T.*, 1s after they were fetched; the source is asked again no sooner than 15s after its last fetch/)
       })
     ))
 

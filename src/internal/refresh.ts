@@ -10,9 +10,13 @@
  *   (one fetch shared by all of them), see "Who may start a fetch" below;
  * - `E`: a refresh failure is now the caller's failure.
  * The `L/2`, `3L/4` and `m` floors keep credentials that live shorter than the windows from
- * being fetched again on every call. Credentials that arrive with less than `m` left are not
- * accepted at all: that fetch counts as a failed refresh (reason `Expired`), so an always-expired
- * source is asked at the backoff's pace, never in a loop.
+ * being fetched again on every call: the background fiber refreshes no sooner than `F + m`, and
+ * a `get` after such credentials expired, less than `m` after they were fetched, fails at once
+ * (reason `Expired`, saying when the source will be asked again) rather than fetching. They are
+ * still served while valid (with a warning that they live shorter than `m`; lower
+ * `minimumRefreshInterval` for a source that really issues such credentials). Credentials that
+ * arrive already expired are not accepted: that fetch counts as a failed refresh (reason
+ * `Expired`), so an always-expired source is asked at the backoff's pace, never in a loop.
  *
  * Who may start a fetch:
  * - the background fiber, at the refresh moment, or after a failure at the backoff's retry time
@@ -185,7 +189,8 @@ export const scheduleFor = (
     expiresAt,
     advisoryAt: Math.ceil(advisoryAt),
     mandatoryAt: Math.ceil(mandatoryAt),
-    refreshAt: Math.ceil(advisoryAt + random * spread)
+    // Credentials living shorter than `m` expire before this: the next fetch still waits for it.
+    refreshAt: Math.ceil(Math.max(advisoryAt + random * spread, now + tuning.minimumRefreshInterval))
   }
 }
 
@@ -198,29 +203,23 @@ const backoff = (failures: number, tuning: Tuning, random: number): number => {
 const formatMillis = (ms: number): string => Duration.format(Duration.millis(Math.max(0, Math.round(ms))))
 
 /**
- * Credentials with less than the minimum interval left are refused: already expired, or so
- * close to it that they would be fetched again at once (a clock skewed against the issuer's).
+ * Credentials that have already expired when they arrive are refused (a clock skewed against
+ * the issuer's, or a broken source): accepting them would mean fetching again at once.
  */
-const refuseShortLived = (
+const refuseExpired = (
   source: Credentials.Source,
   credentials: Credentials.Credentials,
-  now: number,
-  tuning: Tuning
+  now: number
 ): CredentialsError | undefined => {
   const expiresAt = expiresAtOf(credentials)
-  if (!Number.isFinite(expiresAt) || expiresAt - now >= tuning.minimumRefreshInterval) return undefined
+  if (!Number.isFinite(expiresAt) || expiresAt > now) return undefined
   const at = new Date(expiresAt).toISOString()
-  const check = "check the local clock against the issuer's, and the source"
   return new CredentialsError({
     source,
     reason: "Expired",
-    detail: expiresAt <= now
-      ? `the source returned credentials that had already expired (expiration ${at}, ${
-        formatMillis(now - expiresAt)
-      } before they were fetched); ${check}`
-      : `the source returned credentials that expire at ${at}, ${
-        formatMillis(expiresAt - now)
-      } after they were fetched, less than the ${formatMillis(tuning.minimumRefreshInterval)} minimum; ${check}`
+    detail: `the source returned credentials that had already expired (expiration ${at}, ${
+      formatMillis(now - expiresAt)
+    } before they were fetched); check the local clock against the issuer's, and the source`
   })
 }
 
@@ -270,7 +269,7 @@ export const make = (options: {
     // The credentials resolved while building the layer go through the same check as a refresh:
     // if they are refused, they are still served while valid, and the engine retries at once
     // (with backoff) instead of at their refresh moment.
-    const refusedAtStart = refuseShortLived(source, initial, now0, tuning)
+    const refusedAtStart = refuseExpired(source, initial, now0)
     const state = yield* Ref.make<State>({
       ...scheduleFor(initial, now0, tuning, yield* Random.next),
       current: initial,
@@ -282,8 +281,24 @@ export const make = (options: {
       lastError: refusedAtStart,
       lastAttemptAt: now0
     })
+    /** Credentials that expire before the next fetch may run: served, and said so. */
+    const warnIfShortLived = (credentials: Credentials.Credentials, now: number): Effect.Effect<void> => {
+      const expiresAt = expiresAtOf(credentials)
+      return Number.isFinite(expiresAt) && expiresAt - now < tuning.minimumRefreshInterval
+        ? Effect.logWarning(
+          "the source returned credentials that live shorter than the minimum refresh interval; " +
+            "once they expire, get fails until the next fetch"
+        ).pipe(Effect.annotateLogs({
+          source,
+          expiresAt: new Date(expiresAt).toISOString(),
+          livesForMs: Math.round(expiresAt - now),
+          nextFetchInMs: tuning.minimumRefreshInterval
+        }))
+        : Effect.void
+    }
+    if (refusedAtStart === undefined) yield* warnIfShortLived(initial, now0)
     if (refusedAtStart !== undefined) {
-      yield* Effect.logWarning("the credentials found while building the layer are (nearly) expired; refreshing").pipe(
+      yield* Effect.logWarning("the credentials found while building the layer have already expired; refreshing").pipe(
         Effect.annotateLogs({ source, reason: refusedAtStart.reason, error: refusedAtStart.message })
       )
     }
@@ -300,7 +315,7 @@ export const make = (options: {
       ),
       Effect.flatMap((fresh) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const refused = refuseShortLived(source, fresh, now, tuning)
+          const refused = refuseExpired(source, fresh, now)
           return refused === undefined ? Effect.succeed(fresh) : Effect.fail(refused)
         })
       ),
@@ -331,6 +346,7 @@ export const make = (options: {
             lastAttemptAt: now
           }))
           yield* Metric.increment(refreshSuccess)
+          yield* warnIfShortLived(fresh, now)
           yield* Queue.offer(wake, undefined)
           yield* Deferred.succeed(deferred, fresh)
           return
@@ -424,6 +440,24 @@ export const make = (options: {
           // Advisory window: the background fiber is on it; nudge it if it is idle, never wait.
           if (s.inflight === undefined && now >= s.nextRetryAt && now >= s.refreshAt) yield* start(false)
           return s.current
+        }
+        if (
+          s.inflight === undefined && s.failures === 0 && !s.invalidated && now >= s.expiresAt &&
+          now < s.lastAttemptAt + tuning.minimumRefreshInterval
+        ) {
+          // Expired sooner than the minimum interval after they were fetched: not asked again yet.
+          const next = s.lastAttemptAt + tuning.minimumRefreshInterval
+          return yield* Effect.fail(
+            new CredentialsError({
+              source,
+              reason: "Expired",
+              detail: `the credentials expired at ${new Date(s.expiresAt).toISOString()}, ${
+                formatMillis(s.expiresAt - s.lastAttemptAt)
+              } after they were fetched; the source is asked again no sooner than ${
+                formatMillis(tuning.minimumRefreshInterval)
+              } after its last fetch (in ${formatMillis(next - now)})`
+            })
+          )
         }
         if (s.inflight !== undefined || s.failures === 0) return yield* awaitRefresh
         if (usable) {
