@@ -2,8 +2,9 @@
  * S3 round trip: create a bucket, upload a stream, list, read back, presign, delete.
  *
  *   npx tsx examples/s3-roundtrip.ts
- *     offline, on the in-memory S3 (`S3.layerMemory()`) with static test credentials and
- *     us-east-1: nothing touches the network.
+ *     offline, on the in-memory S3 (`S3.layerMemory()`) and us-east-1, with credentials from
+ *     the default chain (instance metadata switched off, as AWS_EC2_METADATA_DISABLED=true), or
+ *     example keys when the machine has none: nothing touches the network.
  *
  *   S3_ENDPOINT=http://127.0.0.1:9000 npx tsx examples/s3-roundtrip.ts
  *     against a server: credentials from the default chain (environment, ~/.aws, ...), the
@@ -15,6 +16,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -71,14 +73,20 @@ const program = Effect.gen(function*() {
   yield* Console.log(`Deleted ${deleted + 1} objects and the bucket`)
 })
 
-/** In memory, offline: static test credentials and a fixed region. */
+/**
+ * In memory, offline: the default chain without its instance-metadata link (the environment
+ * is read with AWS_EC2_METADATA_DISABLED=true on top), or example keys when it finds nothing;
+ * a fixed region.
+ */
+const offlineEnvironment = ConfigProvider.fromMap(new Map([["AWS_EC2_METADATA_DISABLED", "true"]])).pipe(
+  ConfigProvider.orElse(() => ConfigProvider.fromEnv())
+)
+const offlineCredentials = Layer.orElse(
+  Layer.fresh(CredentialChain.layerNode()),
+  () => AwsCredentials.layerStatic({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example-secret-never-printed" })
+).pipe(Layer.provide(Layer.setConfigProvider(offlineEnvironment)))
 const memory = S3.layerMemory().pipe(
-  Layer.provideMerge(
-    Layer.merge(
-      AwsCredentials.layerStatic({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: "example-secret-never-printed" }),
-      AwsRegion.layerStatic("us-east-1")
-    )
-  )
+  Layer.provideMerge(Layer.merge(offlineCredentials, AwsRegion.layerStatic("us-east-1")))
 )
 
 /** A server: the default chain, the session's region (us-east-1 when none is set). */
@@ -106,6 +114,10 @@ const S3Live = Layer.unwrapEffect(
 
 program.pipe(
   Effect.provide(S3Live),
-  Effect.catchAll((error) => Console.error(`${error._tag}: ${error.message}`)),
+  // A readable line and a failing exit status, not a stack trace.
+  Effect.tapError((error) => Console.error(`${error._tag}: ${error.message}`)),
+  Effect.catchAll(() => Effect.sync(() => {
+    process.exitCode = 1
+  })),
   NodeRuntime.runMain
 )

@@ -617,19 +617,34 @@ export const layer = (options: Options = {}): Layer.Layer<S3, S3Error, AwsCreden
   )
 
 /**
+ * `layerConfig`'s options: each option of `layer` as a `Config` or a plain value.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConfigOptions = { readonly [K in keyof Options]?: Config.Config<Options[K]> | Options[K] }
+
+/**
  * `layer` with its options read from `Config` (each option a `Config` value, or a plain one).
  *
  * ```ts
- * S3.layerConfig({ endpoint: Config.string("S3_ENDPOINT"), forcePathStyle: true })
+ * S3.layerConfig({ endpoint: Config.option(Config.string("S3_ENDPOINT")).pipe(Config.map(Option.getOrUndefined)), forcePathStyle: true })
  * ```
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  options: Config.Config.Wrap<Options>
-): Layer.Layer<S3, S3Error | ConfigError.ConfigError, AwsCredentials | AwsRegion> =>
-  Layer.unwrapEffect(Effect.map(Config.unwrap(options), layer))
+  options: ConfigOptions
+): Layer.Layer<S3, S3Error | ConfigError.ConfigError, AwsCredentials | AwsRegion> => {
+  const configs: Record<string, Config.Config<unknown>> = {}
+  for (const [name, value] of Object.entries(options)) {
+    configs[name] = Config.isConfig(value) ? value : Config.succeed(value)
+  }
+  // `Config.all` of an empty record fails inside effect; no options is simply `layer()`.
+  if (Object.keys(configs).length === 0) return layer()
+  return Layer.unwrapEffect(Effect.map(Config.all(configs), (resolved) => layer(resolved as Options)))
+}
 
 /**
  * Tunables of `layerMemory`.

@@ -7,6 +7,8 @@
  * test clock, and where the endpoint comes from.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -439,6 +441,36 @@ describe("S3.layer: presigned URLs", () => {
       const error = yield* Effect.flip(s3.presignGetObject("bucket", "k", { expiresIn: "500 millis" }))
       assert.strictEqual(error.code, "InvalidArgument")
     }).pipe(Effect.provide(presignLayer(staticKeys)), withEnv({})))
+})
+
+describe("S3.layerConfig", () => {
+  it.scopedLive("reads Config values and takes plain ones; a missing variable is a ConfigError", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      fake.handle((_request, response) => replyOk(response, listBucketsXml(["from-config"])))
+      const layerFor = (options: S3.ConfigOptions) =>
+        S3.layerConfig(options).pipe(Layer.provide(Layer.merge(staticKeys, region)))
+      const listed = yield* Effect.flatMap(S3.S3, (s3) => s3.listBuckets).pipe(
+        Effect.provide(layerFor({ endpoint: Config.string("S3_ENDPOINT"), forcePathStyle: true, maxAttempts: 1 })),
+        withEnv({ S3_ENDPOINT: fake.url }),
+        Effect.exit
+      )
+      assert.deepStrictEqual(getSuccess(listed).map((b) => b.name), ["from-config"])
+      assert.strictEqual(fake.requests[0]!.path, "/")
+      // No options at all builds the same layer as `layer()`.
+      const empty = yield* Effect.flatMap(S3.S3, () => Effect.void).pipe(
+        Effect.provide(layerFor({})),
+        withEnv({}),
+        Effect.exit
+      )
+      assert.isTrue(Exit.isSuccess(empty))
+      const missing = yield* Effect.flatMap(S3.S3, () => Effect.void).pipe(
+        Effect.provide(layerFor({ endpoint: Config.string("S3_ENDPOINT") })),
+        withEnv({}),
+        Effect.flip
+      )
+      assert.isTrue(ConfigError.isConfigError(missing))
+    }))
 })
 
 describe("S3.layer: where the endpoint comes from (botocore's order)", () => {

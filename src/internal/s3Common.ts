@@ -77,6 +77,40 @@ export const failure = (
     ...fields
   })
 
+/**
+ * A `getObject` body as both layers hand it out: it streams once, inside the scope `getObject`
+ * ran in. Reading it again, or after that scope closed, fails at once with a typed error (a
+ * network body cannot be replayed, and one whose connection was released would otherwise wait
+ * forever); the in-memory layer follows the same rule so that tests written against it hold
+ * on a real server.
+ */
+export const singleUseBody = (
+  context: CallContext,
+  body: Stream.Stream<Uint8Array, S3.S3Error>,
+  released: () => boolean
+): Stream.Stream<Uint8Array, S3.S3Error> => {
+  let taken = false
+  return Stream.suspend(() => {
+    if (released()) {
+      return Stream.fail(failure(context, {
+        reason: "Other",
+        code: "BodyReleased",
+        detail: "the body was read after the scope getObject ran in had closed (which releases it); " +
+          "read it inside that scope"
+      }))
+    }
+    if (taken) {
+      return Stream.fail(failure(context, {
+        reason: "Other",
+        code: "BodyConsumed",
+        detail: "the body was already read: it streams once; call getObject again to read it again"
+      }))
+    }
+    taken = true
+    return body
+  })
+}
+
 /** Checks `upload`'s part size and concurrency. */
 export const uploadSettings = (
   context: CallContext,

@@ -12,6 +12,7 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
 import { AwsCredentials } from "../AwsCredentials.js"
@@ -29,6 +30,7 @@ import {
   presignLifetime,
   quoteEtag,
   readBody,
+  singleUseBody,
   uploadSettings
 } from "./s3Common.js"
 import * as Upload from "./s3Upload.js"
@@ -349,7 +351,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
       bucketName: string,
       key: string,
       options: S3.GetOptions = {}
-    ): Effect.Effect<S3.GetObjectResult, S3.S3Error> =>
+    ): Effect.Effect<S3.GetObjectResult, S3.S3Error, Scope.Scope> =>
       Effect.gen(function*() {
         const context = { operation: "GetObject", bucket: bucketName, key }
         const bucket = yield* getBucket(context, bucketName)
@@ -369,9 +371,15 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
         for (let offset = 0; offset < bytes.length; offset += bodyChunkSize) {
           slices.push(copy(bytes.subarray(offset, offset + bodyChunkSize)))
         }
+        let released = false
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            released = true
+          })
+        )
         return {
           ...head(bucketName, key, object),
-          body: Stream.fromIterable(slices),
+          body: singleUseBody(context, Stream.fromIterable(slices), () => released),
           contentLength: bytes.length,
           range
         }

@@ -65,6 +65,7 @@ import {
   parseContentRange,
   presignLifetime,
   rangeHeader,
+  singleUseBody,
   tooLarge,
   uploadSettings
 } from "./s3Common.js"
@@ -250,6 +251,9 @@ export const make = (
           authSchemePreference: [],
           sigv4aSigningRegionSet: [],
           userAgentAppId: () => Promise.resolve(undefined),
+          // The SDK's own console messages (e.g. about a failed streaming request) would bypass
+          // Effect's logging; every failure reaches the caller as an S3Error instead.
+          logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
           requestHandler: {
             connectionTimeout: timeoutMs,
             throwOnRequestTimeout: true,
@@ -513,7 +517,14 @@ export const make = (
         const readable = raw instanceof Readable ? raw : Readable.from([])
         // `Scope.addFinalizer`: `Effect.addFinalizer` also restores the fiber's refs around the
         // finalizer, which costs more than the rest of a small GET's bookkeeping.
-        yield* Scope.addFinalizer(yield* Effect.scope, Effect.sync(() => readable.destroy()))
+        let released = false
+        yield* Scope.addFinalizer(
+          yield* Effect.scope,
+          Effect.sync(() => {
+            released = true
+            readable.destroy()
+          })
+        )
         const contentLength = output.ContentLength ?? 0
         const range = parseContentRange(output.ContentRange)
         const size = Option.match(range, {
@@ -523,6 +534,7 @@ export const make = (
         return {
           head: head(context, output, size),
           readable,
+          released: () => released,
           contentLength,
           range
         }
@@ -607,17 +619,21 @@ export const make = (
     ): Effect.Effect<S3.GetObjectResult, S3.S3Error, Scope.Scope> =>
       Effect.map(fetchObject({ operation: "GetObject", bucket, key }, getOptions), (fetched) => ({
         ...fetched.head,
-        body: Stream.unwrapScoped(
-          Effect.map(
-            bodyReader({ operation: "GetObject", bucket, key }, fetched.readable),
-            (pull) =>
-              Stream.repeatEffectChunkOption(
-                Effect.flatMap(Effect.mapError(pull, Option.some), Option.match({
-                  onNone: () => Effect.fail(Option.none()),
-                  onSome: (chunks) => Effect.succeed(Chunk.unsafeFromArray(chunks))
-                }))
-              )
-          )
+        body: singleUseBody(
+          { operation: "GetObject", bucket, key },
+          Stream.unwrapScoped(
+            Effect.map(
+              bodyReader({ operation: "GetObject", bucket, key }, fetched.readable),
+              (pull) =>
+                Stream.repeatEffectChunkOption(
+                  Effect.flatMap(Effect.mapError(pull, Option.some), Option.match({
+                    onNone: () => Effect.fail(Option.none()),
+                    onSome: (chunks) => Effect.succeed(Chunk.unsafeFromArray(chunks))
+                  }))
+                )
+            )
+          ),
+          fetched.released
         ),
         contentLength: fetched.contentLength,
         range: fetched.range

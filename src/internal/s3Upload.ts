@@ -129,18 +129,18 @@ export const upload = <E, R>(
       return { ...written, size: firstSize, parts: 0 }
     }
 
-    const uploadId = yield* backend.create
     let completed = false
-    yield* Effect.addFinalizer(() =>
-      completed ? Effect.void : backend.abort(uploadId).pipe(
+    // Created and registered for abort in one uninterruptible step: an interruption arriving
+    // while CreateMultipartUpload is in flight still aborts the upload the server made.
+    const uploadId = yield* Effect.acquireRelease(backend.create, (id) =>
+      completed ? Effect.void : backend.abort(id).pipe(
         Effect.catchAll((error) =>
           Effect.logWarning(
-            `S3 upload to s3://${context.bucket}/${context.key}: could not abort multipart upload ${uploadId}; ` +
+            `S3 upload to s3://${context.bucket}/${context.key}: could not abort multipart upload ${id}; ` +
               `its parts stay billed until a lifecycle rule or abortMultipartUpload removes them: ${error.message}`
           )
         )
-      )
-    )
+      ))
     // Made after the abort finalizer, so closing the scope interrupts the parts in flight
     // first, then aborts. Finished parts leave the set (and their buffers go back to the pool).
     const fibers = yield* FiberSet.make<void, never>()

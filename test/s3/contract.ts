@@ -386,6 +386,25 @@ export const registerContract = (options: ContractOptions): void => {
         })
       ))
 
+    it.scopedLive("a getObject body streams once, inside its scope: again, or after the scope, is a typed error at once", () =>
+      inBucket((s3, bucket) =>
+        Effect.gen(function*() {
+          yield* s3.putObject(bucket, "once", "read me once")
+          const decode = (chunks: Chunk.Chunk<Uint8Array>) => Buffer.concat(Chunk.toArray(chunks)).toString("utf8")
+          const again = yield* Effect.scoped(Effect.gen(function*() {
+            const got = yield* s3.getObject(bucket, "once")
+            assert.strictEqual(decode(yield* Stream.runCollect(got.body)), "read me once")
+            return yield* failureOf(Stream.runCollect(got.body))
+          }))
+          assertS3Error(again, { reason: "Other", code: "BodyConsumed", operation: "GetObject", bucket, key: "once" })
+          const escaped = yield* Effect.scoped(s3.getObject(bucket, "once"))
+          const released = yield* failureOf(
+            Stream.runCollect(escaped.body).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "hung" }))
+          )
+          assertS3Error(released, { reason: "Other", code: "BodyReleased", key: "once" })
+        })
+      ))
+
     it.scopedLive("getObjectText / getObjectBytes refuse an object over maxBytes before reading it", () =>
       inBucket((s3, bucket) =>
         Effect.gen(function*() {

@@ -1,0 +1,68 @@
+/**
+ * The examples as users run them (`npx tsx examples/...`), as child processes with an empty
+ * home and instance metadata off: the S3 round trip offline on the in-memory layer, and its
+ * failing exit status when the server cannot be reached.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { execFile } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { tempHome } from "./support/fixtures.js"
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+
+const runExample = (file: string, env: Record<string, string>) =>
+  Effect.promise(() =>
+    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        path.join(repo, "node_modules", ".bin", "tsx"),
+        [path.join(repo, "examples", file)],
+        {
+          env: { PATH: process.env.PATH, AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1", ...env },
+          encoding: "utf8",
+          timeout: 60_000
+        },
+        (error, stdout, stderr) =>
+          resolve({ status: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
+      )
+    })
+  )
+
+describe("examples/s3-roundtrip.ts", () => {
+  it.scoped("offline: the whole round trip on the in-memory layer, credentials from the chain or example keys", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const [fallback, fromEnv] = yield* Effect.all([
+        runExample("s3-roundtrip.ts", { HOME: home.dir }),
+        runExample("s3-roundtrip.ts", {
+          HOME: home.dir,
+          AWS_ACCESS_KEY_ID: "AKIAEXAMPLEFROMENV01",
+          AWS_SECRET_ACCESS_KEY: "example-env-secret-never-printed"
+        })
+      ], { concurrency: 2 })
+      assert.strictEqual(fallback.status, 0, fallback.stderr)
+      assert.include(fallback.stdout, "Credentials from explicit (AKIDEXAMPLE), region us-east-1")
+      for (const line of ["Uploaded 14000000 bytes in 3 parts", "Read back 500000 lines", "Presigned GET", "Deleted 2 objects and the bucket"]) {
+        assert.include(fallback.stdout, line)
+      }
+      assert.strictEqual(fromEnv.status, 0, fromEnv.stderr)
+      assert.include(fromEnv.stdout, "Credentials from env (AKIAEXAMPLEFROMENV01)")
+      assert.notInclude(fromEnv.stdout + fromEnv.stderr, "example-env-secret-never-printed")
+    }), { timeout: 120_000 })
+
+  it.scoped("a server that cannot be reached: one readable error line and exit status 1", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const result = yield* runExample("s3-roundtrip.ts", {
+        HOME: home.dir,
+        S3_ENDPOINT: "http://127.0.0.1:1",
+        AWS_ACCESS_KEY_ID: "AKIAEXAMPLEFROMENV01",
+        AWS_SECRET_ACCESS_KEY: "example-env-secret-never-printed",
+        AWS_REGION: "us-east-1"
+      })
+      assert.strictEqual(result.status, 1)
+      assert.match(result.stderr, /S3Error: S3 CreateBucket s3:\/\/roundtrip-\S+: Other \(ECONNREFUSED\)/)
+      assert.notInclude(result.stdout + result.stderr, "example-env-secret-never-printed")
+    }), { timeout: 60_000 })
+})
