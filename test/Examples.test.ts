@@ -5,29 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { execFile } from "node:child_process"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
-import { tempHome } from "./support/fixtures.js"
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+import { runTsx, tempHome } from "./support/fixtures.js"
 
 const runExample = (file: string, env: Record<string, string>) =>
-  Effect.promise(() =>
-    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        path.join(repo, "node_modules", ".bin", "tsx"),
-        [path.join(repo, "examples", file)],
-        {
-          env: { PATH: process.env.PATH, AWS_EC2_METADATA_DISABLED: "true", AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1", ...env },
-          encoding: "utf8",
-          timeout: 60_000
-        },
-        (error, stdout, stderr) =>
-          resolve({ status: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
-      )
-    })
-  )
+  Effect.promise(() => runTsx(path.join("examples", file), [], env))
 
 describe("examples/s3-roundtrip.ts", () => {
   it.scoped("offline: the whole round trip on the in-memory layer, credentials from the chain or example keys", () =>

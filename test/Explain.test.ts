@@ -6,21 +6,19 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import { execFile } from "node:child_process"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { explain, type Explanation, formatHuman } from "../src/internal/explain.js"
 import {
   type DefaultChainLink,
   defaultChainLinks,
   platformLayer,
+  runTsx,
   type TempHome,
   tempHome,
   withEnv
 } from "./support/fixtures.js"
 import { metadataServer, servedSecrets } from "./support/metadataServer.js"
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const secret = "explainSecretThatIsNeverShown/0000000WXYZ"
 const token = "explainSessionTokenNeverShown000000000000001"
 
@@ -184,16 +182,7 @@ describe("explain (report)", () => {
 
 // The command line as a user runs it. Each run starts tsx (about a second), so only the
 // outcomes that exercise the process boundary are here; the report logic is covered above.
-const cli = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      path.join(repo, "node_modules", ".bin", "tsx"),
-      [path.join(repo, "src", "bin.ts"), ...args],
-      { env: { PATH: process.env.PATH, AWS_EC2_METADATA_DISABLED: "true", ...env }, encoding: "utf8", timeout: 60_000 },
-      (error, stdout, stderr) =>
-        resolve({ status: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
-    )
-  })
+const cli = (args: ReadonlyArray<string>, env: Record<string, string>) => runTsx("src/bin.ts", args, env)
 
 describe("explain (command line)", () => {
   it.scoped("exit statuses 0, 1 and 2; stdout is exactly one JSON object; no secret anywhere", () =>

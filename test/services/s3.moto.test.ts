@@ -24,11 +24,8 @@ import * as EnvCredentials from "../../src/providers/Env.js"
 import * as ProcessCredentials from "../../src/providers/Process.js"
 import * as SharedCredentialsFile from "../../src/providers/SharedCredentialsFile.js"
 import * as S3 from "../../src/S3.js"
-import { execFile } from "node:child_process"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { registerContract } from "../s3/contract.js"
-import { type Env, getFailure, getSuccess, type Platform, processJson, runWith, shellQuote, type TempHome, tempHome } from "../support/fixtures.js"
+import { type Env, getFailure, getSuccess, type Platform, processJson, runTsx, runWith, shellQuote, type TempHome, tempHome } from "../support/fixtures.js"
 import { assertNoSecrets } from "../support/secrets.js"
 import { type Keys, motoAvailable, motoMissingReason, useMoto } from "./moto.js"
 
@@ -350,30 +347,14 @@ suite(`examples/s3-roundtrip.ts against moto${suffix}`, () => {
   it.scopedLive("S3_ENDPOINT set: the round trip on the server, credentials from the default chain", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
-      const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
       const result = yield* Effect.promise(() =>
-        new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-          execFile(
-            path.join(repo, "node_modules", ".bin", "tsx"),
-            [path.join(repo, "examples", "s3-roundtrip.ts")],
-            {
-              env: {
-                PATH: process.env.PATH,
-                HOME: home.dir,
-                AWS_EC2_METADATA_DISABLED: "true",
-                AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
-                S3_ENDPOINT: openMoto.current().url,
-                AWS_ACCESS_KEY_ID: "AKIAEXAMPLEONMOTO001",
-                AWS_SECRET_ACCESS_KEY: "example-moto-secret-never-printed",
-                AWS_REGION: "us-east-1"
-              },
-              encoding: "utf8",
-              timeout: 120_000
-            },
-            (error, stdout, stderr) =>
-              resolve({ status: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
-          )
-        })
+        runTsx("examples/s3-roundtrip.ts", [], {
+          HOME: home.dir,
+          S3_ENDPOINT: openMoto.current().url,
+          AWS_ACCESS_KEY_ID: "AKIAEXAMPLEONMOTO001",
+          AWS_SECRET_ACCESS_KEY: "example-moto-secret-never-printed",
+          AWS_REGION: "us-east-1"
+        }, { timeoutMs: 120_000 })
       )
       assert.strictEqual(result.status, 0, result.stderr)
       assert.include(result.stdout, "Credentials from env (AKIAEXAMPLEONMOTO001), region us-east-1")

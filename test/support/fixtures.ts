@@ -18,9 +18,11 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { AwsCredentials } from "../../src/AwsCredentials.js"
 import * as AwsSession from "../../src/AwsSession.js"
 import * as CredentialChain from "../../src/CredentialChain.js"
@@ -234,5 +236,45 @@ export const withCapturedLogs = <A, E, R>(
       Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
       Logger.withMinimumLogLevel(LogLevel.Debug),
       Effect.map((exit) => [exit, lines] as const)
+    )
+  })
+
+/** What a child process did. */
+export interface ChildResult {
+  readonly status: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** The repository's root (for running its files as users do). */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
+
+/**
+ * Runs a TypeScript file of the repository with `tsx`, as a user runs `npx tsx <file>`, with
+ * only `PATH` from this process's environment, instance metadata off and the SDK's Node version
+ * warning silenced, plus `env`.
+ */
+export const runTsx = (
+  file: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  options: { readonly timeoutMs?: number } = {}
+): Promise<ChildResult> =>
+  new Promise((resolve) => {
+    execFile(
+      path.join(repoRoot, "node_modules", ".bin", "tsx"),
+      [path.join(repoRoot, file), ...args],
+      {
+        env: {
+          PATH: process.env.PATH,
+          AWS_EC2_METADATA_DISABLED: "true",
+          AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
+          ...env
+        },
+        encoding: "utf8",
+        timeout: options.timeoutMs ?? 60_000
+      },
+      (error, stdout, stderr) =>
+        resolve({ status: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
     )
   })
