@@ -384,6 +384,61 @@ describe("AssumeRole: chains", () => {
       ])
     }))
 
+  it.scoped("an SSO root gets one token-refresh gate for the layer's life, so re-runs keep CreateToken spaced", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const gates: Array<unknown> = []
+      const roots: RootService = {
+        sso: (_session, profileName, gate) =>
+          Effect.sync(() => {
+            gates.push(gate)
+            return Credentials.make({
+              accessKeyId: `AKIASSO${profileName.toUpperCase()}`,
+              secretAccessKey: "sso-secret",
+              source: "sso",
+              provenance: "fake sso"
+            })
+          }),
+        login: () => Effect.die("unused"),
+        instanceMetadata: Effect.die("unused"),
+        container: Effect.die("unused")
+      }
+      home.writeConfig([
+        "[profile dev]",
+        `role_arn = ${roleA}`,
+        "source_profile = portal",
+        "[profile portal]",
+        "sso_session = corp",
+        "sso_account_id = 123456789012",
+        "sso_role_name = Dev",
+        "[sso-session corp]",
+        "sso_region = us-east-1",
+        "sso_start_url = https://corp.awsapps.com/start",
+        ""
+      ].join("\n"))
+      const env = home.env({ AWS_PROFILE: "dev", AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_STS: sts.url })
+      const withRoots = AssumeRole.layerWith({ maxAttempts: 1 }).pipe(Layer.provide(Layer.succeed(RootSources, roots)))
+      // The same layer resolved, then refreshed twice (invalidate, past the cooldown).
+      const exit = yield* runWith(withRoots, { env }, Effect.gen(function*() {
+        const service = yield* AwsCredentials
+        for (let i = 0; i < 2; i++) {
+          yield* TestClock.adjust("1 minute")
+          yield* service.invalidate
+          yield* service.get
+        }
+      }))
+      getSuccess(exit)
+      // Another layer: a gate of its own.
+      getSuccess(yield* resolveWith(withRoots, { env }))
+      assert.lengthOf(gates, 4)
+      assert.isDefined(gates[0])
+      assert.strictEqual(gates[1], gates[0])
+      assert.strictEqual(gates[2], gates[0])
+      assert.notStrictEqual(gates[3], gates[0])
+      assert.lengthOf(sts.calls("AssumeRole"), 4)
+    }))
+
   it.scoped("credential_source = Ec2InstanceMetadata and EcsContainer through the real modules, on loopback", () =>
     Effect.gen(function*() {
       const home = yield* tempHome

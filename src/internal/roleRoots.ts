@@ -5,7 +5,8 @@
  * `RootSources` reference.
  *
  * What the modules are used for:
- * - `providers/Sso.js` and `providers/Login.js`: `resolveForProfile({ session, profileName })`,
+ * - `providers/Sso.js` and `providers/Login.js`: `resolveForProfile({ session, profileName })`
+ *   (SSO with a token-refresh gate that lives as long as the assume-role layer),
  *   the credentials of a named (source) profile, with the active profile's endpoint settings;
  * - `providers/InstanceMetadata.js`: `makeState` and `resolveWith({}, state)` (a fresh token per
  *   chain run);
@@ -14,15 +15,25 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
 import type { AwsSession, Service as Session } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
 import { CredentialsError, type CredentialsUnavailable } from "../CredentialsError.js"
 
+/** When each SSO token was last refreshed (`Sso.TokenRefreshGate`'s state). */
+export type SsoGate = Ref.Ref<ReadonlyMap<string, number>>
+
+/** A gate for one assume-role source. */
+export const makeSsoGate: Effect.Effect<SsoGate> = Ref.make<ReadonlyMap<string, number>>(new Map())
+
 type Resolved<R> = Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, R>
 
 export interface Service {
-  /** SSO role credentials of a named profile. */
-  readonly sso: (session: Session, profileName: string) => Resolved<FileSystem.FileSystem>
+  /**
+   * SSO role credentials of a named profile. `gate` lives as long as the assume-role source, so
+   * that SSO-OIDC token refreshes stay spaced across the chain's re-runs.
+   */
+  readonly sso: (session: Session, profileName: string, gate?: SsoGate | undefined) => Resolved<FileSystem.FileSystem>
   /** `aws login` credentials of a named profile. */
   readonly login: (session: Session, profileName: string) => Resolved<FileSystem.FileSystem>
   /** `credential_source = Ec2InstanceMetadata`. */
@@ -45,10 +56,10 @@ const load = <M>(module: string, what: string, importer: () => Promise<M>): Effe
   })
 
 const dynamicRoots: Service = {
-  sso: (session, profileName) =>
+  sso: (session, profileName, gate) =>
     Effect.flatMap(
       load("providers/Sso.js", "an SSO source profile", () => import("../providers/Sso.js")),
-      (m) => m.resolveForProfile({ session, profileName })
+      (m) => m.resolveForProfile({ session, profileName, gate: gate === undefined ? undefined : { lastAttempt: gate } })
     ),
   login: (session, profileName) =>
     Effect.flatMap(

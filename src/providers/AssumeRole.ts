@@ -34,7 +34,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { AwsCredentials } from "../AwsCredentials.js"
@@ -44,7 +44,7 @@ import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js
 import * as ProfileChain from "../internal/profileChain.js"
 import * as EnvVars from "../internal/env.js"
 import { sourceLayer } from "../internal/provider.js"
-import { RootSources } from "../internal/roleRoots.js"
+import { makeSsoGate, RootSources, type SsoGate } from "../internal/roleRoots.js"
 import * as Sts from "../internal/sts.js"
 import { MfaTokenProvider } from "../MfaTokenProvider.js"
 import * as ProfileFile from "../ProfileFile.js"
@@ -103,12 +103,17 @@ const rootFailure = (
       cause: error
     })
 
+/** What a source layer passes to `resolveWith` besides the user's options. */
+interface Internal {
+  readonly ssoGate?: SsoGate | undefined
+}
+
 /** The credentials the chain starts from, and how to describe them in the provenance. */
 const rootCredentials = (
   root: ProfileChain.Root,
   session: Session,
   settings: Sts.Settings,
-  options: Options
+  options: Options & Internal
 ): Effect.Effect<
   { readonly credentials: Credentials.Credentials; readonly trail: string },
   CredentialsError,
@@ -154,7 +159,7 @@ const rootCredentials = (
         return { credentials, trail: `profile ${root.profile} (${credentials.provenance})` }
       }
       case "Sso": {
-        const credentials = yield* roots.sso(session, root.profile).pipe(
+        const credentials = yield* roots.sso(session, root.profile, options.ssoGate).pipe(
           Effect.mapError(rootFailure(root, `IAM Identity Center for source profile ${root.profile}`))
         )
         return { credentials, trail: `profile ${root.profile} (sso: ${credentials.provenance})` }
@@ -341,7 +346,7 @@ export const plan: Effect.Effect<ProfileChain.Plan, CredentialsUnavailable | Cre
  * @category resolution
  */
 export const resolveWith = (
-  options: Options = {}
+  options: Options & Internal = {}
 ): Effect.Effect<
   Credentials.Credentials,
   CredentialsUnavailable | CredentialsError,
@@ -394,7 +399,10 @@ export const layerWith = (
   AwsCredentials,
   CredentialsUnavailable | CredentialsError,
   AwsSession | FileSystem.FileSystem | CommandExecutor.CommandExecutor
-> => sourceLayer(source, resolveWith(options))
+> =>
+  // One SSO-OIDC refresh gate for the layer's life: a chain rooted in an SSO profile is re-run at
+  // every refresh, and a failing CreateToken must not be retried at each of them.
+  Layer.unwrapEffect(Effect.map(makeSsoGate, (ssoGate) => sourceLayer(source, resolveWith({ ...options, ssoGate }))))
 
 /**
  * The `assume-role` source (10 s per STS attempt, 3 attempts; 60 s for a root
