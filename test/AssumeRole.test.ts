@@ -18,7 +18,7 @@ import * as AwsRegion from "../src/AwsRegion.js"
 import * as AwsSession from "../src/AwsSession.js"
 import * as CredentialChain from "../src/CredentialChain.js"
 import * as Credentials from "../src/Credentials.js"
-import { CredentialsError, type CredentialsUnavailable } from "../src/CredentialsError.js"
+import { CredentialsError, CredentialsUnavailable } from "../src/CredentialsError.js"
 import { RootSources, type Service as RootService } from "../src/internal/roleRoots.js"
 import * as Sts from "../src/internal/sts.js"
 import * as MfaTokenProvider from "../src/MfaTokenProvider.js"
@@ -335,7 +335,7 @@ describe("AssumeRole: chains", () => {
           return fake(`sso${profileName}`, "sso")
         },
         login: (_session, profileName) => fake(`login${profileName}`, "login"),
-        instanceMetadata: fake("imds", "iam-role"),
+        instanceMetadata: () => fake("imds", "iam-role"),
         container: fake("ecs", "container-role")
       }
       home.writeConfig([
@@ -401,7 +401,7 @@ describe("AssumeRole: chains", () => {
             })
           }),
         login: () => Effect.die("unused"),
-        instanceMetadata: Effect.die("unused"),
+        instanceMetadata: () => Effect.die("unused"),
         container: Effect.die("unused")
       }
       home.writeConfig([
@@ -472,6 +472,34 @@ describe("AssumeRole: chains", () => {
       assert.include(ecs.credentials.provenance, "-> credential_source EcsContainer (")
     }))
 
+  it.scoped("credential_source = Ec2InstanceMetadata keeps its metadata token and state across the chain's re-runs", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const metadata = yield* metadataServer()
+      home.writeConfig(`[profile ec2]\nrole_arn = ${roleA}\ncredential_source = Ec2InstanceMetadata\n`)
+      const env = home.env({
+        AWS_PROFILE: "ec2",
+        AWS_REGION: "us-east-1",
+        AWS_ENDPOINT_URL_STS: sts.url,
+        AWS_EC2_METADATA_DISABLED: "false",
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: metadata.url
+      })
+      const exit = yield* runWith(AssumeRole.layerWith({ maxAttempts: 1 }), { env }, Effect.gen(function*() {
+        const service = yield* AwsCredentials
+        for (let i = 0; i < 2; i++) {
+          yield* TestClock.adjust("1 minute")
+          yield* service.invalidate
+          yield* service.get
+        }
+      }))
+      getSuccess(exit)
+      // Three chain runs, three role documents, one IMDSv2 token.
+      assert.strictEqual(metadata.counts.roleCredentials, 3)
+      assert.lengthOf(metadata.tokens, 1)
+      assert.lengthOf(sts.calls("AssumeRole"), 3)
+    }))
+
   it.scoped("a root that has nothing (instance metadata unavailable) is an error of the chain", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
@@ -479,12 +507,13 @@ describe("AssumeRole: chains", () => {
       const roots: RootService = {
         sso: () => Effect.die("unused"),
         login: () => Effect.die("unused"),
-        instanceMetadata: Effect.fail(
-          new (yield* Effect.promise(() => import("../src/CredentialsError.js"))).CredentialsUnavailable({
-            source: "iam-role",
-            reason: "the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED=true)"
-          })
-        ),
+        instanceMetadata: () =>
+          Effect.fail(
+            new CredentialsUnavailable({
+              source: "iam-role",
+              reason: "the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED=true)"
+            })
+          ),
         container: Effect.die("unused")
       }
       const env = setup(home, sts, { config: `[profile dev]\nrole_arn = ${roleA}\ncredential_source = Ec2InstanceMetadata\n` })

@@ -8,16 +8,18 @@
  * - `providers/Sso.js` and `providers/Login.js`: `resolveForProfile({ session, profileName })`
  *   (SSO with a token-refresh gate that lives as long as the assume-role layer),
  *   the credentials of a named (source) profile, with the active profile's endpoint settings;
- * - `providers/InstanceMetadata.js`: `makeState` and `resolveWith({}, state)` (a fresh token per
- *   chain run);
+ * - `providers/InstanceMetadata.js`: `makeState` and `resolveWith({}, state)`, the state kept for
+ *   the assume-role layer's life (its token, and the last credentials for static stability);
  * - `providers/Container.js`: `resolve`.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type { AwsSession, Service as Session } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
+import type * as InstanceMetadata from "../providers/InstanceMetadata.js"
 import { CredentialsError, type CredentialsUnavailable } from "../CredentialsError.js"
 
 /** When each SSO token was last refreshed (`Sso.TokenRefreshGate`'s state). */
@@ -25,6 +27,12 @@ export type SsoGate = Ref.Ref<ReadonlyMap<string, number>>
 
 /** A gate for one assume-role source. */
 export const makeSsoGate: Effect.Effect<SsoGate> = Ref.make<ReadonlyMap<string, number>>(new Map())
+
+/** The instance-metadata state of one assume-role source, made when a chain first needs it. */
+export type ImdsStateCell = Ref.Ref<Option.Option<InstanceMetadata.State>>
+
+/** An empty cell (no module loaded until a chain starts at instance metadata). */
+export const makeImdsStateCell: Effect.Effect<ImdsStateCell> = Ref.make(Option.none<InstanceMetadata.State>())
 
 type Resolved<R> = Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, R>
 
@@ -36,8 +44,12 @@ export interface Service {
   readonly sso: (session: Session, profileName: string, gate?: SsoGate | undefined) => Resolved<FileSystem.FileSystem>
   /** `aws login` credentials of a named profile. */
   readonly login: (session: Session, profileName: string) => Resolved<FileSystem.FileSystem>
-  /** `credential_source = Ec2InstanceMetadata`. */
-  readonly instanceMetadata: Resolved<AwsSession>
+  /**
+   * `credential_source = Ec2InstanceMetadata`. `state` (the metadata token and the last
+   * credentials, for static stability) lives as long as the assume-role source; it is filled on
+   * the first run.
+   */
+  readonly instanceMetadata: (state?: ImdsStateCell | undefined) => Resolved<AwsSession>
   /** `credential_source = EcsContainer`. */
   readonly container: Resolved<FileSystem.FileSystem>
 }
@@ -66,14 +78,22 @@ const dynamicRoots: Service = {
       load("providers/Login.js", "a login_session source profile", () => import("../providers/Login.js")),
       (m) => m.resolveForProfile({ session, profileName })
     ),
-  instanceMetadata: Effect.flatMap(
-    load(
-      "providers/InstanceMetadata.js",
-      "credential_source = Ec2InstanceMetadata",
-      () => import("../providers/InstanceMetadata.js")
+  instanceMetadata: (cell) =>
+    Effect.flatMap(
+      load(
+        "providers/InstanceMetadata.js",
+        "credential_source = Ec2InstanceMetadata",
+        () => import("../providers/InstanceMetadata.js")
+      ),
+      (m) =>
+        Effect.flatMap(
+          cell === undefined ? m.makeState : Effect.flatMap(Ref.get(cell), Option.match({
+            onSome: Effect.succeed,
+            onNone: () => Effect.tap(m.makeState, (state) => Ref.set(cell, Option.some(state)))
+          })),
+          (state) => m.resolveWith({}, state)
+        )
     ),
-    (m) => Effect.flatMap(m.makeState, (state) => m.resolveWith({}, state))
-  ),
   container: Effect.flatMap(
     load("providers/Container.js", "credential_source = EcsContainer", () => import("../providers/Container.js")),
     (m) => m.resolve

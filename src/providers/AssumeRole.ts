@@ -44,7 +44,13 @@ import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js
 import * as ProfileChain from "../internal/profileChain.js"
 import * as EnvVars from "../internal/env.js"
 import { sourceLayer } from "../internal/provider.js"
-import { makeSsoGate, RootSources, type SsoGate } from "../internal/roleRoots.js"
+import {
+  type ImdsStateCell,
+  makeImdsStateCell,
+  makeSsoGate,
+  RootSources,
+  type SsoGate
+} from "../internal/roleRoots.js"
 import * as Sts from "../internal/sts.js"
 import { MfaTokenProvider } from "../MfaTokenProvider.js"
 import * as ProfileFile from "../ProfileFile.js"
@@ -106,6 +112,7 @@ const rootFailure = (
 /** What a source layer passes to `resolveWith` besides the user's options. */
 interface Internal {
   readonly ssoGate?: SsoGate | undefined
+  readonly imdsState?: ImdsStateCell | undefined
 }
 
 /** The credentials the chain starts from, and how to describe them in the provenance. */
@@ -179,7 +186,7 @@ const rootCredentials = (
         > = root.name === "Environment"
           ? Env.resolve
           : root.name === "Ec2InstanceMetadata"
-          ? roots.instanceMetadata
+          ? roots.instanceMetadata(options.imdsState)
           : roots.container
         const credentials = yield* resolved.pipe(Effect.mapError(rootFailure(root, what)))
         return { credentials, trail: `credential_source ${root.name} (${credentials.provenance})` }
@@ -400,9 +407,15 @@ export const layerWith = (
   CredentialsUnavailable | CredentialsError,
   AwsSession | FileSystem.FileSystem | CommandExecutor.CommandExecutor
 > =>
-  // One SSO-OIDC refresh gate for the layer's life: a chain rooted in an SSO profile is re-run at
-  // every refresh, and a failing CreateToken must not be retried at each of them.
-  Layer.unwrapEffect(Effect.map(makeSsoGate, (ssoGate) => sourceLayer(source, resolveWith({ ...options, ssoGate }))))
+  // State of the roots for the layer's life, since the chain is re-run at every refresh: one
+  // SSO-OIDC refresh gate (a failing CreateToken is not retried at each run) and the instance
+  // metadata token and last credentials (static stability through a metadata outage).
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.all({ ssoGate: makeSsoGate, imdsState: makeImdsStateCell }),
+      (state) => sourceLayer(source, resolveWith({ ...options, ...state }))
+    )
+  )
 
 /**
  * The `assume-role` source (10 s per STS attempt, 3 attempts; 60 s for a root
