@@ -60,6 +60,17 @@ const setup = (
   return home.env({ AWS_PROFILE: "dev", AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_STS: sts.url, ...env })
 }
 
+/** An SSO profile `portal` (with its `[sso-session corp]`), the root of chains in these tests. */
+const ssoPortalProfile = [
+  "[profile portal]",
+  "sso_session = corp",
+  "sso_account_id = 123456789012",
+  "sso_role_name = Dev",
+  "[sso-session corp]",
+  "sso_region = us-east-1",
+  "sso_start_url = https://corp.awsapps.com/start"
+]
+
 const failureOf = <A>(exit: import("effect/Exit").Exit<A, CredentialsError | CredentialsUnavailable>) => {
   const error = getFailure(exit)
   assert.strictEqual(error._tag, "CredentialsError", error.message)
@@ -342,13 +353,7 @@ describe("AssumeRole: chains", () => {
         "[profile dev]",
         `role_arn = ${roleA}`,
         "source_profile = portal",
-        "[profile portal]",
-        "sso_session = corp",
-        "sso_account_id = 123456789012",
-        "sso_role_name = Dev",
-        "[sso-session corp]",
-        "sso_region = us-east-1",
-        "sso_start_url = https://corp.awsapps.com/start",
+        ...ssoPortalProfile,
         "[profile web]",
         `role_arn = ${roleA}`,
         "source_profile = console",
@@ -408,13 +413,7 @@ describe("AssumeRole: chains", () => {
         "[profile dev]",
         `role_arn = ${roleA}`,
         "source_profile = portal",
-        "[profile portal]",
-        "sso_session = corp",
-        "sso_account_id = 123456789012",
-        "sso_role_name = Dev",
-        "[sso-session corp]",
-        "sso_region = us-east-1",
-        "sso_start_url = https://corp.awsapps.com/start",
+        ...ssoPortalProfile,
         ""
       ].join("\n"))
       const env = home.env({ AWS_PROFILE: "dev", AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_STS: sts.url })

@@ -145,6 +145,16 @@ const cacheDir = (home: TempHome) => CliCache.cacheDirectory(home.dir)
 const cacheFile = (home: TempHome, args: CliCache.SsoRoleArgs) =>
   path.join(cacheDir(home), `${CliCache.ssoCacheKey(args)}.json`)
 
+/** A temporary home with both profiles and a valid cached token, and a portal that accepts it. */
+const loggedIn = Effect.gen(function*() {
+  const home = yield* tempHome
+  const server = yield* SsoServer.make()
+  writeConfig(home)
+  writeTokens(home)
+  server.acceptToken("cached-access-token")
+  return { home, server }
+})
+
 const envFor = (home: TempHome, server: SsoServer.SsoServer, profile: string): Env =>
   home.env({ AWS_PROFILE: profile, AWS_ENDPOINT_URL_SSO: server.url, AWS_ENDPOINT_URL_SSO_OIDC: server.url })
 
@@ -188,11 +198,7 @@ describe("SsoCache: through the sso source", () => {
   for (const [profile, args] of [["dev", devArgs], ["legacy", legacyArgs]] as const) {
     it.scopedLive(`${profile}: a miss calls the portal once and writes the CLI's file; a hit calls nothing`, () =>
       Effect.gen(function*() {
-        const home = yield* tempHome
-        const server = yield* SsoServer.make()
-        writeConfig(home)
-        writeTokens(home)
-        server.acceptToken("cached-access-token")
+        const { home, server } = yield* loggedIn
         const env = envFor(home, server, profile)
 
         const first = getSuccess(yield* resolveWith(cached, { env }))
@@ -244,11 +250,7 @@ describe("SsoCache: through the sso source", () => {
 
   it.scopedLive.skipIf(!botocore.ok)(`botocore's fetcher answers from our file without creating a client${skipped}`, () =>
     Effect.gen(function*() {
-      const home = yield* tempHome
-      const server = yield* SsoServer.make()
-      writeConfig(home)
-      writeTokens(home)
-      server.acceptToken("cached-access-token")
+      const { home, server } = yield* loggedIn
       for (const [profile, args] of [["dev", devArgs], ["legacy", legacyArgs]] as const) {
         getSuccess(yield* resolveWith(cached, { env: envFor(home, server, profile) }))
         const issued = server.issued.at(-1)!
@@ -287,11 +289,7 @@ describe("SsoCache: through the sso source", () => {
 
   it.scopedLive("a corrupt or foreign file is ignored and replaced, never an error", () =>
     Effect.gen(function*() {
-      const home = yield* tempHome
-      const server = yield* SsoServer.make()
-      writeConfig(home)
-      writeTokens(home)
-      server.acceptToken("cached-access-token")
+      const { home, server } = yield* loggedIn
       const file = cacheFile(home, devArgs)
       const future = isoZ(Date.now() + 3600_000)
       const contents = [
@@ -318,11 +316,7 @@ describe("SsoCache: through the sso source", () => {
 
   it.scopedLive("an expired entry, or one with less than 15 minutes left, is replaced; 20 minutes left is used", () =>
     Effect.gen(function*() {
-      const home = yield* tempHome
-      const server = yield* SsoServer.make()
-      writeConfig(home)
-      writeTokens(home)
-      server.acceptToken("cached-access-token")
+      const { home, server } = yield* loggedIn
       const file = cacheFile(home, legacyArgs)
       for (const [minutes, used] of [[-5, false], [10, false], [14.5, false], [20, true]] as const) {
         home.write(path.relative(home.dir, file), cliFile(isoZ(Date.now() + minutes * 60_000)))
@@ -337,11 +331,7 @@ describe("SsoCache: through the sso source", () => {
 
   it.scopedLive("without the option the file is neither read nor written", () =>
     Effect.gen(function*() {
-      const home = yield* tempHome
-      const server = yield* SsoServer.make()
-      writeConfig(home)
-      writeTokens(home)
-      server.acceptToken("cached-access-token")
+      const { home, server } = yield* loggedIn
       const uncached = Sso.layerWith({ timeout: "2 seconds", attempts: 1 })
       getSuccess(yield* resolveWith(uncached, { env: envFor(home, server, "dev") }))
       assert.isFalse(fs.existsSync(cacheDir(home)))
@@ -368,11 +358,7 @@ describe("SsoCache: through the sso source", () => {
 
   it.scopedLive("secrets never reach the logs, on a miss or a hit", () =>
     Effect.gen(function*() {
-      const home = yield* tempHome
-      const server = yield* SsoServer.make()
-      writeConfig(home)
-      writeTokens(home)
-      server.acceptToken("cached-access-token")
+      const { home, server } = yield* loggedIn
       const file = cacheFile(home, devArgs)
       home.write(path.relative(home.dir, file), "garbage")
       const [miss, missLogs] = yield* withCapturedLogs(resolveWith(cached, { env: envFor(home, server, "dev") }))

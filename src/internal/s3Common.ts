@@ -175,21 +175,31 @@ export const readBody = (
   )
 }
 
+/** What `presignLifetime` decides. */
+export interface PresignLifetime {
+  readonly seconds: number
+  readonly requested: Duration.Duration
+  readonly expiresAt: DateTime.Utc
+  readonly clampedBy: Option.Option<"credentials" | "maximum">
+}
+
+/** A signed URL with the lifetime it was signed for, as both layers return it. */
+export const presignedUrl = (url: string, method: "GET" | "PUT", lifetime: PresignLifetime): S3.PresignedUrl => ({
+  url,
+  method,
+  expiresAt: lifetime.expiresAt,
+  expiresIn: Duration.seconds(lifetime.seconds),
+  requested: lifetime.requested,
+  clampedBy: lifetime.clampedBy
+})
+
 /** How long a presigned URL may live, given the credentials' expiry. */
 export const presignLifetime = (options: {
   readonly context: CallContext
   readonly requested: S3.PresignOptions["expiresIn"]
   readonly now: DateTime.Utc
   readonly credentialsExpiry: Option.Option<DateTime.Utc>
-}): Effect.Effect<
-  {
-    readonly seconds: number
-    readonly requested: Duration.Duration
-    readonly expiresAt: DateTime.Utc
-    readonly clampedBy: Option.Option<"credentials" | "maximum">
-  },
-  S3.S3Error
-> => {
+}): Effect.Effect<PresignLifetime, S3.S3Error> => {
   const requested = options.requested === undefined
     ? Duration.seconds(S3.defaults.presignExpiresInSeconds)
     : Duration.decode(options.requested)

@@ -9,7 +9,6 @@
  */
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -27,6 +26,7 @@ import {
   failure,
   instrument,
   minPartSize,
+  presignedUrl,
   presignLifetime,
   quoteEtag,
   readBody,
@@ -601,14 +601,11 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
         })
         const path = key.split("/").map(encodeURIComponent).join("/")
         const date = DateTime.formatIso(current).replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")
-        return {
-          url: `https://memory.s3.invalid/${bucket}/${path}?X-Amz-Date=${date}&X-Amz-Expires=${lifetime.seconds}`,
+        return presignedUrl(
+          `https://memory.s3.invalid/${bucket}/${path}?X-Amz-Date=${date}&X-Amz-Expires=${lifetime.seconds}`,
           method,
-          expiresAt: lifetime.expiresAt,
-          expiresIn: Duration.seconds(lifetime.seconds),
-          requested: lifetime.requested,
-          clampedBy: lifetime.clampedBy
-        }
+          lifetime
+        )
       })
 
     const service: S3.Service = {

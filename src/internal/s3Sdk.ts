@@ -63,6 +63,7 @@ import {
   failure,
   instrument,
   parseContentRange,
+  presignedUrl,
   presignLifetime,
   rangeHeader,
   singleUseBody,
@@ -911,14 +912,7 @@ export const make = (
             )
           )
           .join("&")
-        return {
-          url: `${request.protocol}//${host}${request.path}${search === "" ? "" : `?${search}`}`,
-          method,
-          expiresAt: lifetime.expiresAt,
-          expiresIn: Duration.seconds(lifetime.seconds),
-          requested: lifetime.requested,
-          clampedBy: lifetime.clampedBy
-        }
+        return presignedUrl(`${request.protocol}//${host}${request.path}${search === "" ? "" : `?${search}`}`, method, lifetime)
       })
 
     const service: S3.Service = {
