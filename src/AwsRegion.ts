@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import { AwsSession } from "./AwsSession.js"
 import * as Env from "./internal/env.js"
 import * as ProfileFile from "./ProfileFile.js"
+import * as ImdsRegion from "./internal/imdsRegion.js"
 
 /**
  * A resolved region and its origin, e.g. `{ name: "eu-west-1", source: "env AWS_REGION" }`.
@@ -72,10 +73,8 @@ export const resolve: Effect.Effect<Option.Option<Service>, never, AwsSession> =
       (p): Service => ({ name: p.value, source: `profile ${session.profileName}`, path: p.path, line: p.line })
     ))
   if (Option.isSome(fromProfile)) return fromProfile
-  // Last: the instance metadata service (off when AWS_EC2_METADATA_DISABLED=true). The client is
-  // only loaded when this link is reached.
-  const imds = yield* Effect.promise(() => import("./internal/imdsRegion.js"))
-  return yield* imds.resolve
+  // Last: the instance metadata service (off when AWS_EC2_METADATA_DISABLED=true).
+  return yield* ImdsRegion.resolve
 })
 
 /**

@@ -16,7 +16,8 @@ import type * as AwsCredentials from "./AwsCredentials.js"
 import * as Credentials from "./Credentials.js"
 import { CredentialsError } from "./CredentialsError.js"
 import * as Env from "./internal/env.js"
-import { FileSystemTag, nodeFileSystem } from "./internal/platform.js"
+import { fileSystemLayer as nodeFileSystem } from "./internal/nodePlatformLite.js"
+import { FileSystemTag } from "./internal/platform.js"
 import * as ProfileFile from "./ProfileFile.js"
 
 /**

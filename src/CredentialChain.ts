@@ -22,7 +22,7 @@ import {
   CredentialsUnavailable,
   NoCredentialsFound
 } from "./CredentialsError.js"
-import { nodePlatform } from "./internal/platform.js"
+import { platformLayer as nodePlatform } from "./internal/nodePlatformLite.js"
 import { elapsedMs } from "./internal/provider.js"
 import * as AssumeRole from "./providers/AssumeRole.js"
 import * as BotoConfig from "./providers/BotoConfig.js"

@@ -13,7 +13,63 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { CredentialsError } from "./CredentialsError.js"
 import { readOptionalFile, stripBom } from "./internal/files.js"
-import * as Parser from "./internal/profileParser.js"
+import { locateFiles, mergeFiles, parseFile, subProperties as parseSubProperties } from "./internal/profileParser.js"
+
+/**
+ * Which of the two files a text comes from: their section headers differ (`[profile dev]` in
+ * the config file, `[dev]` in the credentials file).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FileKind = "config" | "credentials"
+
+/**
+ * The kinds of section a file defines.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SectionKind = "profile" | "sso-session" | "services"
+
+/**
+ * One property as written: its value (for a property with sub-properties, the raw text, e.g.
+ * `"\nname = value"`) and the 1-based line where its key was defined.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RawProperty {
+  readonly value: string
+  readonly line: number
+}
+
+/**
+ * One section of one file, as written.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RawSection {
+  readonly kind: SectionKind
+  readonly name: string
+  /** 1-based line of the (first) `[header]` of this section. */
+  readonly line: number
+  /** Keys lower-cased. */
+  readonly properties: ReadonlyMap<string, RawProperty>
+}
+
+/**
+ * One parsed file, before merging.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ParsedFile {
+  readonly kind: FileKind
+  readonly path: string
+  readonly sections: ReadonlyArray<RawSection>
+}
 
 /**
  * A property's value and where it was written.
@@ -21,7 +77,16 @@ import * as Parser from "./internal/profileParser.js"
  * @since 0.1.0
  * @category models
  */
-export type Property = Parser.Property
+export interface Property {
+  readonly value: string
+  readonly path: string
+  readonly line: number
+  /**
+   * The config-file value this credentials-file value overrides, if any: the merged view shows
+   * the winner, but botocore's `config-file` source reads the config file alone.
+   */
+  readonly overridden?: Property | undefined
+}
 
 /**
  * A profile, `[sso-session]` or `[services]` section: its name and its properties (keys
@@ -30,7 +95,10 @@ export type Property = Parser.Property
  * @since 0.1.0
  * @category models
  */
-export type Section = Parser.Section
+export interface Section {
+  readonly name: string
+  readonly properties: ReadonlyMap<string, Property>
+}
 
 /**
  * Everything the two files define, merged (credentials-file values override config-file values
@@ -39,7 +107,29 @@ export type Section = Parser.Section
  * @since 0.1.0
  * @category models
  */
-export type ProfileSet = Parser.ProfileSet
+export interface ProfileSet {
+  /** Merged from both files; credentials-file properties override config-file ones per key. */
+  readonly profiles: ReadonlyMap<string, Section>
+  /** Config file only. */
+  readonly ssoSessions: ReadonlyMap<string, Section>
+  /** Config file only. */
+  readonly services: ReadonlyMap<string, Section>
+}
+
+/**
+ * The environment `locate` reads.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LocationEnv {
+  readonly HOME?: string | undefined
+  readonly USERPROFILE?: string | undefined
+  readonly HOMEDRIVE?: string | undefined
+  readonly HOMEPATH?: string | undefined
+  readonly AWS_CONFIG_FILE?: string | undefined
+  readonly AWS_SHARED_CREDENTIALS_FILE?: string | undefined
+}
 
 /**
  * A file's location and whether it was there.
@@ -70,7 +160,7 @@ export interface LoadedFiles {
  * @since 0.1.0
  * @category constructors
  */
-export const empty: ProfileSet = Parser.mergeFiles(undefined, undefined)
+export const empty: ProfileSet = mergeFiles(undefined, undefined)
 
 /**
  * Where the files are for a given environment: `AWS_CONFIG_FILE` and
@@ -82,13 +172,13 @@ export const empty: ProfileSet = Parser.mergeFiles(undefined, undefined)
  * @category location
  */
 export const locate: (
-  env: Parser.LocationEnv,
+  env: LocationEnv,
   platform: "linux" | "windows" | "darwin"
 ) => {
   readonly home: string | undefined
   readonly configFile: string | undefined
   readonly credentialsFile: string | undefined
-} = Parser.locateFiles
+} = locateFiles
 
 /**
  * Parses one file's text. A syntax error is a `CredentialsError` with reason `MalformedFile`
@@ -101,8 +191,8 @@ export const parse = (
   text: string,
   kind: "config" | "credentials",
   path: string
-): Either.Either<Parser.ParsedFile, CredentialsError> =>
-  Either.mapLeft(Parser.parseFile(stripBom(text), kind, path), (error) =>
+): Either.Either<ParsedFile, CredentialsError> =>
+  Either.mapLeft(parseFile(stripBom(text), kind, path), (error) =>
     new CredentialsError({
       reason: "MalformedFile",
       path: error.path,
@@ -117,9 +207,9 @@ export const parse = (
  * @category parsing
  */
 export const merge: (
-  config: Parser.ParsedFile | undefined,
-  credentials: Parser.ParsedFile | undefined
-) => ProfileSet = Parser.mergeFiles
+  config: ParsedFile | undefined,
+  credentials: ParsedFile | undefined
+) => ProfileSet = mergeFiles
 
 /**
  * Parses the sub-properties of a property such as `s3 =\n  addressing_style = path`.
@@ -127,7 +217,7 @@ export const merge: (
  * @since 0.1.0
  * @category parsing
  */
-export const subProperties: (value: string) => ReadonlyMap<string, string> = Parser.subProperties
+export const subProperties: (value: string) => ReadonlyMap<string, string> = parseSubProperties
 
 const readAndParse = (path: string | undefined, kind: "config" | "credentials") =>
   Effect.gen(function*() {
@@ -160,7 +250,7 @@ export const load = (paths: {
     return {
       configFile: config.info,
       credentialsFile: credentials.info,
-      profiles: Parser.mergeFiles(config.parsed, credentials.parsed)
+      profiles: mergeFiles(config.parsed, credentials.parsed)
     }
   })
 

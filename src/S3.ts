@@ -32,6 +32,8 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { AwsCredentials } from "./AwsCredentials.js"
 import type { AwsRegion } from "./AwsRegion.js"
+import * as S3Memory from "./internal/s3Memory.js"
+import * as S3Sdk from "./internal/s3Sdk.js"
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -613,7 +615,7 @@ export const defaults: {
 export const layer = (options: Options = {}): Layer.Layer<S3, S3Error, AwsCredentials | AwsRegion> =>
   Layer.scoped(
     S3,
-    Effect.flatMap(Effect.promise(() => import("./internal/s3Sdk.js")), (sdk) => sdk.make(options))
+    S3Sdk.make(options)
   )
 
 /**
@@ -678,7 +680,7 @@ export interface MemoryOptions {
 export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<S3> =>
   Layer.effect(
     S3,
-    Effect.flatMap(Effect.promise(() => import("./internal/s3Memory.js")), (memory) => memory.make(options))
+    S3Memory.make(options)
   )
 
 // ---------------------------------------------------------------------------------------------

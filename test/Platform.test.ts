@@ -7,7 +7,8 @@ import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { CommandExecutorTag, FileSystemTag, nodeFileSystem } from "../src/internal/platform.js"
+import { fileSystemLayer as nodeFileSystem } from "../src/internal/nodePlatformLite.js"
+import { CommandExecutorTag, FileSystemTag } from "../src/internal/platform.js"
 
 describe("platform tags", () => {
   it("have the platform's keys", () => {

@@ -1,6 +1,5 @@
 /**
- * Fetching credentials from a container endpoint (ECS, EKS Pod Identity). Loaded on demand by
- * `Container` when one of its variables is set.
+ * Fetching credentials from a container endpoint (ECS, EKS Pod Identity), for `Container`.
  */
 import type * as HttpClientType from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
@@ -10,11 +9,12 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Ref from "effect/Ref"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
 import type { Endpoint } from "../providers/Container.js"
 import * as Http from "./http.js"
+import * as HttpPlatform from "./httpPlatform.js"
+import { decode, describeProblem } from "./metadataCredentials.js"
 
 const source = "container-role" satisfies Credentials.Source
 
@@ -24,7 +24,6 @@ export interface FetchOptions {
   readonly timeout: Duration.Duration
   readonly attempts: number
   readonly backoff: Duration.Duration
-  readonly clientRef: Ref.Ref<Option.Option<Http.Transport>>
   readonly httpClient: HttpClientType.HttpClient | undefined
 }
 
@@ -68,13 +67,7 @@ const toError = (options: FetchOptions, failure: Http.HttpFailure): CredentialsE
 /** GETs the credentials document (retrying 5xx and transport errors) and decodes it. */
 export const fetchCredentials = (options: FetchOptions): Effect.Effect<Credentials.Credentials, CredentialsError> =>
   Effect.gen(function*() {
-    const cached = yield* Ref.get(options.clientRef)
-    const client = Option.isSome(cached)
-      ? cached.value
-      : options.httpClient === undefined
-      ? Http.nodeTransport
-      : (yield* Effect.promise(() => import("./httpPlatform.js"))).fromClient(options.httpClient)
-    if (Option.isNone(cached)) yield* Ref.set(options.clientRef, Option.some(client))
+    const client = options.httpClient === undefined ? Http.nodeTransport : HttpPlatform.fromClient(options.httpClient)
 
     const headers: Record<string, string> = { accept: "application/json" }
     if (Option.isSome(options.authorization)) headers.authorization = Redacted.value(options.authorization.value.token)
@@ -84,8 +77,6 @@ export const fetchCredentials = (options: FetchOptions): Effect.Effect<Credentia
       { timeout: options.timeout, attempts: options.attempts, backoff: options.backoff, retryOn: Http.isTransient }
     ).pipe(Effect.mapError((failure) => toError(options, failure)))
 
-    // Decoding brings Schema: loaded once there is a document to decode.
-    const { decode, describeProblem } = yield* Effect.promise(() => import("./metadataCredentials.js"))
     const decoded = decode(response.body, { token: false, expiration: false })
     const what = `the credentials from ${options.endpoint.url}`
     if (Either.isLeft(decoded)) {

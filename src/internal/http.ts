@@ -10,7 +10,7 @@
  * `HttpClient` costs some 250 ms on a cold start (it brings `Stream` and `Schema`), and the
  * instance metadata link is the last of the chain, where that time would add to the metadata
  * timeouts of a machine without credentials. A program that wants its own `HttpClient` (a proxy,
- * tracing) passes one in the source's options; `httpPlatform.ts` adapts it, loaded only then.
+ * tracing) passes one in the source's options; `httpPlatform.ts` adapts it.
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"

@@ -1,6 +1,6 @@
 /**
- * A program's own `HttpClient` as a `Transport` for the metadata sources (see `http.ts`). Loaded
- * only when one is given in the sources' options: it brings `@effect/platform`'s HTTP modules.
+ * A program's own `HttpClient` as a `Transport` for the metadata sources (see `http.ts`), for
+ * when one is given in the sources' options.
  */
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"

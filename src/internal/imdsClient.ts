@@ -1,6 +1,6 @@
 /**
  * Talking to the EC2 instance metadata service: the IMDSv2 token (cached, fetched again after a
- * 401), botocore's fallback to IMDSv1, the role credentials and the region. Loaded on demand by
+ * 401), botocore's fallback to IMDSv1, the role credentials and the region, for
  * `InstanceMetadata` and `imdsRegion`.
  *
  * How the token call's failures are handled follows botocore's `IMDSFetcher._fetch_metadata_token`:
@@ -23,6 +23,8 @@ import * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import { defaults, type Settings, type State } from "../providers/InstanceMetadata.js"
 import * as Http from "./http.js"
+import * as HttpPlatform from "./httpPlatform.js"
+import { decode, describeProblem } from "./metadataCredentials.js"
 
 const source = "iam-role" satisfies Credentials.Source
 
@@ -234,16 +236,8 @@ const unexpectedStatus = (failure: Http.HttpStatus) => {
   return error("ServiceError", `${Http.describe(failure)}${summary === undefined ? "" : ` (${summary})`}`)
 }
 
-const clientOf = (state: State, given: HttpClientType.HttpClient | undefined) =>
-  Effect.gen(function*() {
-    const cached = yield* Ref.get(state.client)
-    if (Option.isSome(cached)) return cached.value
-    const client = given === undefined
-      ? Http.nodeTransport
-      : (yield* Effect.promise(() => import("./httpPlatform.js"))).fromClient(given)
-    yield* Ref.set(state.client, Option.some(client))
-    return client
-  })
+const clientOf = (given: HttpClientType.HttpClient | undefined): Http.Transport =>
+  given === undefined ? Http.nodeTransport : HttpPlatform.fromClient(given)
 
 /**
  * Static stability: the same credentials, valid until `now` plus 5 to 10 minutes (uniformly
@@ -313,8 +307,6 @@ const fetchOnce = (context: Context): Effect.Effect<
             : unexpectedStatus(failure)
         ))
     )
-    // Decoding brings Schema: loaded once there is a document to decode.
-    const { decode, describeProblem } = yield* Effect.promise(() => import("./metadataCredentials.js"))
     // The service always sends `Code`: a document without one is not from a metadata service.
     const decoded = decode(document, { code: true, token: true, expiration: true })
     const what = `the credentials of role ${role} from ${url(settings, rolePathFull)}`
@@ -356,7 +348,7 @@ export const fetchCredentials = (
   httpClient: HttpClientType.HttpClient | undefined
 ): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> =>
   Effect.gen(function*() {
-    const client = yield* clientOf(state, httpClient)
+    const client = clientOf(httpClient)
     const context: Context = { settings, client, state }
     const credentials = yield* fetchOnce(context).pipe(
       Effect.catchTag("Outage", (outage) =>
@@ -384,7 +376,7 @@ export const fetchRegion = (
   httpClient: HttpClientType.HttpClient | undefined
 ): Effect.Effect<Option.Option<string>> =>
   Effect.gen(function*() {
-    const client = yield* clientOf(state, httpClient)
+    const client = clientOf(httpClient)
     const context: Context = { settings, client, state }
     const [text] = yield* get(context, yield* access(context), regionPath)
     const region = text.trim()

@@ -3,12 +3,12 @@
  * last link of region resolution. Off when `AWS_EC2_METADATA_DISABLED` is `true`; same endpoint,
  * timeout, attempts and IMDSv1 rules as the `iam-role` source. Never fails: anything that keeps
  * the service from telling (unreachable, refused, invalid settings) is `None`, with a debug line.
- * The HTTP client is loaded only when the service is actually asked.
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { AwsSession } from "../AwsSession.js"
 import * as InstanceMetadata from "../providers/InstanceMetadata.js"
+import * as Client from "./imdsClient.js"
 
 export interface ImdsRegion {
   readonly name: string
@@ -23,9 +23,8 @@ export const resolveWith = (
   InstanceMetadata.resolveSettings(options).pipe(
     Effect.flatMap((settings) =>
       Effect.gen(function*() {
-        const client = yield* Effect.promise(() => import("./imdsClient.js"))
         const state = yield* InstanceMetadata.makeState
-        const region = yield* client.fetchRegion(settings, state, options.httpClient)
+        const region = yield* Client.fetchRegion(settings, state, options.httpClient)
         return Option.map(region, (name): ImdsRegion => ({ name, source: "imds" }))
       })
     ),

@@ -1,6 +1,6 @@
 /**
- * The heavy half of the `login` source (`aws login` console credentials), loaded only for a
- * profile with `login_session`: the cached session (`~/.aws/login/cache/<sha256>.json`), and its
+ * The remote half of the `login` source (`aws login` console credentials), for a profile with
+ * `login_session`: the cached session (`~/.aws/login/cache/<sha256>.json`), and its
  * refresh through the sign-in service's `CreateOAuth2Token` (grant `refresh_token`) with a DPoP
  * proof signed by the session's `dpopKey`, as the AWS CLI, botocore and the JS SDK do. The
  * refreshed session is written back atomically, unknown fields kept.

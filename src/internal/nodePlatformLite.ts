@@ -1,21 +1,24 @@
 /**
- * The platform services `CredentialChain.layerNode` gives its sources, cheap to start.
+ * The platform services `CredentialChain.layerNode` and `AwsSession.layerNode` give their sources.
  *
- * Node's `FileSystem` from `@effect/platform-node` loads `Stream`, `Sink` and the platform
- * errors, which load `Schema` (and with it fast-check): some 250 ms on a cold start, paid by
- * every CLI run and Lambda cold start even when the credentials come from the environment. The
- * chain only reads a few small files on its usual paths, so here `exists`, `stat` and
- * `readFileString` run on `node:fs` directly, and everything else (writing caches, running a
- * credential process) loads the full implementations on first use. Errors are the platform's
- * own `SystemError`, built (and its module loaded) only when one happens.
+ * `exists`, `stat` and `readFileString` (all the sources use on their usual paths) run on
+ * `node:fs` directly, with no layer to build; everything else (writing caches, running a
+ * credential process) goes to `@effect/platform-node`'s implementations, built on first use.
+ * Errors are the platform's own `SystemError`.
  *
  * These services never leave `layerNode` (it provides only `AwsCredentials` and `AwsSession`),
  * and the sources use nothing here that returns a `Stream` or a `Sink`: those die with a message
  * saying so rather than pretend.
+ *
+ * Everything is imported statically: a dynamic `import()` of a module that shares code with the
+ * rest of the package makes bundlers (esbuild) wrap the whole shared graph in lazy initialisers,
+ * which then cannot be tree-shaken (see the README's "Bundling").
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type * as PlatformError from "@effect/platform/Error"
+import * as PlatformError from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -46,10 +49,10 @@ const reasonOf = (code: string | undefined): PlatformError.SystemErrorReason => 
 }
 
 const systemError = (method: string, path: string, error: unknown): Effect.Effect<never, PlatformError.PlatformError> =>
-  Effect.flatMap(Effect.promise(() => import("@effect/platform/Error")), (Errors) => {
+  Effect.suspend(() => {
     const errno = error as NodeJS.ErrnoException
     return Effect.fail(
-      new Errors.SystemError({
+      new PlatformError.SystemError({
         module: "FileSystem",
         method,
         reason: reasonOf(errno.code),
@@ -101,12 +104,9 @@ const infoOf = (stats: fs.Stats): FileSystem.File.Info => ({
   blocks: Option.some(stats.blocks)
 })
 
-let fullFileSystem: Promise<FileSystem.FileSystem> | undefined
-const full: Effect.Effect<FileSystem.FileSystem> = Effect.promise(() =>
-  fullFileSystem ??= import("@effect/platform-node/NodeFileSystem").then((m) =>
-    Effect.runPromise(Effect.provide(FileSystemTag, m.layer))
-  )
-)
+// Building these layers is cheap (a record of functions over `node:fs` / `child_process`), so the
+// full implementations are built at each delegated call rather than cached in module state.
+const full: Effect.Effect<FileSystem.FileSystem> = Effect.provide(FileSystemTag, NodeFileSystem.layer)
 
 type EffectMethods = {
   [K in keyof FileSystem.FileSystem]: FileSystem.FileSystem[K] extends (...args: Array<any>) => Effect.Effect<any, any, any>
@@ -163,18 +163,13 @@ const fileSystem: FileSystem.FileSystem = {
   watch: unsupported("watch")
 } as FileSystem.FileSystem
 
-let fullExecutor: Promise<CommandExecutor.CommandExecutor> | undefined
-const executor: Effect.Effect<CommandExecutor.CommandExecutor> = Effect.promise(() =>
-  fullExecutor ??= Promise.all([
-    import("@effect/platform-node/NodeCommandExecutor"),
-    import("@effect/platform-node/NodeFileSystem")
-  ]).then(([commands, files]) =>
-    Effect.runPromise(Effect.provide(CommandExecutorTag, commands.layer.pipe(Layer.provide(files.layer))))
-  )
+const executor: Effect.Effect<CommandExecutor.CommandExecutor> = Effect.provide(
+  CommandExecutorTag,
+  NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer))
 )
 
 const commandExecutor = {
-  // The platform's type id, by its registered symbol, so the module need not be loaded.
+  // The platform's type id, by its registered symbol.
   [Symbol.for("@effect/platform/CommandExecutor")]: Symbol.for("@effect/platform/CommandExecutor"),
   exitCode: (command: Parameters<CommandExecutor.CommandExecutor["exitCode"]>[0]) =>
     Effect.flatMap(executor, (e) => e.exitCode(command)),

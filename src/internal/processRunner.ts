@@ -1,7 +1,5 @@
 /**
- * Running a `credential_process` and decoding what it prints. Loaded on demand by
- * `ProcessCredentials` (it brings `Command`, `Stream` and `Schema`, which programs without a
- * credential process should not load at start-up).
+ * Running a `credential_process` and decoding what it prints, for `ProcessCredentials`.
  */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"

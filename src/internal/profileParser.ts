@@ -11,73 +11,25 @@
  */
 import * as Either from "effect/Either"
 
-export type FileKind = "config" | "credentials"
+import type {
+  FileKind,
+  LocationEnv,
+  ParsedFile,
+  ProfileSet,
+  Property,
+  RawProperty,
+  RawSection,
+  Section,
+  SectionKind
+} from "../ProfileFile.js"
 
-export type SectionKind = "profile" | "sso-session" | "services"
-
-/**
- * One property as written: value (for a property with sub-properties, the raw text exactly as
- * the vectors expect, e.g. "\nname = value"), the 1-based line where its key was defined.
- */
-export interface RawProperty {
-  readonly value: string
-  readonly line: number
-}
-
-export interface RawSection {
-  readonly kind: SectionKind
-  readonly name: string
-  /** 1-based line of the (first) `[header]` of this section. */
-  readonly line: number
-  /** Keys lower-cased. */
-  readonly properties: ReadonlyMap<string, RawProperty>
-}
-
-export interface ParsedFile {
-  readonly kind: FileKind
-  readonly path: string
-  readonly sections: ReadonlyArray<RawSection>
-}
+export type { FileKind, LocationEnv, ParsedFile, ProfileSet, Property, RawProperty, RawSection, Section, SectionKind }
 
 export interface ProfileParseError {
   readonly _tag: "ProfileParseError"
   readonly path: string
   readonly line: number
   readonly message: string
-}
-
-export interface Property {
-  readonly value: string
-  readonly path: string
-  readonly line: number
-  /**
-   * The config-file value this credentials-file value overrides, if any: the merged view shows
-   * the winner, but botocore's `config-file` source reads the config file alone.
-   */
-  readonly overridden?: Property | undefined
-}
-
-export interface Section {
-  readonly name: string
-  readonly properties: ReadonlyMap<string, Property>
-}
-
-export interface ProfileSet {
-  /** Merged from both files; credentials-file properties override config-file ones per key. */
-  readonly profiles: ReadonlyMap<string, Section>
-  /** Config file only. */
-  readonly ssoSessions: ReadonlyMap<string, Section>
-  /** Config file only. */
-  readonly services: ReadonlyMap<string, Section>
-}
-
-export interface LocationEnv {
-  readonly HOME?: string | undefined
-  readonly USERPROFILE?: string | undefined
-  readonly HOMEDRIVE?: string | undefined
-  readonly HOMEPATH?: string | undefined
-  readonly AWS_CONFIG_FILE?: string | undefined
-  readonly AWS_SHARED_CREDENTIALS_FILE?: string | undefined
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,7 @@
 /**
  * The roots of an assume-role chain that live in other source modules (IAM Identity Center,
- * `aws login`, instance metadata, containers), reached through a small interface and loaded with
- * a dynamic `import()` only when a chain starts there. Tests swap in fakes through the
- * `RootSources` reference.
+ * `aws login`, instance metadata, containers), reached through a small interface. Tests swap in
+ * fakes through the `RootSources` reference.
  *
  * What the modules are used for:
  * - `providers/Sso.js` and `providers/Login.js`: `resolveForProfile({ session, profileName })`
@@ -19,8 +18,11 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type { AwsSession, Service as Session } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
-import type * as InstanceMetadata from "../providers/InstanceMetadata.js"
-import { CredentialsError, type CredentialsUnavailable } from "../CredentialsError.js"
+import type { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
+import * as Container from "../providers/Container.js"
+import * as InstanceMetadata from "../providers/InstanceMetadata.js"
+import * as Login from "../providers/Login.js"
+import * as Sso from "../providers/Sso.js"
 
 /** When each SSO token was last refreshed (`Sso.TokenRefreshGate`'s state). */
 export type SsoGate = Ref.Ref<ReadonlyMap<string, number>>
@@ -54,56 +56,22 @@ export interface Service {
   readonly container: Resolved<FileSystem.FileSystem>
 }
 
-/** Loads a source module; a failure to load is an error naming it, not a defect. */
-const load = <M>(module: string, what: string, importer: () => Promise<M>): Effect.Effect<M, CredentialsError> =>
-  Effect.tryPromise({
-    try: importer,
-    catch: (cause) =>
-      new CredentialsError({
-        source: "assume-role",
-        reason: "InvalidConfiguration",
-        detail: `${what} needs the module ${module}, which could not be loaded`,
-        cause
-      })
-  })
-
-const dynamicRoots: Service = {
+const sourceRoots: Service = {
   sso: (session, profileName, gate) =>
-    Effect.flatMap(
-      load("providers/Sso.js", "an SSO source profile", () => import("../providers/Sso.js")),
-      (m) => m.resolveForProfile({ session, profileName, gate: gate === undefined ? undefined : { lastAttempt: gate } })
-    ),
-  login: (session, profileName) =>
-    Effect.flatMap(
-      load("providers/Login.js", "a login_session source profile", () => import("../providers/Login.js")),
-      (m) => m.resolveForProfile({ session, profileName })
-    ),
+    Sso.resolveForProfile({ session, profileName, gate: gate === undefined ? undefined : { lastAttempt: gate } }),
+  login: (session, profileName) => Login.resolveForProfile({ session, profileName }),
   instanceMetadata: (cell) =>
     Effect.flatMap(
-      load(
-        "providers/InstanceMetadata.js",
-        "credential_source = Ec2InstanceMetadata",
-        () => import("../providers/InstanceMetadata.js")
-      ),
-      (m) =>
-        Effect.flatMap(
-          cell === undefined ? m.makeState : Effect.flatMap(Ref.get(cell), Option.match({
-            onSome: Effect.succeed,
-            onNone: () => Effect.tap(m.makeState, (state) => Ref.set(cell, Option.some(state)))
-          })),
-          (state) => m.resolveWith({}, state)
-        )
+      cell === undefined ? InstanceMetadata.makeState : Effect.flatMap(Ref.get(cell), Option.match({
+        onSome: Effect.succeed,
+        onNone: () => Effect.tap(InstanceMetadata.makeState, (state) => Ref.set(cell, Option.some(state)))
+      })),
+      (state) => InstanceMetadata.resolveWith({}, state)
     ),
-  container: Effect.flatMap(
-    load("providers/Container.js", "credential_source = EcsContainer", () => import("../providers/Container.js")),
-    (m) => m.resolve
-  )
+  container: Container.resolve
 }
 
-/**
- * The root sources an assume-role chain delegates to; by default the real modules, loaded on
- * demand.
- */
+/** The root sources an assume-role chain delegates to; by default the real modules. */
 export class RootSources extends Context.Reference<RootSources>()("effect-aws-credentials/internal/RootSources", {
-  defaultValue: (): Service => dynamicRoots
+  defaultValue: (): Service => sourceRoots
 }) {}

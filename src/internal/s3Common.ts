@@ -1,7 +1,7 @@
 /**
  * What the SDK-backed and the in-memory S3 services share: spans on every operation, byte
  * ranges, reading a body into memory under a cap, presign expiry clamping, and the helpers both
- * use to build `S3Error`s. Loaded with the implementations, never by `S3.ts` itself.
+ * use to build `S3Error`s.
  */
 import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"

@@ -1,6 +1,7 @@
 /**
- * `S3.layer`: the S3 service on `@aws-sdk/client-s3`. Loaded on demand by `S3.ts`, so importing
- * the package does not load the SDK.
+ * `S3.layer`: the S3 service on `@aws-sdk/client-s3`. The SDK is loaded with a dynamic `import()`
+ * when a layer is built, so importing the package does not load it (and a bundle of a program
+ * that never builds `S3.layer` does not contain it).
  *
  * One client per layer scope, destroyed when it closes. Its `credentials` is a provider function
  * marked `memoized`, so that the SDK calls it for every request instead of caching credentials
@@ -15,27 +16,8 @@
  * timeouts and connection errors) and the one retry after `ExpiredToken` / `InvalidToken` (with
  * `AwsCredentials.invalidate` first) are done here, in Effect.
  */
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateBucketCommand,
-  CreateMultipartUploadCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListBucketsCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand
-} from "@aws-sdk/client-s3"
+import type { GetObjectCommand as GetObjectCommandType, PutObjectCommand as PutObjectCommandType } from "@aws-sdk/client-s3"
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import { SignatureV4 } from "@smithy/signature-v4"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
@@ -153,11 +135,36 @@ const toDateTime = (date: Date | undefined): Option.Option<DateTime.Utc> =>
 
 const epoch = DateTime.unsafeMake(0)
 
+type Sdk = readonly [typeof import("@aws-sdk/client-s3"), typeof import("@smithy/signature-v4")]
+
+const loadSdk: Effect.Effect<Sdk> = Effect.promise(() =>
+  Promise.all([import("@aws-sdk/client-s3"), import("@smithy/signature-v4")])
+)
+
 /** Builds the SDK-backed service for the current scope. */
 export const make = (
   options: S3.Options
 ): Effect.Effect<S3.Service, S3.S3Error, AwsCredentials | AwsRegion | Scope.Scope> =>
   Effect.gen(function*() {
+    const [{
+      AbortMultipartUploadCommand,
+      CompleteMultipartUploadCommand,
+      CopyObjectCommand,
+      CreateBucketCommand,
+      CreateMultipartUploadCommand,
+      DeleteBucketCommand,
+      DeleteObjectCommand,
+      DeleteObjectsCommand,
+      GetObjectCommand,
+      HeadBucketCommand,
+      HeadObjectCommand,
+      ListBucketsCommand,
+      ListMultipartUploadsCommand,
+      ListObjectsV2Command,
+      PutObjectCommand,
+      S3Client,
+      UploadPartCommand
+    }, { SignatureV4 }] = yield* loadSdk
     const credentials = yield* AwsCredentials
     const region = (yield* AwsRegion).name
     const session = Option.getOrElse(yield* Effect.serviceOption(AwsSession), () => noSession)
@@ -806,7 +813,7 @@ export const make = (
     /** The request the SDK would send for `command`, stopped before it is signed. */
     const unsignedRequest = (
       context: CallContext,
-      command: GetObjectCommand | PutObjectCommand
+      command: GetObjectCommandType | PutObjectCommandType
     ): Effect.Effect<{
       readonly protocol: string
       readonly hostname: string

@@ -1,8 +1,7 @@
 /**
- * The heavy half of the `sso` source, loaded only when a profile is configured for IAM Identity
- * Center: the token cache (read, refreshed through SSO-OIDC `CreateToken`, written back
- * atomically) and the portal's `GetRoleCredentials`, both through the AWS SDK clients, loaded on
- * demand too.
+ * The remote half of the `sso` source: the token cache (read, refreshed through SSO-OIDC
+ * `CreateToken`, written back atomically) and the portal's `GetRoleCredentials`, both through the
+ * AWS SDK clients, which are loaded with a dynamic `import()` on first use.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Clock from "effect/Clock"

@@ -12,8 +12,6 @@
  * the same directory (mode 0600, flushed to disk) that is then renamed over the cache file, so a
  * process reading it (the AWS CLI, another SDK) sees the old file or the new one, never half of
  * one. Fields we do not know are kept.
- *
- * Loaded on demand (it brings `Schema`).
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Data from "effect/Data"

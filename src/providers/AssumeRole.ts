@@ -57,6 +57,7 @@ import * as ProfileFile from "../ProfileFile.js"
 import * as Env from "./Env.js"
 import * as Process from "./Process.js"
 import * as WebIdentity from "./WebIdentity.js"
+import * as CliCache from "../internal/cliCache.js"
 
 const source = "assume-role" satisfies Credentials.Source
 
@@ -270,12 +271,11 @@ const assumeStep = (
     }
     const durationSeconds = yield* durationOf(step)
     const cache = options.cache === "cli"
-      ? yield* Effect.promise(() => import("../internal/cliCache.js")).pipe(
-        Effect.zip(EnvVars.homeDirectory),
-        Effect.map(([cliCache, home]) => ({
-          cliCache,
-          directory: cliCache.cacheDirectory(home),
-          key: cliCache.cacheKey({
+      ? yield* EnvVars.homeDirectory.pipe(
+        Effect.map((home) => ({
+          cliCache: CliCache,
+          directory: CliCache.cacheDirectory(home),
+          key: CliCache.cacheKey({
             RoleArn: step.roleArn,
             // botocore leaves a generated session name out of the key.
             RoleSessionName: step.sessionName,
@@ -316,10 +316,9 @@ const assumeStep = (
 
 /**
  * The plan for the session's active profile, or `CredentialsUnavailable` when it is not a role
- * profile this source handles.
+ * profile this source handles. Exposed for the conformance vectors; not part of the public API.
  *
- * @since 0.1.0
- * @category resolution
+ * @internal
  */
 export const plan: Effect.Effect<ProfileChain.Plan, CredentialsUnavailable | CredentialsError, AwsSession> = Effect
   .gen(function*() {
@@ -346,14 +345,8 @@ export const plan: Effect.Effect<ProfileChain.Plan, CredentialsUnavailable | Cre
     )
   })
 
-/**
- * Resolves the active profile's role chain with these tunables.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const resolveWith = (
-  options: Options & Internal = {}
+const resolveWithState = (
+  options: Options & Internal
 ): Effect.Effect<
   Credentials.Credentials,
   CredentialsUnavailable | CredentialsError,
@@ -380,6 +373,20 @@ export const resolveWith = (
     const how = cacheFile === undefined ? Sts.describeRoute(settings) : `from the AWS CLI cache (${cacheFile})`
     return Credentials.withProvenance(current, `${path}, ${how}`)
   })
+
+/**
+ * Resolves the active profile's role chain with these tunables.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const resolveWith = (
+  options: Options = {}
+): Effect.Effect<
+  Credentials.Credentials,
+  CredentialsUnavailable | CredentialsError,
+  AwsSession | FileSystem.FileSystem | CommandExecutor.CommandExecutor
+> => resolveWithState(options)
 
 /**
  * Resolves the active profile's role chain with the default tunables.
@@ -413,7 +420,7 @@ export const layerWith = (
   Layer.unwrapEffect(
     Effect.map(
       Effect.all({ ssoGate: makeSsoGate, imdsState: makeImdsStateCell }),
-      (state) => sourceLayer(source, resolveWith({ ...options, ...state }))
+      (state) => sourceLayer(source, resolveWithState({ ...options, ...state }))
     )
   )
 

@@ -18,7 +18,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Ref from "effect/Ref"
 import * as dns from "node:dns"
 import * as net from "node:net"
 import type { AwsCredentials } from "../AwsCredentials.js"
@@ -26,7 +25,7 @@ import type * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as Env from "../internal/env.js"
 import { readOptionalFile } from "../internal/files.js"
-import type { Transport } from "../internal/http.js"
+import * as Client from "../internal/containerClient.js"
 import { expandHome } from "../internal/paths.js"
 import { sourceLayer } from "../internal/provider.js"
 
@@ -264,27 +263,23 @@ export const readAuthorization: Effect.Effect<
 })
 
 /**
- * Fetches credentials once: the endpoint from the environment, the token read now. `clientRef`
- * keeps the HTTP client between fetches (a layer passes one; without it each run makes its own).
+ * Fetches credentials once: the endpoint from the environment, the token read now.
  *
  * @since 0.1.0
  * @category resolution
  */
 export const resolveWith = (
-  options: Options = {},
-  clientRef?: Ref.Ref<Option.Option<Transport>>
+  options: Options = {}
 ): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const endpoint = yield* resolveEndpoint(options)
     const authorization = yield* readAuthorization
-    const client = yield* Effect.promise(() => import("../internal/containerClient.js"))
-    return yield* client.fetchCredentials({
+    return yield* Client.fetchCredentials({
       endpoint,
       authorization,
       timeout: Duration.decode(options.timeout ?? defaults.timeout),
       attempts: Math.max(1, Math.floor(options.attempts ?? defaults.attempts)),
       backoff: Duration.decode(options.backoff ?? defaults.backoff),
-      clientRef: clientRef ?? (yield* Ref.make(Option.none<Transport>())),
       httpClient: options.httpClient
     })
   })
@@ -303,21 +298,6 @@ export const resolve: Effect.Effect<
 > = resolveWith()
 
 /**
- * Starts loading the HTTP client in the background when one of the endpoint variables is set,
- * and returns at once (see `InstanceMetadata.preload`).
- *
- * @since 0.1.0
- * @category resolution
- */
-export const preload: Effect.Effect<void> = Effect.flatMap(
-  Env.firstOf(["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"]),
-  (configured) =>
-    Option.isNone(configured) ? Effect.void : Effect.sync(() => {
-      import("../internal/containerClient.js").catch(() => undefined)
-    })
-)
-
-/**
  * The `container-role` source with tunables.
  *
  * @since 0.1.0
@@ -326,10 +306,7 @@ export const preload: Effect.Effect<void> = Effect.flatMap(
 export const layerWith = (
   options: Options
 ): Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError, FileSystem.FileSystem> =>
-  Layer.unwrapEffect(
-    Effect.map(Ref.make(Option.none<Transport>()), (clientRef) =>
-      sourceLayer(source, resolveWith(options, clientRef)))
-  )
+  sourceLayer(source, resolveWith(options))
 
 /**
  * The `container-role` source with botocore's timeout (2 s) and attempts (3).

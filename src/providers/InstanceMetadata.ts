@@ -15,8 +15,6 @@
  * | `AWS_METADATA_SERVICE_TIMEOUT` | `metadata_service_timeout` | 1 second |
  * | `AWS_METADATA_SERVICE_NUM_ATTEMPTS` | `metadata_service_num_attempts` | 1 |
  *
- * The HTTP client is loaded when the source is actually used (not disabled).
- *
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
@@ -31,7 +29,7 @@ import { AwsSession } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as Env from "../internal/env.js"
-import type { Transport } from "../internal/http.js"
+import * as Client from "../internal/imdsClient.js"
 import { sourceLayer } from "../internal/provider.js"
 import * as ProfileFile from "../ProfileFile.js"
 
@@ -292,8 +290,7 @@ export const resolveSettings = (
 /**
  * An IMDSv2 token and when to stop using it (epoch milliseconds, shortly before its lifetime ends).
  *
- * @since 0.1.0
- * @category models
+ * @internal
  */
 export interface CachedToken {
   readonly value: Redacted.Redacted<string>
@@ -302,27 +299,24 @@ export interface CachedToken {
 
 /**
  * What the source keeps between fetches: the IMDSv2 token (until shortly before its lifetime
- * ends), the last credentials (for static stability) and the HTTP client.
+ * ends) and the last credentials (for static stability). Shared with `AssumeRole` (a
+ * `credential_source = Ec2InstanceMetadata` root) and the region lookup; not part of the public API.
  *
- * @since 0.1.0
- * @category models
+ * @internal
  */
 export interface State {
   readonly token: Ref.Ref<Option.Option<CachedToken>>
   readonly last: Ref.Ref<Option.Option<Credentials.Credentials>>
-  readonly client: Ref.Ref<Option.Option<Transport>>
 }
 
 /**
  * A fresh, empty state.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
 export const makeState: Effect.Effect<State> = Effect.all({
   token: Ref.make(Option.none<CachedToken>()),
   last: Ref.make(Option.none<Credentials.Credentials>()),
-  client: Ref.make(Option.none<Transport>())
 })
 
 /**
@@ -332,8 +326,7 @@ export const makeState: Effect.Effect<State> = Effect.all({
  * or not `Success` (the service always sends one), or refuses in a way that needs the user's
  * attention (IMDSv1 disabled and no token, hop limit).
  *
- * @since 0.1.0
- * @category resolution
+ * @internal
  */
 export const resolveWith = (
   options: Options,
@@ -341,8 +334,7 @@ export const resolveWith = (
 ): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, AwsSession> =>
   Effect.gen(function*() {
     const settings = yield* resolveSettings(options)
-    const client = yield* Effect.promise(() => import("../internal/imdsClient.js"))
-    return yield* client.fetchCredentials(settings, state, options.httpClient)
+    return yield* Client.fetchCredentials(settings, state, options.httpClient)
   })
 
 /**
@@ -358,23 +350,6 @@ export const resolve: Effect.Effect<
   CredentialsUnavailable | CredentialsError,
   AwsSession
 > = Effect.flatMap(makeState, (state) => resolveWith({}, state))
-
-/**
- * Starts loading the HTTP client in the background, unless `AWS_EC2_METADATA_DISABLED` is
- * `true`, and returns at once. A chain that will reach `iam-role` calls this when it starts, so
- * that loading the client (about 100 ms once the platform is loaded, more on a cold start)
- * overlaps with the other links instead of adding to the metadata timeouts.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const preload: Effect.Effect<void> = Effect.flatMap(
-  Env.optional("AWS_EC2_METADATA_DISABLED"),
-  (disabled) =>
-    Env.isTrue(disabled) ? Effect.void : Effect.sync(() => {
-      import("../internal/imdsClient.js").catch(() => undefined)
-    })
-)
 
 /**
  * The `iam-role` source with tunables. Each layer keeps its own token and last credentials.

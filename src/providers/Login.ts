@@ -6,7 +6,7 @@
  * with a DPoP proof), and the cache is written back atomically. The cache is read at every fetch,
  * so an `aws login` made while the program runs is picked up at the next refresh.
  *
- * `Schema` and the sign-in client are loaded only for a profile with `login_session`.
+ * The sign-in client (`@aws-sdk/nested-clients`) is loaded only for a profile with `login_session`.
  *
  * @since 0.1.0
  */
@@ -23,6 +23,8 @@ import * as ConfiguredEndpoint from "../internal/configuredEndpoint.js"
 import * as Env from "../internal/env.js"
 import { sourceLayer } from "../internal/provider.js"
 import * as ProfileFile from "../ProfileFile.js"
+import * as Internal from "../internal/login.js"
+import * as TokenCache from "../internal/tokenCache.js"
 
 const source = "login" satisfies Credentials.Source
 
@@ -110,10 +112,7 @@ export const resolveForProfile = (
       })
     }
     const home = yield* Option.match(session.home, { onNone: () => Env.homeDirectory, onSome: Effect.succeed })
-    const [internal, TokenCache] = yield* Effect.promise(() =>
-      Promise.all([import("../internal/login.js"), import("../internal/tokenCache.js")])
-    )
-    return yield* internal.resolve({
+    return yield* Internal.resolve({
       profileName,
       loginSession: loginSession.value.value,
       path: yield* TokenCache.loginCachePath(home, loginSession.value.value),

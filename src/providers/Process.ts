@@ -16,6 +16,7 @@ import type * as Credentials from "../Credentials.js"
 import { type CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import { sourceLayer } from "../internal/provider.js"
 import * as ProfileFile from "../ProfileFile.js"
+import * as Runner from "../internal/processRunner.js"
 
 const source = "custom-process" satisfies Credentials.Source
 
@@ -60,15 +61,11 @@ export const run = (options: {
   readonly timeout?: Duration.DurationInput | undefined
   readonly maxOutputBytes?: number | undefined
 }): Effect.Effect<Credentials.Credentials, CredentialsError, CommandExecutor.CommandExecutor> =>
-  Effect.flatMap(
-    Effect.promise(() => import("../internal/processRunner.js")),
-    (runner) =>
-      runner.run({
-        ...options,
-        timeout: options.timeout ?? defaults.timeout,
-        maxOutputBytes: options.maxOutputBytes ?? defaults.maxOutputBytes
-      })
-  )
+  Runner.run({
+    ...options,
+    timeout: options.timeout ?? defaults.timeout,
+    maxOutputBytes: options.maxOutputBytes ?? defaults.maxOutputBytes
+  })
 
 /**
  * Resolves `credential_process` of the session's profile.

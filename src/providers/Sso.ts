@@ -31,6 +31,8 @@ import * as ConfiguredEndpoint from "../internal/configuredEndpoint.js"
 import { homeDirectory } from "../internal/env.js"
 import { sourceLayer } from "../internal/provider.js"
 import type * as ProfileFile from "../ProfileFile.js"
+import * as CliCache from "../internal/cliCache.js"
+import * as Internal from "../internal/sso.js"
 
 const source = "sso" satisfies Credentials.Source
 
@@ -237,8 +239,6 @@ const policyOf = (options: Options) => ({
   attempts: Math.max(1, Math.floor(options.attempts ?? defaults.attempts))
 })
 
-const loadInternal = Effect.promise(() => import("../internal/sso.js"))
-
 const homeOf = (session: Session): Effect.Effect<string> =>
   Option.match(session.home, { onNone: () => homeDirectory, onSome: Effect.succeed })
 
@@ -248,8 +248,7 @@ const tokenFor = (
   options: Options & { readonly gate?: TokenRefreshGate | undefined }
 ) =>
   Effect.gen(function*() {
-    const internal = yield* loadInternal
-    const token = yield* internal.loadToken({
+    const token = yield* Internal.loadToken({
       profileName: settings.profileName,
       sessionName: settings.sessionName,
       startUrl: settings.startUrl,
@@ -266,7 +265,7 @@ const tokenFor = (
       retryInterval: Duration.decode(options.tokenRefreshRetryInterval ?? defaults.tokenRefreshRetryInterval),
       gate: options.gate?.lastAttempt
     })
-    return { internal, token }
+    return token
   })
 
 /**
@@ -311,7 +310,7 @@ export const resolveToken = (
       startUrl: keys.get("sso_start_url")!.value,
       region: keys.get("sso_region")!.value
     }
-    const { token } = yield* tokenFor(session, settings, options)
+    const token = yield* tokenFor(session, settings, options)
     return {
       ...token,
       sessionName: Option.fromNullable(sessionName),
@@ -323,15 +322,14 @@ export const resolveToken = (
 /** The AWS CLI cache entry of a profile's role, when `cache: "cli"` is on. */
 const cliCacheFor = (session: Session, settings: SsoSettings) =>
   Effect.gen(function*() {
-    const cliCache = yield* Effect.promise(() => import("../internal/cliCache.js"))
-    const directory = cliCache.cacheDirectory(yield* homeOf(session))
-    const key = cliCache.ssoCacheKey({
+    const directory = CliCache.cacheDirectory(yield* homeOf(session))
+    const key = CliCache.ssoCacheKey({
       accountId: settings.accountId,
       roleName: settings.roleName,
       sessionName: settings.sessionName,
       startUrl: settings.startUrl
     })
-    return { cliCache, directory, key, file: `${key}.json in ${directory}` }
+    return { cliCache: CliCache, directory, key, file: `${key}.json in ${directory}` }
   })
 
 const describeRole = (settings: SsoSettings): string =>
@@ -383,8 +381,8 @@ export const resolveForProfile = (
       service: ConfiguredEndpoint.services.sso,
       source
     })
-    const { internal, token } = yield* tokenFor(session, settings, options)
-    const credentials = yield* internal.getRoleCredentials({
+    const token = yield* tokenFor(session, settings, options)
+    const credentials = yield* Internal.getRoleCredentials({
       profileName,
       accountId: settings.accountId,
       roleName: settings.roleName,
@@ -392,7 +390,7 @@ export const resolveForProfile = (
       token,
       settings: portal,
       policy: policyOf(options),
-      fix: internal.loginCommand(settings),
+      fix: Internal.loginCommand(settings),
       provenance: `${describeRole(settings)} via SSO portal in ${settings.region}${
         sessionSuffix(settings)
       }, token ${token.path}`

@@ -77,9 +77,9 @@ export interface Config {
  * Reads the token file (again at every call) and exchanges it for the role's credentials
  * through `settings`. A missing or empty file is `TokenMissing`; STS's refusals are
  * `ServiceError`s with the STS code (`InvalidIdentityToken`, `ExpiredTokenException`, ...).
+ * Used by `AssumeRole` for a `web_identity_token_file` root; not part of the public API.
  *
- * @since 0.1.0
- * @category resolution
+ * @internal
  */
 export const assumeWith = (
   settings: Sts.Settings,
