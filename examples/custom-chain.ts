@@ -2,7 +2,7 @@
  * A custom chain in one expression: environment, then a credential process with a shorter
  * timeout, then the shared credentials file. Prints what it found and what it tried.
  *
- *   npx tsx examples/custom-chain.ts
+ *   npm run example -- examples/custom-chain.ts
  */
 import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
@@ -17,7 +17,7 @@ import {
   EnvCredentials,
   ProcessCredentials,
   SharedCredentialsFile
-} from "../src/index.js"
+} from "effect-aws-credentials"
 
 const MyChain = CredentialChain.make(
   EnvCredentials.layer,

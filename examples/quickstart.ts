@@ -2,8 +2,8 @@
  * Quickstart: provide the default credential chain to a small program and show which source
  * it used and why the others were skipped.
  *
- *   npx tsx examples/quickstart.ts          offline demo on a temporary profile it writes
- *   npx tsx examples/quickstart.ts --real   the same program on your real environment and ~/.aws
+ *   npm run example -- examples/quickstart.ts          offline demo on a temporary profile it writes
+ *   npm run example -- examples/quickstart.ts --real   the same program on your real environment and ~/.aws
  *
  * The demo needs no network and no AWS account: it writes a throw-away `~/.aws` into a
  * temporary directory (one profile with static keys, one with a `credential_process`), points
@@ -20,7 +20,7 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { AwsCredentials, AwsRegion, AwsSession, CredentialChain } from "../src/index.js"
+import { AwsCredentials, AwsRegion, AwsSession, CredentialChain } from "effect-aws-credentials"
 
 /** The application: it only asks for `AwsCredentials` and `AwsRegion`. */
 const program = Effect.gen(function*() {
@@ -95,7 +95,7 @@ const demo = Effect.acquireUseRelease(
         const c = yield* (yield* AwsCredentials.AwsCredentials).get
         yield* Console.log(`Credentials from ${c.source}: ${String(c)}`)
       }).pipe(Effect.provide(AwsCredentials.layerStatic({ accessKeyId: "AKIDTEST", secretAccessKey: "test" })))
-      yield* Console.log("\nRun `npx tsx examples/quickstart.ts --real` to use your own environment and ~/.aws.")
+      yield* Console.log("\nRun `npm run demo -- --real` to use your own environment and ~/.aws.")
     }).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(env)))
   },
   (home) => Effect.sync(() => fs.rmSync(home, { recursive: true, force: true }))

@@ -1,12 +1,12 @@
 /**
  * S3 round trip: create a bucket, upload a stream, list, read back, presign, delete.
  *
- *   npx tsx examples/s3-roundtrip.ts
+ *   npm run example -- examples/s3-roundtrip.ts
  *     offline, on the in-memory S3 (`S3.layerMemory()`) and us-east-1, with credentials from
  *     the default chain (instance metadata switched off, as AWS_EC2_METADATA_DISABLED=true), or
  *     example keys when the machine has none: nothing touches the network.
  *
- *   S3_ENDPOINT=http://127.0.0.1:9000 npx tsx examples/s3-roundtrip.ts
+ *   S3_ENDPOINT=http://127.0.0.1:9000 npm run example -- examples/s3-roundtrip.ts
  *     against a server: credentials from the default chain (environment, ~/.aws, ...), the
  *     region from the session (us-east-1 when none is set). `S3_COMPAT=s3-compatible` for
  *     MinIO, Ceph, Swift or R2.
@@ -23,7 +23,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { AwsCredentials, AwsRegion, AwsSession, CredentialChain, S3 } from "../src/index.js"
+import { AwsCredentials, AwsRegion, AwsSession, CredentialChain, S3 } from "effect-aws-credentials"
 
 const program = Effect.gen(function*() {
   const credentials = yield* (yield* AwsCredentials.AwsCredentials).get

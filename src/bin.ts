@@ -22,6 +22,11 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import { explain, formatHuman } from "./internal/explain.js"
 
+// The AWS SDK (loaded only for remote sources) warns once per process that its releases after
+// January 2027 need Node 22; on a command line that is noise around the report. Its documented
+// switch (aws/aws-sdk-js-v3#7983) turns it off unless the user set it themselves.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
+
 const environmentHelp = [
   "Walks the default credential chain as an application would and shows every source tried,",
   "its outcome, why, and how long it took; the winning source with its keys masked; and the",

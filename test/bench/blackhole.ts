@@ -136,7 +136,7 @@ export const blackhole = async (): Promise<BlackholeResult> => {
       HOME: home,
       AWS_EC2_METADATA_SERVICE_ENDPOINT: server.url,
       BOTO_CONFIG: path.join(home, "missing-boto.cfg"),
-      AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       NODE_NO_WARNINGS: "1"
     }
     const disabled: NodeJS.ProcessEnv = { ...env, AWS_EC2_METADATA_DISABLED: "true" }

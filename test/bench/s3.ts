@@ -226,6 +226,6 @@ export const s3 = async (): Promise<void> => {
 // Run on its own: `npx tsx test/bench/s3.ts` (after `npm run build`); `npm run bench` does so.
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   process.env.AWS_EC2_METADATA_DISABLED = "true"
-  process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING = "1"
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true"
   await s3()
 }

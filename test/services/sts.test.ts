@@ -329,7 +329,7 @@ suite(`the AWS CLI cache shared by processes (moto with IAM auth)${suffix}`, () 
       AWS_DEFAULT_REGION: "us-east-1",
       AWS_ENDPOINT_URL_STS: authMoto.current().url,
       AWS_EC2_METADATA_DISABLED: "true",
-      AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1"
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true"
     }
   }
 

@@ -263,12 +263,14 @@ export const runTsx = (
   new Promise((resolve) => {
     execFile(
       path.join(repoRoot, "node_modules", ".bin", "tsx"),
-      [path.join(repoRoot, file), ...args],
+      // The repository's files import the package by its name; this condition resolves it to the
+      // sources (package.json "exports"), as `npm run demo` does.
+      ["--conditions=effect-aws-credentials-source", path.join(repoRoot, file), ...args],
       {
         env: {
           PATH: process.env.PATH,
           AWS_EC2_METADATA_DISABLED: "true",
-          AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: "1",
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
           ...env
         },
         encoding: "utf8",

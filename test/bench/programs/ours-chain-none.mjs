@@ -1,7 +1,7 @@
 // The default chain in one layer, where nothing is configured: prints the failure's tag and the
 // links it lists, and exits 0 when that is NoCredentialsFound (the expected outcome).
 import * as Effect from "effect/Effect"
-import { AwsCredentials, CredentialChain } from "../../../dist/index.js"
+import { AwsCredentials, CredentialChain } from "effect-aws-credentials"
 
 const outcome = await Effect.runPromise(
   Effect.flatMap(AwsCredentials.AwsCredentials, (service) => service.get).pipe(
