@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
+import * as Secret from "./internal/scrub.js"
 
 /**
  * Where credentials came from: botocore's `method` names, so that output compares with
@@ -107,8 +108,13 @@ export interface CredentialsInput {
   readonly provenance?: string | undefined
 }
 
-const toRedacted = (value: string | Redacted.Redacted<string>): Redacted.Redacted<string> =>
-  Redacted.isRedacted(value) ? value : Redacted.make(value)
+// Every secret a credentials value holds is remembered by the scrubber, so that an echo of it
+// (a helper's stderr, a server's error) never reaches a message.
+const toRedacted = (value: string | Redacted.Redacted<string>): Redacted.Redacted<string> => {
+  if (!Redacted.isRedacted(value)) return Secret.secret(value)
+  Secret.remember(Redacted.value(value))
+  return value
+}
 
 const Proto = {
   [TypeId]: TypeId,

@@ -4,12 +4,16 @@
  * link unavailable (`NoCredentialsFound`).
  *
  * Messages never contain a secret: errors carry names, paths, line numbers, exit codes and
- * bounded stderr, never key material or a process's stdout.
+ * scrubbed, bounded stderr, never key material or a process's stdout. Every `detail` and `reason`
+ * passes through the package's scrubber when the error is made (secret-named fields, secrets the
+ * library has handled, URL credentials removed; control characters escaped; bounded), so that
+ * whatever a source put into it, the error is safe to log.
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import type { Source } from "./Credentials.js"
+import { scrubMessage } from "./internal/scrub.js"
 
 /**
  * One link of a chain as it was tried: its outcome, why, and how long it took.
@@ -34,6 +38,10 @@ export class CredentialsUnavailable extends Data.TaggedError("CredentialsUnavail
   readonly source: Source
   readonly reason: string
 }> {
+  constructor(args: { readonly source: Source; readonly reason: string }) {
+    super({ ...args, reason: scrubMessage(args.reason) })
+  }
+
   /**
    * @since 0.1.0
    */
@@ -82,13 +90,12 @@ export type Reason =
   | "MfaRequired"
 
 /**
- * A source is configured but broken. A chain stops here and returns this error, with the
- * attempts made so far.
+ * The fields of a `CredentialsError`.
  *
  * @since 0.1.0
- * @category errors
+ * @category models
  */
-export class CredentialsError extends Data.TaggedError("CredentialsError")<{
+export interface CredentialsErrorFields {
   /** The source that failed; absent for errors found while loading the session itself. */
   readonly source?: Source | undefined
   readonly reason: Reason
@@ -100,7 +107,20 @@ export class CredentialsError extends Data.TaggedError("CredentialsError")<{
   readonly cause?: unknown
   /** The chain's attempts up to and including this failure (set by the chain). */
   readonly attempts?: ReadonlyArray<Attempt> | undefined
-}> {
+}
+
+/**
+ * A source is configured but broken. A chain stops here and returns this error, with the
+ * attempts made so far.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CredentialsError extends Data.TaggedError("CredentialsError")<CredentialsErrorFields> {
+  constructor(fields: CredentialsErrorFields) {
+    super({ ...fields, detail: scrubMessage(fields.detail) })
+  }
+
   /**
    * @since 0.1.0
    */
@@ -109,7 +129,8 @@ export class CredentialsError extends Data.TaggedError("CredentialsError")<{
     if (this.profile !== undefined) where.push(`profile ${this.profile}`)
     if (this.path !== undefined) where.push(this.line === undefined ? this.path : `${this.path}:${this.line}`)
     const prefix = this.source === undefined ? "" : `${this.source}: `
-    return `${prefix}${where.length > 0 ? `${where.join(", ")}: ` : ""}${this.detail}`
+    // The profile and path came from outside too (a variable, a file): scrubbed like the detail.
+    return `${prefix}${where.length > 0 ? `${scrubMessage(where.join(", "))}: ` : ""}${this.detail}`
   }
 }
 
@@ -132,16 +153,4 @@ export class NoCredentialsFound extends Data.TaggedError("NoCredentialsFound")<{
       ...this.attempts.map((attempt) => `  - ${attempt.source}: ${attempt.reason}`)
     ].join("\n")
   }
-}
-
-/**
- * Bounds a text taken from the outside world (stderr, a response body) before it goes into an
- * error message: trimmed, at most `max` characters.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const bounded = (text: string, max = 512): string => {
-  const trimmed = text.trim()
-  return trimmed.length <= max ? trimmed : `${trimmed.slice(0, max)}… (${trimmed.length - max} more characters)`
 }

@@ -437,11 +437,13 @@ describe("Redaction", () => {
       const secrets = [secret, token]
       const stdoutFile = path.join(home.dir, "stdout")
       const codeFile = path.join(home.dir, "code")
-      const script = home.script("process.sh", `cat ${stdoutFile}\nexit $(cat ${codeFile})`)
+      const stderrFile = path.join(home.dir, "stderr")
+      const script = home.script("process.sh", `cat ${stdoutFile}\ncat ${stderrFile} >&2\nexit $(cat ${codeFile})`)
       home.writeConfig(`[default]\ncredential_process = ${script}\n`)
-      const respond = (stdout: string, code = 0) => {
+      const respond = (stdout: string, code = 0, stderr = "") => {
         home.write("stdout", stdout)
         home.write("code", String(code))
+        home.write("stderr", stderr)
       }
       const json = (fields: Record<string, unknown>) =>
         JSON.stringify({
@@ -466,6 +468,24 @@ describe("Redaction", () => {
         [json({ Expiration: token.value }), 0, "InvalidProcessOutput"],
         [json({ Expiration: "2001-01-01T00:00:00Z" }), 0, "Expired"]
       ]
+      // A helper that writes its JSON, or its secrets as key=value, to stderr (stderr is shown,
+      // scrubbed: defect 1 of issue 10).
+      const keyValues = `aws_secret_access_key=${secret.value}\nSessionToken: ${token.value}\n`
+      const stderrFailures: ReadonlyArray<readonly [string, number, string, string]> = [
+        ["", 1, "ProcessFailed", json({})],
+        ["not json", 0, "InvalidProcessOutput", `run aws sso login\n${json({})}`],
+        [json({ Version: 2 }), 0, "InvalidProcessOutput", keyValues],
+        [json({}), 3, "ProcessFailed", `${keyValues}${json({})}`]
+      ]
+      for (const [stdout, code, reason, stderr] of stderrFailures) {
+        respond(stdout, code, stderr)
+        for (const layer of layers) {
+          expectError(yield* check(layer, home.env(), secrets), "CredentialsError", reason)
+        }
+        yield* checkExplain(home, home.env(), secrets)
+      }
+      respond("", 0)
+
       for (const [stdout, code, reason] of failures) {
         respond(stdout, code)
         for (const layer of layers) {
@@ -479,7 +499,7 @@ describe("Redaction", () => {
         defaultChain(home, { process: { timeout: "300 millis" } }),
         Process.layerWith({ timeout: "300 millis" })
       ]
-      home.write("hang.sh", `#!/bin/sh\ncat ${stdoutFile}\necho "stuck after ${"printing"}" >&2\nsleep 30\n`)
+      home.write("hang.sh", `#!/bin/sh\ncat ${stdoutFile}\ncat ${stdoutFile} >&2\necho "stuck after ${"printing"}" >&2\nsleep 30\n`)
       fs.chmodSync(path.join(home.dir, "hang.sh"), 0o755)
       home.writeConfig(`[default]\ncredential_process = ${path.join(home.dir, "hang.sh")}\n`)
       respond(json({}))

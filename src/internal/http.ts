@@ -19,7 +19,7 @@ import * as Either from "effect/Either"
 import * as Random from "effect/Random"
 import * as http from "node:http"
 import * as https from "node:https"
-import { bounded } from "../CredentialsError.js"
+import { scrub } from "./scrub.js"
 
 /** Header names never shown in spans or printed requests: the tokens the metadata sources send. */
 export const redactedHeaderNames: ReadonlyArray<string> = ["x-aws-ec2-metadata-token", "authorization"]
@@ -127,7 +127,7 @@ export const networkCode = (cause: unknown): string | undefined => {
   return undefined
 }
 
-/** The innermost message of a chain of causes, bounded; none if empty. */
+/** The innermost message of a chain of causes, scrubbed and bounded; none if empty. */
 export const innermost = (cause: unknown): string => {
   let message: string | undefined
   let current: unknown = cause
@@ -135,7 +135,7 @@ export const innermost = (cause: unknown): string => {
     if (current.message !== "") message = current.message
     current = current.cause
   }
-  return message === undefined ? "" : ` (${bounded(message, 200)})`
+  return message === undefined ? "" : ` (${scrub(message, { max: 200 })})`
 }
 
 /**
@@ -246,7 +246,7 @@ export const send = (
       response.status >= 200 && response.status < 300
         ? Effect.succeed(response)
         : Effect.fail(
-          new HttpStatus({ method: request.method, url: request.url, status: response.status, body: bounded(response.body, 1024) })
+          new HttpStatus({ method: request.method, url: request.url, status: response.status, body: scrub(response.body, { max: 1024 }) })
         )
     ),
     // Method, URL and status only: never the headers (tokens) or the body.
@@ -294,7 +294,7 @@ export const errorSummary = (body: string): string | undefined => {
   const pick = (...keys: Array<string>) => {
     for (const key of keys) {
       const value = record[key]
-      if (typeof value === "string" && value !== "") return bounded(value, 200)
+      if (typeof value === "string" && value !== "") return scrub(value, { max: 200 })
     }
     return undefined
   }

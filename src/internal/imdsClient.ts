@@ -25,6 +25,7 @@ import { defaults, type Settings, type State } from "../providers/InstanceMetada
 import * as Http from "./http.js"
 import * as HttpPlatform from "./httpPlatform.js"
 import { decode, describeProblem } from "./metadataCredentials.js"
+import { secret } from "./scrub.js"
 
 const source = "iam-role" satisfies Credentials.Source
 
@@ -100,7 +101,7 @@ const fetchToken = (
           ? Math.min(granted * 1000, Duration.toMillis(defaults.tokenTtl))
           : Duration.toMillis(defaults.tokenTtl)
         const now = yield* Clock.currentTimeMillis
-        const value = Redacted.make(token)
+        const value = secret(token)
         const buffer = Math.min(Duration.toMillis(defaults.tokenRefreshBuffer), ttlMs / 2)
         yield* Ref.set(context.state.token, Option.some({ value, expiresAt: now + ttlMs - buffer }))
         return Either.right(value)

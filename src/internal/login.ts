@@ -20,6 +20,7 @@ import type { EndpointSettings } from "./configuredEndpoint.js"
 import * as SdkCall from "./sdkCall.js"
 import * as TokenCache from "./tokenCache.js"
 import { describeParseError } from "./untrusted.js"
+import { remember } from "./scrub.js"
 
 const source = "login" satisfies Credentials.Source
 
@@ -136,6 +137,9 @@ export const resolve = (
     const cached = toCredentials(token.accessToken, token.accessToken.accountId, expiration.value, provenance)
     if (expiresAt - now > Duration.toMillis(request.refreshThreshold)) return cached
 
+    // The refresh token and the key are secrets too, should an answer echo them.
+    remember(token.refreshToken)
+    remember(token.dpopKey)
     const key = loadDpopKey(token.dpopKey)
     if (Either.isLeft(key)) {
       return yield* fail("MalformedFile", `the aws login cache file's dpopKey ${key.left}; run \`${fix}\``)

@@ -12,7 +12,7 @@ import type * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { bounded } from "../CredentialsError.js"
+import { scrub } from "./scrub.js"
 import { parseTimestamp } from "./time.js"
 import { decodeJson } from "./untrusted.js"
 
@@ -71,8 +71,8 @@ export const decode = (text: string, require: Required): Either.Either<Decoded, 
   if (present(code) && code !== "Success") {
     return Either.left({
       _tag: "NotSuccess",
-      code: bounded(code, 100),
-      message: present(status.right.Message) ? bounded(status.right.Message, 300) : undefined
+      code: scrub(code, { max: 100 }),
+      message: present(status.right.Message) ? scrub(status.right.Message, { max: 300 }) : undefined
     })
   }
   const codeMissing = require.code === true && !present(code) ? ["Code is missing"] : []

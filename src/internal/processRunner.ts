@@ -13,7 +13,8 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { split } from "shlex"
 import * as Credentials from "../Credentials.js"
-import { bounded, CredentialsError } from "../CredentialsError.js"
+import { CredentialsError } from "../CredentialsError.js"
+import { scrub } from "./scrub.js"
 import { parseTimestamp } from "./time.js"
 import { decodeJson } from "./untrusted.js"
 
@@ -67,6 +68,28 @@ const collector = (max: number, name: "stdout" | "stderr") => {
   }
 }
 
+/**
+ * The values a process printed on stdout (strings of its JSON, or `key=value` right-hand sides,
+ * whatever it printed), each a secret as far as messages are concerned. Bounded: a flood of
+ * output is refused before it gets here.
+ */
+const stdoutValues = (text: string): Array<string> => {
+  const values = new Set<string>()
+  const visit = (value: unknown, depth: number) => {
+    if (depth > 32) return
+    if (typeof value === "string") values.add(value)
+    else if (Array.isArray(value)) for (const item of value) visit(item, depth + 1)
+    else if (typeof value === "object" && value !== null) for (const item of Object.values(value)) visit(item, depth + 1)
+  }
+  try {
+    visit(JSON.parse(text), 0)
+  } catch {
+    // Not JSON: every word of it.
+  }
+  for (const word of text.split(/[\s"',:=;{}[\]]+/)) if (word.length >= 8) values.add(word)
+  return [...values]
+}
+
 /** Runs the process and turns its output into credentials. */
 export const run = (
   options: RunOptions
@@ -101,9 +124,14 @@ export const run = (
 
     const stdout = collector(maxOutputBytes, "stdout")
     const stderr = collector(maxOutputBytes, "stderr")
-    /** What the process wrote to stderr, trimmed and bounded, for a message. */
+    /**
+     * What the process wrote to stderr, for a message: useful ("MFA device not found", "run aws
+     * sso login"), but a helper may also write its JSON or a cached secret there. So it is
+     * scrubbed, with every value the process printed on stdout counted as secret too.
+     */
+    const stderrScrubbed = () => scrub(stderr.text(), { known: stdoutValues(stdout.text()) })
     const stderrText = () => {
-      const text = bounded(stderr.text())
+      const text = stderrScrubbed()
       return text === "" ? "no output on stderr" : `stderr: ${text}`
     }
     const outcome = yield* Effect.scoped(
@@ -154,7 +182,7 @@ export const run = (
 
     const exitCode = outcome.right
     if (exitCode !== 0) {
-      const errText = bounded(stderr.text())
+      const errText = stderrScrubbed()
       return yield* fail(
         "ProcessFailed",
         `${label} exited with code ${exitCode}${errText === "" ? " and no output on stderr" : `: ${errText}`}`

@@ -33,7 +33,7 @@ import { AwsCredentials, toAwsSdkProvider } from "../AwsCredentials.js"
 import { AwsRegion } from "../AwsRegion.js"
 import { AwsSession, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
-import { bounded } from "../CredentialsError.js"
+import { displayUrl, scrub as scrubText } from "./scrub.js"
 import * as ProfileFile from "../ProfileFile.js"
 import type * as S3 from "../S3.js"
 import { defaults } from "../S3.js"
@@ -203,7 +203,7 @@ export const make = (
         return yield* failure({ operation: "Configure" }, {
           reason: "Other",
           code: "InvalidConfiguration",
-          detail: `the endpoint option is not an http(s) URL: "${bounded(options.endpoint, 200)}"`
+          detail: `the endpoint option is not an http(s) URL: "${displayUrl(options.endpoint)}"`
         })
       }
       endpoint = Option.some(options.endpoint)
@@ -230,13 +230,7 @@ export const make = (
       // Marks the provider as caching by itself: the SDK then calls it for every request.
       { memoized: true }
     )
-    const scrub = (text: string): string => {
-      let out = text
-      for (const secret of recentSecrets) {
-        if (secret.length >= 8) out = out.split(secret).join("<redacted>")
-      }
-      return bounded(out, 300)
-    }
+    const scrub = (text: string): string => scrubText(text, { max: 300, known: recentSecrets })
 
     const timeoutMs = Duration.toMillis(timeout)
     const client = yield* Effect.acquireRelease(

@@ -19,6 +19,7 @@ import type { EndpointSettings } from "./configuredEndpoint.js"
 import * as SdkCall from "./sdkCall.js"
 import * as TokenCache from "./tokenCache.js"
 import { describeParseError } from "./untrusted.js"
+import { remember, secret } from "./scrub.js"
 
 const source = "sso" satisfies Credentials.Source
 
@@ -119,8 +120,11 @@ const refresh = (
     const sent = yield* Effect.scoped(
       Effect.flatMap(
         SdkCall.scopedClient(() => new SSOOIDCClient(SdkCall.clientConfig(request.region, settings))),
-        (client) =>
-          SdkCall.call(
+        (client) => {
+          // The cache's client secret and refresh token are secrets too, should an answer echo them.
+          remember(token.clientSecret ?? undefined)
+          remember(token.refreshToken ?? undefined)
+          return SdkCall.call(
             (abortSignal) =>
               client.send(
                 new CreateTokenCommand({
@@ -133,6 +137,7 @@ const refresh = (
               ),
             request.policy
           )
+        }
       )
     ).pipe(Effect.either)
     if (Either.isLeft(sent)) {
@@ -180,7 +185,7 @@ const refresh = (
     return {
       _tag: "Refreshed",
       token: {
-        token: Redacted.make(output.right.accessToken),
+        token: secret(output.right.accessToken),
         expiration: DateTime.unsafeMake(Math.floor(expiresAt / 1000) * 1000),
         path: entry.path
       }
@@ -265,7 +270,7 @@ export const loadToken = (
         }; run \`${fix}\``
       })
     }
-    return { token: Redacted.make(entry.value.value.accessToken), expiration: expiration.value, path: file }
+    return { token: secret(entry.value.value.accessToken), expiration: expiration.value, path: file }
   }).pipe(Effect.withSpan("Sso.loadToken", { attributes: { profile: request.profileName } }))
 
 export interface RoleRequest {

@@ -41,11 +41,12 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { AwsSession, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
-import { bounded, CredentialsError } from "../CredentialsError.js"
+import { CredentialsError } from "../CredentialsError.js"
 import * as ProfileFile from "../ProfileFile.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import * as Env from "./env.js"
 import * as SdkCall from "./sdkCall.js"
+import { scrub } from "./scrub.js"
 
 /**
  * Tunables of STS calls.
@@ -217,7 +218,7 @@ export const settings = (
         reason: "InvalidConfiguration",
         profile: profileName,
         detail: `sts_regional_endpoints from ${mode.value.from} must be "legacy" or "regional", not "${
-          bounded(mode.value.value, 100)
+          scrub(mode.value.value, { max: 100 })
         }"`
       })
     }

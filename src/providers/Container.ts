@@ -28,6 +28,7 @@ import { readOptionalFile } from "../internal/files.js"
 import * as Client from "../internal/containerClient.js"
 import { expandHome } from "../internal/paths.js"
 import { sourceLayer } from "../internal/provider.js"
+import { secret } from "../internal/scrub.js"
 
 const source = "container-role" satisfies Credentials.Source
 
@@ -259,7 +260,7 @@ export const readAuthorization: Effect.Effect<
         "which a header value cannot hold (a trailing newline in the file?); the token is not shown"
     })
   }
-  return Option.some({ token: Redacted.make(found.token), from: found.from })
+  return Option.some({ token: secret(found.token), from: found.from })
 })
 
 /**

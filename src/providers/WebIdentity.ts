@@ -28,7 +28,6 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import type { AwsCredentials } from "../AwsCredentials.js"
 import { AwsSession, profileNamedExplicitly, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
@@ -38,6 +37,7 @@ import { readOptionalFile } from "../internal/files.js"
 import { sourceLayer } from "../internal/provider.js"
 import * as Sts from "../internal/sts.js"
 import * as ProfileFile from "../ProfileFile.js"
+import { secret } from "../internal/scrub.js"
 
 const source = "assume-role-with-web-identity" satisfies Credentials.Source
 
@@ -121,7 +121,7 @@ export const assumeWith = (
       source,
       profile: config.profile,
       settings,
-      request: { roleArn: config.roleArn, roleSessionName: sessionName, webIdentityToken: Redacted.make(token) }
+      request: { roleArn: config.roleArn, roleSessionName: sessionName, webIdentityToken: secret(token) }
     })
     return Sts.toCredentials(
       answer,

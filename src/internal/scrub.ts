@@ -1,0 +1,170 @@
+/**
+ * The one scrubber every text from outside passes through before it reaches an error, a log
+ * line, a span or the command line's output: a process's stderr, a server's message, a file's
+ * content, an environment value, a URL.
+ *
+ * Two strengths:
+ * - `scrub` is for text we did not write (stderr, response bodies, raw values): on top of what
+ *   `scrubMessage` does, it removes anything shaped like a secret (long base64 and hex runs, JSON
+ *   web tokens), and bounds the text to a few hundred characters.
+ * - `scrubMessage` is the last pass over every error message (`CredentialsError` and
+ *   `CredentialsUnavailable` apply it when they are made): it removes the values of secret-named
+ *   fields (`"SecretAccessKey": "..."`, `aws_session_token = ...`, `Authorization: Bearer ...`),
+ *   every secret the library has handled in this process, the userinfo and query of URLs, and
+ *   escapes terminal control sequences. It keeps paths, ARNs and names readable, since it runs on
+ *   messages we composed ourselves too.
+ *
+ * The secrets the library has handled (keys and tokens it resolved or read) are remembered, at
+ * most `rememberedSecrets` of them, most recent first, so that an echo of one is caught wherever
+ * it shows up. That memory is process-wide on purpose: an error is made deep inside a source,
+ * far from anything that could carry a context.
+ */
+
+import * as Redacted from "effect/Redacted"
+
+/** How many of the most recent secrets are remembered. */
+export const rememberedSecrets = 64
+
+/** What replaces a secret. */
+export const redacted = "<redacted>"
+
+const known: Array<string> = []
+
+/** Remembers a secret the library handles, so that any echo of it is scrubbed. */
+export const remember = (secret: string | undefined): void => {
+  // Shorter values are too likely to be ordinary words to cut out of messages.
+  if (secret === undefined || secret.length < 8) return
+  const at = known.indexOf(secret)
+  if (at === 0) return
+  if (at > 0) known.splice(at, 1)
+  known.unshift(secret)
+  if (known.length > rememberedSecrets) known.length = rememberedSecrets
+}
+
+/** A secret value as `Redacted`, remembered for scrubbing. */
+export const secret = (value: string): Redacted.Redacted<string> => {
+  remember(value)
+  return Redacted.make(value)
+}
+
+// Field names whose values are secret: AWS's (`SecretAccessKey`, `SessionToken`,
+// `aws_secret_access_key`, `aws_session_token`, `AWS_CONTAINER_AUTHORIZATION_TOKEN`), the SSO /
+// OIDC / sign-in caches' (`accessToken`, `refreshToken`, `clientSecret`, `dpopKey`), HTTP's
+// (`Authorization`, `Cookie`, `x-aws-ec2-metadata-token`), and the generic ones. The secret word
+// ends the name: `web_identity_token_file` holds a path, `TokenExpired` is a reason, and both stay.
+const secretWord =
+  "(?:secret|token|passw(?:or)?d|pwd|authorization|signature|cookie|api[_-]?key|private[_-]?key|dpop[_-]?key|secret[_-]?access[_-]?key)"
+const secretName = new RegExp(`${secretWord}$`, "i")
+
+// A JSON member: "name": "value" (the value with its escapes).
+const jsonMember = /("([^"\\]{0,100})"\s*:\s*)"(?:[^"\\]|\\.)*"/g
+// name = value, name: value, name=value& (ini, env, headers, query strings). The name must end in
+// a secret word and not be the end of a URL path (`.../api/token: HTTP 403` is a message).
+const valueChars = `"[^"]*"|'[^']*'|[^\\s"',;&}\\])]+`
+const keyValue = new RegExp(`(?<![/\\w.-])([\\w.-]{0,80}${secretWord})(\\s*[=:]\\s*)(${valueChars})`, "gi")
+// Error codes that end in a secret word (`InvalidIdentityToken: bad`, `ExpiredToken: ...`) are
+// followed by the service's message, not by a secret.
+const errorCode = /^(?:Invalid|Expired|Missing|Bad|Malformed|Unrecognized|Unknown|Unauthorized)[A-Z]/
+
+// Authorization schemes, with or without a field name before them.
+const authSchemes = new Set(["Bearer", "Basic", "Digest", "AWS4-HMAC-SHA256", "DPoP"])
+const bearer = /\b(Bearer|Basic|Digest|AWS4-HMAC-SHA256|DPoP)\s+[^\s"',;]+/g
+// URLs: their userinfo and their query.
+const urlUserinfo = /\b([a-z][a-z0-9+.-]{0,20}:\/\/)[^\s/?#@"']*@/gi
+const urlQuery = /\b([a-z][a-z0-9+.-]{0,20}:\/\/[^\s?#"']*)\?[^\s#"']*/gi
+
+// Shapes of secrets in text we did not write: AWS secret keys (40 base64 characters), session and
+// metadata tokens (long base64), SSO and OIDC tokens (JWTs, base64url), keys in hex.
+const jwt = /\b[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g
+const base64Run = /[A-Za-z0-9+/=_-]{32,}/g
+const hexRun = /\b[0-9a-fA-F]{32,}\b/g
+const looksRandom = (run: string): boolean => /[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run)
+
+/** Makes control characters, and the bidirectional overrides, visible instead of acting. */
+const escapeControls = (text: string): string =>
+  text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => {
+      switch (c) {
+        case "\n":
+          return "\\n"
+        case "\r":
+          return "\\r"
+        case "\u001b":
+          return "\\e"
+        default: {
+          const code = c.charCodeAt(0)
+          return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`
+        }
+      }
+    }
+  )
+
+const removeKnown = (text: string): string => {
+  let out = text
+  for (const secret of known) {
+    if (out.includes(secret)) out = out.split(secret).join(redacted)
+  }
+  return out
+}
+
+const removeFields = (text: string): string =>
+  text
+    .replace(bearer, (_, scheme: string) => `${scheme} ${redacted}`)
+    .replace(jsonMember, (all, head: string, name: string) => secretName.test(name) ? `${head}"${redacted}"` : all)
+    .replace(keyValue, (all, name: string, separator: string, value: string) =>
+      value === redacted || authSchemes.has(value) || errorCode.test(name) ? all : `${name}${separator}${redacted}`)
+    .replace(urlUserinfo, "$1")
+    .replace(urlQuery, "$1?<query removed>")
+
+/** Cuts `text` to `max` characters, saying how many were left out. */
+export const bound = (text: string, max: number): string =>
+  text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`
+
+/** The longest message an error keeps (a profile value of megabytes is not printed back whole). */
+export const maxMessageLength = 4096
+
+/**
+ * The last pass over a message: secret-named fields, remembered secrets, URL credentials and
+ * queries removed, control characters escaped, at most `maxMessageLength` characters.
+ */
+export const scrubMessage = (text: string): string =>
+  bound(escapeControls(removeFields(removeKnown(text))), maxMessageLength)
+
+/**
+ * Text from outside (a process's stderr, a server's message, a raw value): everything
+ * `scrubMessage` does, anything shaped like a secret removed, trimmed, at most `max` characters
+ * (512 by default). `known` adds secrets of this call (say, the values a process printed on
+ * stdout) to the remembered ones.
+ */
+export const scrub = (text: string, options?: { readonly max?: number; readonly known?: Iterable<string> }): string => {
+  let out = text
+  for (const secret of options?.known ?? []) {
+    if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join(redacted)
+  }
+  out = removeFields(removeKnown(out))
+    .replace(jwt, redacted)
+    .replace(base64Run, (run) => (looksRandom(run) ? redacted : run))
+    .replace(hexRun, redacted)
+  return bound(escapeControls(out.trim()), options?.max ?? 512)
+}
+
+/**
+ * A URL (or what was meant to be one) fit to show: without userinfo, query and fragment, and
+ * otherwise scrubbed and bounded.
+ */
+export const displayUrl = (raw: string): string => {
+  try {
+    const url = new URL(raw)
+    url.username = ""
+    url.password = ""
+    url.search = ""
+    url.hash = ""
+    return scrub(url.toString(), { max: 200 })
+  } catch {
+    // Not a URL: drop everything from a userinfo's end and from a query on, by hand.
+    const withoutUserinfo = raw.replace(/^([^:/?#\s]*:\/\/)[^/?#]*@/, "$1")
+    return scrub(withoutUserinfo.replace(/[?#].*$/s, ""), { max: 200 })
+  }
+}

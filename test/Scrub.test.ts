@@ -1,0 +1,123 @@
+/**
+ * The scrubber every outside text passes through (issue 10, defects 1, 4 and 6): what it
+ * removes, what it keeps readable, and that errors apply it when they are made.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { CredentialsError, CredentialsUnavailable } from "../src/CredentialsError.js"
+import { displayUrl, remember, scrub, scrubMessage } from "../src/internal/scrub.js"
+
+const secretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+const sessionToken = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDexample"
+const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJlLWJ5dGVz"
+
+describe("scrub (text from outside)", () => {
+  it("removes the values of secret fields in JSON, keeping the rest", () => {
+    const text = JSON.stringify({ Version: 1, AccessKeyId: "AKIAEXAMPLE", SecretAccessKey: secretKey, SessionToken: "x\"y\\z" })
+    const out = scrub(text)
+    assert.notInclude(out, secretKey)
+    assert.notInclude(out, "x\\\"y")
+    assert.include(out, "AKIAEXAMPLE")
+    assert.include(out, "\"SecretAccessKey\":\"<redacted>\"")
+  })
+
+  it("removes key=value and header forms, and every field name of the caches", () => {
+    for (
+      const name of [
+        "aws_secret_access_key",
+        "aws_session_token",
+        "SessionToken",
+        "Token",
+        "AccessToken",
+        "refreshToken",
+        "clientSecret",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "x-aws-ec2-metadata-token",
+        "password"
+      ]
+    ) {
+      for (const separator of ["=", " = ", ": ", ":"]) {
+        const out = scrub(`before ${name}${separator}s3cr3tV4lue-that-is-long after`)
+        assert.notInclude(out, "s3cr3tV4lue", `${name}${separator}`)
+        assert.include(out, "before")
+        assert.include(out, "after")
+      }
+    }
+    assert.strictEqual(scrub(`Authorization: Bearer ${jwt}`), "Authorization: Bearer <redacted>")
+  })
+
+  it("removes secret-shaped runs: AWS secret keys, session tokens, JWTs, long hex", () => {
+    for (const shape of [secretKey, sessionToken, jwt, "0123456789abcdef0123456789abcdef0123"]) {
+      assert.notInclude(scrub(`the helper said ${shape} and stopped`), shape)
+    }
+  })
+
+  it("keeps what a user needs: messages, paths, ARNs, reasons", () => {
+    for (
+      const text of [
+        "MFA device not found; run aws sso login --profile dev",
+        "open /home/user/.aws/config: permission denied",
+        "arn:aws:iam::123456789012:role/deploy",
+        "ExpiredTokenException: The security token included in the request is expired",
+        "web_identity_token_file = /var/run/secrets/eks.amazonaws.com/serviceaccount/token"
+      ]
+    ) {
+      assert.strictEqual(scrub(text), text)
+    }
+  })
+
+  it("escapes terminal control sequences and bidirectional overrides", () => {
+    const out = scrub("\u001b[2J\u001b]0;owned\u0007red\u202eevil\r\nnext")
+    assert.notMatch(out, /[\u0000-\u001f\u007f\u202e]/)
+    assert.include(out, "\\e[2J")
+    assert.include(out, "\\u202e")
+  })
+
+  it("bounds the text and says how much was left out", () => {
+    const out = scrub("x".repeat(10_000), { max: 100 })
+    assert.isAtMost(out.length, 140)
+    assert.include(out, "9900 more characters")
+  })
+
+  it("removes the secrets it is told about, whatever their shape", () => {
+    assert.strictEqual(scrub("code 1: plain words here", { known: ["plain words"] }), "code 1: <redacted> here")
+  })
+})
+
+describe("displayUrl", () => {
+  it("drops userinfo, query and fragment, also from what is not a valid URL", () => {
+    assert.strictEqual(displayUrl("https://user:hunter2@example.com:8443/path?token=abc#x"), "https://example.com:8443/path")
+    for (const raw of ["http://user:hunter2@bad host/creds", "http://user:hunter2@[::1/creds?x=hunter2"]) {
+      const out = displayUrl(raw)
+      assert.notInclude(out, "hunter2", raw)
+      assert.notInclude(out, "user", raw)
+    }
+  })
+})
+
+describe("errors scrub what they are given", () => {
+  it("a CredentialsError's detail and a CredentialsUnavailable's reason", () => {
+    remember("RememberedSecretValue0001")
+    const error = new CredentialsError({
+      source: "custom-process",
+      reason: "ProcessFailed",
+      detail: "echoed RememberedSecretValue0001, {\"SecretAccessKey\": \"abc\"} and http://u:p4ssw0rd@host/x\u001b[0m"
+    })
+    for (const text of [error.message, error.detail, JSON.stringify(error)]) {
+      assert.notInclude(text, "RememberedSecretValue0001")
+      assert.notInclude(text, "p4ssw0rd")
+      assert.notInclude(text, "\u001b")
+    }
+    const unavailable = new CredentialsUnavailable({ source: "env", reason: "saw RememberedSecretValue0001" })
+    assert.strictEqual(unavailable.reason, "saw <redacted>")
+  })
+
+  it("a message of megabytes is bounded", () => {
+    const error = new CredentialsError({ reason: "InvalidConfiguration", detail: `region ${"x".repeat(20_000_000)}` })
+    assert.isBelow(error.message.length, 5000)
+  })
+
+  it("scrubMessage leaves ordinary messages alone", () => {
+    const text = "profile dev: source_profile cycle dev -> base -> dev (/home/u/.aws/config:3)"
+    assert.strictEqual(scrubMessage(text), text)
+  })
+})
