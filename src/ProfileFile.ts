@@ -222,7 +222,7 @@ export const subProperties: (value: string) => ReadonlyMap<string, string> = par
 const readAndParse = (path: string | undefined, kind: "config" | "credentials") =>
   Effect.gen(function*() {
     if (path === undefined) return { info: { path, exists: false }, parsed: undefined }
-    const text = yield* readOptionalFile(path, { what: `${kind} file` })
+    const text = yield* readOptionalFile(path, { what: `${kind} file`, kind: "config" })
     if (Option.isNone(text)) return { info: { path, exists: false }, parsed: undefined }
     const parsed = yield* Either.match(parse(text.value, kind, path), {
       onLeft: (error) => Effect.fail(error),

@@ -59,15 +59,26 @@ describe("BotoConfig", () => {
       assert.include(error.message, "BOTO_CONFIG")
     }))
 
-  it.scoped("is unavailable without files, listing where it looked; directories are skipped", () =>
+  it.scoped("is unavailable without files, listing where it looked", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
-      fs.mkdirSync(path.join(home.dir, ".boto"))
       const error = getFailure(yield* resolveWith(botoLayer(home), { env: home.env() }))
       assert.strictEqual(error._tag, "CredentialsUnavailable")
       assert.strictEqual(error.source, "boto-config")
       assert.include(error.message, path.join(home.dir, "etc", "boto.cfg"))
       assert.include(error.message, path.join(home.dir, ".boto"))
+    }))
+
+  it.scoped("a directory where a boto file should be is FileUnreadable (botocore skips it)", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      fs.mkdirSync(path.join(home.dir, ".boto"))
+      const error = getFailure(yield* resolveWith(botoLayer(home), { env: home.env() }))
+      assert.strictEqual(error._tag, "CredentialsError")
+      if (error._tag !== "CredentialsError") return
+      assert.strictEqual(error.reason, "FileUnreadable")
+      assert.strictEqual(error.path, path.join(home.dir, ".boto"))
+      assert.include(error.message, "is a directory, not a regular file")
     }))
 
   it.scoped("a malformed file is MalformedFile with path and line", () =>

@@ -452,9 +452,9 @@ describe("CredentialChain: the profile files", () => {
         FileSystem.FileSystem,
         Effect.map(FileSystem.FileSystem, (fs) => ({
           ...fs,
-          readFileString: (file: string, encoding?: string) => {
+          readFile: (file: string) => {
             reads.set(file, (reads.get(file) ?? 0) + 1)
-            return fs.readFileString(file, encoding)
+            return fs.readFile(file)
           }
         }))
       ).pipe(Layer.provide(NodeFileSystem.layer))

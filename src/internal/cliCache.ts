@@ -41,6 +41,7 @@ import { FileSystemTag } from "./platform.js"
 import type { StsCredentials } from "./sts.js"
 import { parseTimestamp } from "./time.js"
 import { decodeJson } from "./untrusted.js"
+import { readOptionalFile } from "./files.js"
 
 /** What the CLI keys a role by. */
 export interface AssumeRoleArgs {
@@ -144,9 +145,12 @@ export const read = (
   key: string
 ): Effect.Effect<Option.Option<CachedCredentials>, never, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystemTag
     const file = path.join(directory, `${key}.json`)
-    const text = yield* fs.readFileString(file).pipe(Effect.option)
+    // Through the one reader (no FIFO, no device, capped); anything unreadable is a miss here.
+    const text = yield* readOptionalFile(file, { what: "AWS CLI cache file", kind: "token" }).pipe(
+      Effect.tapError((error) => Effect.logDebug(`ignoring the AWS CLI cache file: ${error.message}`)),
+      Effect.orElseSucceed(() => Option.none<string>())
+    )
     if (Option.isNone(text)) return Option.none()
     const decoded = decodeCacheFile(text.value)
     if (Either.isLeft(decoded)) {

@@ -1,7 +1,7 @@
 /**
  * The platform services `CredentialChain.layerNode` and `AwsSession.layerNode` give their sources.
  *
- * `exists`, `stat` and `readFileString` (all the sources use on their usual paths) run on
+ * `exists`, `stat`, `readFile`, `readFileString` and `readLink` (all the sources use on their usual paths) run on
  * `node:fs` directly, with no layer to build; everything else (writing caches, running a
  * credential process) goes to `@effect/platform-node`'s implementations, built on first use.
  * Errors are the platform's own `SystemError`.
@@ -36,6 +36,8 @@ const reasonOf = (code: string | undefined): PlatformError.SystemErrorReason => 
     case "EEXIST":
       return "AlreadyExists"
     case "EISDIR":
+      return "BadResource"
+    case "ELOOP":
       return "BadResource"
     case "EBUSY":
       return "Busy"
@@ -135,6 +137,8 @@ const fileSystem: FileSystem.FileSystem = {
   stat: (path) => Effect.map(attempt("stat", path, () => fs.promises.stat(path)), infoOf),
   readFileString: (path, encoding) =>
     attempt("readFileString", path, () => fs.promises.readFile(path, { encoding: (encoding ?? "utf-8") as BufferEncoding })),
+  readFile: (path) => attempt("readFile", path, () => fs.promises.readFile(path).then((buffer) => new Uint8Array(buffer))),
+  readLink: (path) => attempt("readLink", path, () => fs.promises.readlink(path)),
   access: delegate("access"),
   copy: delegate("copy"),
   copyFile: delegate("copyFile"),
@@ -148,8 +152,6 @@ const fileSystem: FileSystem.FileSystem = {
   makeTempFileScoped: delegate("makeTempFileScoped"),
   open: delegate("open"),
   readDirectory: delegate("readDirectory"),
-  readFile: delegate("readFile"),
-  readLink: delegate("readLink"),
   realPath: delegate("realPath"),
   remove: delegate("remove"),
   rename: delegate("rename"),

@@ -141,7 +141,7 @@ export const read = <A, I>(
   context: Context
 ): Effect.Effect<Option.Option<Entry<A>>, CredentialsError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const text = yield* readOptionalFile(file, { source: context.source, what: context.what })
+    const text = yield* readOptionalFile(file, { source: context.source, what: context.what, kind: "token" })
     if (Option.isNone(text)) return Option.none()
     const malformed = (problem: string) =>
       new CredentialsError({

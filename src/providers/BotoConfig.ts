@@ -58,13 +58,9 @@ export const resolve = (
     }).map((path) => expandHome(path, home))
     const looked: Array<string> = []
     for (const path of candidates) {
-      const text = yield* readOptionalFile(path, { source, what: "boto config file" }).pipe(
-        // botocore checks `os.path.isfile` and moves on when it is not a regular file.
-        Effect.catchIf(
-          (error) => error.reason === "FileUnreadable" && error.detail.includes("is a directory"),
-          () => Effect.succeed(Option.none<string>())
-        )
-      )
+      // botocore checks `os.path.isfile` and moves on when the path is not a regular file; here,
+      // as for every file, something other than a regular file is an error that says what it is.
+      const text = yield* readOptionalFile(path, { source, what: "boto config file", kind: "config" })
       if (Option.isNone(text)) {
         looked.push(`${path} (missing)`)
         continue

@@ -236,7 +236,11 @@ export const readAuthorization: Effect.Effect<
   let found: { readonly token: string; readonly from: string; readonly path?: string } | undefined
   if (Option.isSome(file)) {
     const path = expandHome(file.value, yield* Env.homeDirectory)
-    const text = yield* readOptionalFile(path, { source, what: "file named by AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" })
+    const text = yield* readOptionalFile(path, {
+      source,
+      what: "file named by AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+      kind: "token"
+    })
     if (Option.isNone(text)) {
       return yield* new CredentialsError({
         source,

@@ -55,7 +55,7 @@ export const resolve: Effect.Effect<
     return yield* new CredentialsUnavailable({ source, reason: "AWS_CREDENTIAL_FILE is not set" })
   }
   const path = expandHome(variable.value, yield* Env.homeDirectory)
-  const text = yield* readOptionalFile(path, { source, what: "file named by AWS_CREDENTIAL_FILE" })
+  const text = yield* readOptionalFile(path, { source, what: "file named by AWS_CREDENTIAL_FILE", kind: "config" })
   if (Option.isNone(text)) {
     return yield* new CredentialsError({
       source,

@@ -104,7 +104,7 @@ export const assumeWith = (
     } else {
       sessionName = yield* Sts.defaultSessionName
     }
-    const text = yield* readOptionalFile(config.tokenFile, { source, what: "web identity token file" })
+    const text = yield* readOptionalFile(config.tokenFile, { source, what: "web identity token file", kind: "token" })
     if (Option.isNone(text)) {
       return yield* fail(
         "TokenMissing",
