@@ -206,7 +206,7 @@ describe("InstanceMetadata: not configured", () => {
       assert.include(error.message, "HTTP 404")
     }))
 
-  it.scoped("5xx from the service (1 attempt): unavailable", () =>
+  it.scoped("5xx from the service: retried at once (3 attempts: it answered), then unavailable", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
       const server = yield* metadataServer()
@@ -214,7 +214,21 @@ describe("InstanceMetadata: not configured", () => {
       const error = getFailure(yield* resolveWith(InstanceMetadata.layer, { env: home.env(endpointEnv(server.url)) }))
       assert.strictEqual(error._tag, "CredentialsUnavailable")
       assert.include(error.message, "HTTP 500")
-      assert.strictEqual(server.counts.roleList, 1)
+      assert.strictEqual(server.counts.roleList, 3)
+    }))
+
+  it.scopedLive("a service that does not answer is asked once (AWS_METADATA_SERVICE_NUM_ATTEMPTS, botocore's 1)", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const server = yield* metadataServer()
+      server.fault("any", { _tag: "Hang" })
+      const error = getFailure(
+        yield* resolveWith(InstanceMetadata.layer, {
+          env: home.env(endpointEnv(server.url, { AWS_METADATA_SERVICE_TIMEOUT: "0.2" }))
+        })
+      )
+      assert.strictEqual(error._tag, "CredentialsUnavailable")
+      assert.strictEqual(server.counts.token, 1)
     }))
 })
 

@@ -1,7 +1,7 @@
 /**
  * The small HTTP layer the metadata sources (instance metadata, container endpoints) share.
  *
- * Every request has a timeout and bounded, jittered retries, and ends in one of four typed
+ * Every request goes through the one call policy (`callPolicy.ts`), and ends in one of four typed
  * failures (unreachable, timeout, HTTP status, unreadable body) that carry no request headers:
  * the headers may hold a metadata token or an authorization token.
  *
@@ -16,9 +16,9 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Random from "effect/Random"
 import * as http from "node:http"
 import * as https from "node:https"
+import * as CallPolicy from "./callPolicy.js"
 import { scrub } from "./scrub.js"
 
 /** Header names never shown in spans or printed requests: the tokens the metadata sources send. */
@@ -86,17 +86,30 @@ export interface Request {
 export interface Policy {
   /** For each attempt: connect, send, and read the whole body. */
   readonly timeout: Duration.Duration
-  /** Attempts in all (at least 1). */
+  /**
+   * Attempts in all (at least 1) against an endpoint that does not answer (timeouts, refused
+   * connections): botocore's `metadata_service_num_attempts`, 1 by default for the metadata
+   * service, so that a machine without one is not kept waiting.
+   */
   readonly attempts: number
+  /**
+   * Attempts in all when the endpoint did answer, with something a retry may cure (5xx, 429, a
+   * dropped connection, a cut-off body): at least `attempts`, 3 by default. Such answers come fast.
+   */
+  readonly answeredAttempts?: number | undefined
   /** The first wait between attempts; doubled each time and jittered (none after a timeout). */
   readonly backoff: Duration.Duration
   /** Which failures are worth another attempt. */
   readonly retryOn: (failure: HttpFailure) => boolean
 }
 
-/** Unreachable, timed out, 5xx or cut-off bodies: what a retry may cure. */
+/** Unreachable, timed out, 5xx, throttled (429) or cut-off bodies: what a retry may cure. */
 export const isTransient = (failure: HttpFailure): boolean =>
-  failure._tag === "HttpStatus" ? failure.status >= 500 : true
+  failure._tag === "HttpStatus" ? failure.status >= 500 || failure.status === 429 : true
+
+/** The endpoint answered (a status, a body, a connection it dropped), as opposed to not at all. */
+const answered = (failure: HttpFailure): boolean =>
+  failure._tag === "HttpStatus" || failure._tag === "HttpBody" || (failure._tag === "HttpUnreachable" && failure.dropped)
 
 export const networkCodes: Record<string, string> = {
   ECONNREFUSED: "connection refused",
@@ -225,23 +238,18 @@ export const nodeTransport: Transport = {
 }
 
 /**
- * Sends `request` with `policy`: each attempt under the timeout; failures that `retryOn` accepts
- * are retried, at most `attempts` times in all, after an exponential wait jittered to 80-120 %
- * (through the `Random` service). A timed-out attempt is retried at once: the wait has been
- * spent already (botocore does not wait either), and a chain must not take longer than
- * `attempts` timeouts to give up on an endpoint that never answers.
+ * Sends `request` with `policy`, through the one call policy (`callPolicy.ts`): each attempt
+ * under the timeout; failures that `retryOn` accepts are retried, at most `attempts` times in all
+ * when the endpoint is silent and `answeredAttempts` when it answered (both clamped to
+ * `CallPolicy.maxAttempts`), after a capped, jittered exponential wait (none after a timeout), all
+ * within the policy's total deadline.
  */
 export const send = (
   transport: Transport,
   request: Request,
   policy: Policy
 ): Effect.Effect<HttpResponse, HttpFailure> => {
-  const attempts = Math.max(1, Math.floor(policy.attempts))
   const once = transport.execute(request, policy.timeout).pipe(
-    Effect.timeoutFail({
-      duration: policy.timeout,
-      onTimeout: () => new HttpTimeout({ method: request.method, url: request.url, timeout: policy.timeout })
-    }),
     Effect.flatMap((response): Effect.Effect<HttpResponse, HttpStatus> =>
       response.status >= 200 && response.status < 300
         ? Effect.succeed(response)
@@ -254,18 +262,17 @@ export const send = (
       attributes: { "http.request.method": request.method, "url.full": request.url }
     })
   )
-  const loop = (attempted: number): Effect.Effect<HttpResponse, HttpFailure> =>
-    Effect.catchAll(once, (failure) => {
-      if (attempted >= attempts || !policy.retryOn(failure)) return Effect.fail(failure)
-      if (failure._tag === "HttpTimeout") return loop(attempted + 1)
-      return Random.next.pipe(
-        Effect.flatMap((random) =>
-          Effect.sleep(Duration.times(policy.backoff, 2 ** (attempted - 1) * (0.8 + 0.4 * random)))
-        ),
-        Effect.zipRight(loop(attempted + 1))
-      )
-    })
-  return loop(1)
+  const silent = Math.max(1, Math.floor(policy.attempts))
+  const budget = Math.max(silent, Math.floor(policy.answeredAttempts ?? 3))
+  return CallPolicy.run(
+    once,
+    CallPolicy.make({ timeout: policy.timeout, attempts: budget, backoff: policy.backoff }),
+    {
+      isRetryable: (failure, made) => policy.retryOn(failure) && (answered(failure) || made < silent),
+      isTimeout: (failure) => failure._tag === "HttpTimeout",
+      timedOut: (limit) => new HttpTimeout({ method: request.method, url: request.url, timeout: limit })
+    }
+  )
 }
 
 /** One line about a failure, for messages: method, URL and what happened; never a header or a body. */

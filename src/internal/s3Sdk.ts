@@ -24,7 +24,6 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
@@ -37,6 +36,7 @@ import { displayUrl, scrub as scrubText } from "./scrub.js"
 import * as ProfileFile from "../ProfileFile.js"
 import type * as S3 from "../S3.js"
 import { defaults } from "../S3.js"
+import * as CallPolicy from "./callPolicy.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import {
   batches,
@@ -334,16 +334,21 @@ export const make = (
       })
     }
 
-    /**
-     * Retries `attempt` while it fails with a transient error, up to `maxAttempts` attempts in
-     * all, waiting 100 ms, 200 ms, 400 ms, ... between them, each jittered by ±20% (the delays of
-     * `Schedule.exponential(100 ms).pipe(Schedule.jittered)`, without building a schedule driver
-     * for every call that succeeds first time).
-     */
-    const retrying = <A>(attempt: Effect.Effect<A, S3.S3Error>, left = maxAttempts, delayMs = 100): Effect.Effect<A, S3.S3Error> =>
-      left <= 1 ? attempt : Effect.catchIf(attempt, isTransient, () =>
-        Effect.flatMap(Random.next, (r) =>
-          Effect.zipRight(Effect.sleep(Duration.millis(delayMs * (0.8 + 0.4 * r))), retrying(attempt, left - 1, delayMs * 2))))
+    // The one call policy: transient failures retried up to `maxAttempts`, capped jittered
+    // waits. The attempt keeps its own timeout (the handler's `requestTimeout`, below), and a
+    // streamed body may take as long as it takes, so neither a per-attempt nor a total limit here.
+    const retryPolicy = CallPolicy.make({
+      timeout: Duration.infinity,
+      attempts: maxAttempts,
+      backoff: Duration.millis(100),
+      maxBackoff: Duration.seconds(2),
+      deadline: Duration.infinity
+    })
+    const retrying = <A>(attempt: Effect.Effect<A, S3.S3Error>): Effect.Effect<A, S3.S3Error> =>
+      retryPolicy.attempts <= 1 ? attempt : CallPolicy.run(attempt, retryPolicy, {
+        isRetryable: isTransient,
+        timedOut: () => failure({ operation: "Request" }, { reason: "Other", code: "Timeout", detail: "timed out" })
+      })
 
     /**
      * One S3 call. The attempt's timeout is the SDK handler's `requestTimeout` (connection, the

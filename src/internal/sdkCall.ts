@@ -1,7 +1,7 @@
 /**
  * One call to an AWS SDK client, the way every remote source makes it: an explicit timeout per
- * attempt (the request is aborted when it passes), bounded retries with jittered exponential
- * backoff for what is worth retrying (timeouts, transport errors, throttling, 5xx), and the SDK's
+ * attempt (the request is aborted when it passes) and the one call policy's capped, jittered
+ * retries for what is worth retrying (timeouts, transport errors, throttling, 5xx), and the SDK's
  * exception turned into a small value that carries no response body, no request and no token.
  *
  * The SDK clients are built with one attempt of their own (`maxAttempts: 1`) and with
@@ -10,8 +10,8 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Policy from "./callPolicy.js"
 import type { EndpointSettings } from "./configuredEndpoint.js"
 
 /** Why a call failed, without anything the server said beyond its error name and code. */
@@ -31,7 +31,7 @@ export type CallFailure =
 export interface CallPolicy {
   /** The longest one attempt may take. */
   readonly timeout: Duration.Duration
-  /** Attempts in all (1 = no retry). */
+  /** Attempts in all (1 = no retry; at most `CallPolicy.maxAttempts`). */
   readonly attempts: number
 }
 
@@ -102,21 +102,21 @@ export const describe = (failure: CallFailure, policy: CallPolicy): string => {
 }
 
 /**
- * Runs `send` (which must honour the abort signal) with the timeout and retries of `policy`.
+ * Runs `send` (which must honour the abort signal) with the timeout and attempts of `policy`,
+ * through the one call policy (`callPolicy.ts`).
  */
 export const call = <A>(
   send: (signal: AbortSignal) => Promise<A>,
   policy: CallPolicy
 ): Effect.Effect<A, CallFailure> =>
-  Effect.tryPromise({ try: send, catch: classify }).pipe(
-    Effect.timeoutFail({ duration: policy.timeout, onTimeout: (): CallFailure => ({ _tag: "Timeout" }) }),
-    Effect.retry({
-      schedule: Schedule.exponential(Duration.millis(100)).pipe(
-        Schedule.jittered,
-        Schedule.intersect(Schedule.recurs(Math.max(0, policy.attempts - 1)))
-      ),
-      while: isTransient
-    })
+  Policy.run(
+    Effect.tryPromise({ try: send, catch: classify }),
+    Policy.make({ timeout: policy.timeout, attempts: policy.attempts }),
+    {
+      isRetryable: isTransient,
+      isTimeout: (failure) => failure._tag === "Timeout",
+      timedOut: (): CallFailure => ({ _tag: "Timeout" })
+    }
   )
 
 /** The configuration every SDK client we build gets. */

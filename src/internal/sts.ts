@@ -38,7 +38,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
 import { AwsSession, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
@@ -46,6 +45,7 @@ import * as ProfileFile from "../ProfileFile.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import * as Env from "./env.js"
 import * as SdkCall from "./sdkCall.js"
+import * as CallPolicy from "./callPolicy.js"
 import { scrub } from "./scrub.js"
 
 /**
@@ -511,23 +511,18 @@ const call = (options: {
         requestHandler: handler ?? { requestTimeout: timeoutMs, connectionTimeout: timeoutMs }
       })
     )
-    const answer = yield* Effect.suspend(() => {
-      attempts++
-      return Effect.tryPromise({
-        try: (signal) => options.send(sdk, client, signal),
-        catch: classify
-      }).pipe(
-        Effect.timeoutFail({
-          duration: settings.timeout,
-          onTimeout: (): SdkCall.CallFailure => ({ _tag: "Timeout" })
-        })
-      )
-    }).pipe(
-      Effect.retry({
-        schedule: Schedule.exponential(Duration.millis(200), 2).pipe(Schedule.jittered),
-        times: settings.maxAttempts - 1,
-        while: isRetryable
-      }),
+    const answer = yield* CallPolicy.run(
+      Effect.tryPromise({ try: (signal) => options.send(sdk, client, signal), catch: classify }),
+      CallPolicy.make({ timeout: settings.timeout, attempts: settings.maxAttempts, backoff: Duration.millis(200) }),
+      {
+        isRetryable,
+        isTimeout: (failure) => failure._tag === "Timeout",
+        timedOut: (): SdkCall.CallFailure => ({ _tag: "Timeout" }),
+        onAttempt: (made) => {
+          attempts = made
+        }
+      }
+    ).pipe(
       Effect.mapError((failure) =>
         toError(failure, {
           source: options.source,

@@ -87,7 +87,10 @@ export const defaults: {
   readonly tokenTtl: Duration.Duration
   /** A cached token is fetched again this long before its lifetime ends. */
   readonly tokenRefreshBuffer: Duration.Duration
-  /** The first wait between attempts, doubled and jittered (only with more than one attempt). */
+  /**
+   * The wait between attempts: none, as botocore retries the metadata service at once (it is
+   * local; a wait would only lengthen the chain on a machine without one).
+   */
   readonly backoff: Duration.Duration
   /** Static stability: how far beyond "now" the last credentials are extended during an outage. */
   readonly staleExtension: { readonly min: Duration.Duration; readonly max: Duration.Duration }
@@ -96,7 +99,7 @@ export const defaults: {
   attempts: 1,
   tokenTtl: Duration.seconds(21600),
   tokenRefreshBuffer: Duration.minutes(2),
-  backoff: Duration.millis(100),
+  backoff: Duration.zero,
   staleExtension: { min: Duration.minutes(5), max: Duration.minutes(10) }
 }
 
