@@ -19,6 +19,7 @@ import * as Env from "./internal/env.js"
 import { fileSystemLayer as nodeFileSystem } from "./internal/nodePlatformLite.js"
 import { FileSystemTag } from "./internal/platform.js"
 import * as ProfileFile from "./ProfileFile.js"
+import { boundedList } from "./internal/scrub.js"
 
 /**
  * How the active profile was chosen. Only `option` (named in code or on the command line) drops
@@ -171,7 +172,7 @@ export const make = (
         detail: `the profile "${selected.name}" (from ${
           selected.source === "option" ? "the profile option" : selected.source
         }) is not in ${files}; ${
-          known.length === 0 ? "no profiles are defined" : `profiles defined: ${known.join(", ")}`
+          known.length === 0 ? "no profiles are defined" : `profiles defined: ${boundedList(known)}`
         }`
       })
     }

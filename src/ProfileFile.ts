@@ -264,10 +264,10 @@ export const property = (section: Section, key: string): Option.Option<Property>
   Option.fromNullable(section.properties.get(key.toLowerCase()))
 
 /**
- * A property's value, if set and not empty.
+ * A property's value, if set and not empty (nor only whitespace).
  *
  * @since 0.1.0
  * @category accessors
  */
 export const value = (section: Section, key: string): Option.Option<string> =>
-  Option.filter(Option.map(property(section, key), (p) => p.value), (v) => v !== "")
+  Option.filter(Option.map(property(section, key), (p) => p.value), (v) => v.trim() !== "")

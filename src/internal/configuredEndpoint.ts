@@ -16,6 +16,7 @@ import type * as Credentials from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
 import * as ProfileFile from "../ProfileFile.js"
 import * as Env from "./env.js"
+import { displayUrl } from "./scrub.js"
 
 /** A service as the configuration names it: `SSO OIDC` is `AWS_ENDPOINT_URL_SSO_OIDC` and `sso_oidc`. */
 export interface ServiceId {
@@ -72,7 +73,7 @@ const checkUrl = (
         source,
         reason: "InvalidConfiguration",
         profile: profileName,
-        detail: `the endpoint URL from ${candidate.from} is not an http(s) URL: "${candidate.url}"`
+        detail: `the endpoint URL from ${candidate.from} is not an http(s) URL: "${displayUrl(candidate.url)}"`
       })
     )
 }

@@ -1,6 +1,7 @@
 /**
  * Environment variables, read through effect's `Config` so that tests swap in
- * `ConfigProvider.fromMap`. An empty value counts as unset, as in botocore.
+ * `ConfigProvider.fromMap`. An empty value counts as unset, as in botocore, and so does one of
+ * only whitespace (` ` is never a key, a path or a region anyone meant).
  */
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -9,7 +10,7 @@ import * as os from "node:os"
 
 export const optional = (name: string): Effect.Effect<Option.Option<string>> =>
   Config.option(Config.string(name)).pipe(
-    Effect.map(Option.filter((value) => value !== "")),
+    Effect.map(Option.filter((value) => value.trim() !== "")),
     // A string config can only fail when the variable is absent, which `option` already covers;
     // anything else (a provider that throws) is treated as unset rather than as a crash.
     Effect.orElseSucceed(() => Option.none<string>())

@@ -18,6 +18,7 @@ import * as CredentialChain from "../CredentialChain.js"
 import * as Credentials from "../Credentials.js"
 import type { Attempt } from "../CredentialsError.js"
 import * as Env from "./env.js"
+import { bound, scrubMessage } from "./scrub.js"
 
 export interface Report {
   readonly ok: boolean
@@ -56,6 +57,12 @@ export interface Explanation {
   readonly exitCode: 0 | 1 | 2
 }
 
+/**
+ * A value that came from outside (a profile name, a region, a provenance naming paths) as the
+ * report shows it: scrubbed like every message, and bounded (a 20 MB region is not printed back).
+ */
+const shown = (text: string, max = 256): string => bound(scrubMessage(text), max)
+
 /** ISO 8601 without milliseconds when there are none: `2026-11-29T10:00:00Z`. */
 export const formatTimestamp = (dateTime: DateTime.Utc): string =>
   DateTime.formatIso(dateTime).replace(/\.000Z$/, "Z")
@@ -67,7 +74,7 @@ const describeCredentials = (credentials: Credentials.Credentials): NonNullable<
   sessionToken: Option.isSome(credentials.sessionToken),
   expiration: Option.match(credentials.expiration, { onNone: () => null, onSome: formatTimestamp }),
   accountId: Option.getOrNull(credentials.accountId),
-  provenance: credentials.provenance
+  provenance: shown(credentials.provenance, 1024)
 })
 
 const fileLabel = (file: { readonly path: string | undefined; readonly exists: boolean }): string | null =>
@@ -88,15 +95,15 @@ export const explain = (options: {
       const error = sessionResult.left
       const envRegion = yield* Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"])
       const region = options.region !== undefined && options.region !== ""
-        ? { name: options.region, source: "explicit" }
+        ? { name: shown(options.region), source: "explicit" }
         : Option.match(envRegion, {
           onNone: () => ({ name: null, source: null }),
-          onSome: ({ name, value }) => ({ name: value, source: `env ${name}` })
+          onSome: ({ name, value }) => ({ name: shown(value), source: `env ${name}` })
         })
       return {
         report: {
           ok: false,
-          profile: selected.name,
+          profile: shown(selected.name),
           region,
           attempts: [],
           error: {
@@ -133,7 +140,7 @@ export const explain = (options: {
     const region = yield* Fiber.join(regionFiber)
     const regionReport = Option.match(region, {
       onNone: () => ({ name: null, source: null }),
-      onSome: (r) => ({ name: r.name, source: r.source })
+      onSome: (r) => ({ name: shown(r.name), source: r.source })
     })
     const details: Details = {
       profileSource: session.profileSource,
@@ -149,7 +156,7 @@ export const explain = (options: {
       return {
         report: {
           ok: true,
-          profile: session.profileName,
+          profile: shown(session.profileName),
           credentials: describeCredentials(resolved.right.credentials),
           region: regionReport,
           attempts: resolved.right.service.attempts
@@ -162,7 +169,7 @@ export const explain = (options: {
     return {
       report: {
         ok: false,
-        profile: session.profileName,
+        profile: shown(session.profileName),
         region: regionReport,
         attempts: error.attempts ?? [],
         error: error._tag === "NoCredentialsFound"

@@ -57,6 +57,8 @@ export class HttpBody extends Data.TaggedError("HttpBody")<{
   readonly method: string
   readonly url: string
   readonly detail: string
+  /** The body passed `maxBodyBytes`: the endpoint answered, with something that is not ours to read. */
+  readonly tooLarge?: boolean | undefined
 }> {}
 
 export type HttpFailure = HttpUnreachable | HttpTimeout | HttpStatus | HttpBody
@@ -105,7 +107,11 @@ export interface Policy {
 
 /** Unreachable, timed out, 5xx, throttled (429) or cut-off bodies: what a retry may cure. */
 export const isTransient = (failure: HttpFailure): boolean =>
-  failure._tag === "HttpStatus" ? failure.status >= 500 || failure.status === 429 : true
+  failure._tag === "HttpStatus"
+    ? failure.status >= 500 || failure.status === 429
+    : failure._tag === "HttpBody"
+    ? failure.tooLarge !== true
+    : true
 
 /** The endpoint answered (a status, a body, a connection it dropped), as opposed to not at all. */
 const answered = (failure: HttpFailure): boolean =>
@@ -213,7 +219,12 @@ export const nodeTransport: Transport = {
           if (size > maxBodyBytes) {
             response.destroy()
             resume(Effect.fail(
-              new HttpBody({ method: request.method, url: request.url, detail: `the response body is larger than ${maxBodyBytes} bytes` })
+              new HttpBody({
+                method: request.method,
+                url: request.url,
+                detail: `the response body is larger than ${maxBodyBytes} bytes`,
+                tooLarge: true
+              })
             ))
             return
           }

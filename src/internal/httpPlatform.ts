@@ -48,7 +48,8 @@ const readBody = (request: Request, stream: Stream.Stream<Uint8Array, HttpClient
         ? new HttpBody({
           method: request.method,
           url: request.url,
-          detail: `the response body is larger than ${maxBodyBytes} bytes`
+          detail: `the response body is larger than ${maxBodyBytes} bytes`,
+          tooLarge: true
         })
         : toFailure(request, error)
     )

@@ -96,6 +96,16 @@ const fetchToken = (
             new Http.HttpBody({ method: "PUT", url: url(context.settings, tokenPath), detail: "empty token" })
           )
         }
+        // It goes back as a header value: visible ASCII only, or the next request would throw.
+        if (/[^\x21-\x7e]/.test(token)) {
+          return Either.left<Http.HttpFailure>(
+            new Http.HttpBody({
+              method: "PUT",
+              url: url(context.settings, tokenPath),
+              detail: "a token with characters an HTTP header cannot carry"
+            })
+          )
+        }
         const granted = Number(response.headers[ttlHeader])
         const ttlMs = Number.isFinite(granted) && granted > 0
           ? Math.min(granted * 1000, Duration.toMillis(defaults.tokenTtl))
@@ -219,6 +229,10 @@ const get = (
                 `and the token request failed (${Http.describe(current.tokenFailure)})`
             )
         )
+      }
+      if (failure._tag === "HttpBody" && failure.tooLarge === true) {
+        // It answered, with far more than any metadata document: not an outage, a wrong service.
+        return Effect.fail(error("InvalidResponse", `${Http.describe(failure)}; is ${settings.endpoint} an instance metadata service?`))
       }
       if (failure._tag !== "HttpStatus" || failure.status >= 500) {
         const attempts = settings.attempts > 1 ? ` after ${settings.attempts} attempts` : ""

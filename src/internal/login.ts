@@ -250,6 +250,8 @@ const refresh = (
           return yield* fail("Unreachable", `${what}; the aws login session could not be refreshed`)
         case "Malformed":
           return yield* fail("InvalidResponse", what)
+        case "Local":
+          return yield* fail("InvalidConfiguration", what)
         case "Service":
           if (failure.errorCode === "TOKEN_EXPIRED" || failure.errorCode === "USER_CREDENTIALS_CHANGED") {
             return yield* fail(

@@ -8,6 +8,7 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -42,6 +43,14 @@ export const ProcessOutput = Schema.Struct({
 })
 
 const decodeOutput = decodeJson(ProcessOutput)
+
+/** How long the output may stay open after the process exited. */
+const outputGrace = Duration.seconds(2)
+
+class OutputHeldOpen {
+  readonly _tag = "OutputHeldOpen"
+  constructor(readonly exitCode: number) {}
+}
 
 class OutputTooLarge {
   readonly _tag = "OutputTooLarge"
@@ -140,12 +149,22 @@ export const run = (
           Command.stdin("inherit"),
           Command.start
         )
-        return yield* Effect.all([
-          stdout.run(process.stdout),
-          stderr.run(process.stderr),
-          process.exitCode
-        ], { concurrency: "unbounded" }).pipe(
-          Effect.map(([, , exitCode]) => exitCode),
+        return yield* Effect.gen(function*() {
+          const output = yield* Effect.fork(
+            Effect.all([stdout.run(process.stdout), stderr.run(process.stderr)], { concurrency: 2 })
+          )
+          // Whichever comes first: the exit, or the end (or overflow) of the output.
+          const first = yield* Effect.raceFirst(
+            Effect.map(process.exitCode, (code) => Option.some(code)),
+            Effect.as(Fiber.join(output), Option.none<number>())
+          )
+          if (Option.isNone(first)) return yield* process.exitCode
+          // The process has exited; its output ends with it, unless something it started (a
+          // daemon it forked) still holds stdout or stderr open. Waiting for that is pointless.
+          const drained = yield* Fiber.join(output).pipe(Effect.timeoutOption(outputGrace))
+          if (Option.isNone(drained)) return yield* Effect.fail(new OutputHeldOpen(first.value))
+          return first.value
+        }).pipe(
           Effect.timeoutFail({ duration: timeout, onTimeout: () => "timeout" as const }),
           // SIGKILL, not SIGTERM: a process that traps TERM would otherwise keep us waiting.
           Effect.tapError(() => Effect.ignore(process.kill("SIGKILL")))
@@ -159,6 +178,14 @@ export const run = (
         return yield* fail(
           "ProcessTimeout",
           `${label} did not finish within ${Duration.format(timeout)} and was killed (no exit code); ${stderrText()}`
+        )
+      }
+      if (error instanceof OutputHeldOpen) {
+        return yield* fail(
+          "ProcessFailed",
+          `${label} exited with code ${error.exitCode}, but something it started kept its output open for ` +
+            `${Duration.format(outputGrace)} afterwards (a background process inheriting stdout or stderr?); ` +
+            `it was killed and the output is not used; ${stderrText()}`
         )
       }
       if (error instanceof OutputTooLarge) {

@@ -35,6 +35,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import type * as ProfileFile from "../ProfileFile.js"
+import { boundedList } from "./scrub.js"
 
 const source = "assume-role" satisfies Credentials.Source
 
@@ -339,7 +340,7 @@ export const isRoleProfile = (section: ProfileFile.Section): boolean => Option.i
 
 const known = (profiles: ProfileFile.ProfileSet): string => {
   const names = [...profiles.profiles.keys()].sort()
-  return names.length === 0 ? "no profiles are defined" : `profiles defined: ${names.join(", ")}`
+  return names.length === 0 ? "no profiles are defined" : `profiles defined: ${boundedList(names)}`
 }
 
 /**

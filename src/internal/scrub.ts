@@ -122,6 +122,15 @@ const removeFields = (text: string): string =>
 export const bound = (text: string, max: number): string =>
   text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`
 
+/**
+ * A list for a message: at most `max` items, each at most 64 characters, then how many were left
+ * out (`a, b, c and 99,997 more`).
+ */
+export const boundedList = (items: ReadonlyArray<string>, max = 20): string => {
+  const shown = items.slice(0, max).map((item) => bound(item, 64)).join(", ")
+  return items.length <= max ? shown : `${shown} and ${(items.length - max).toLocaleString("en-US")} more`
+}
+
 /** The longest message an error keeps (a profile value of megabytes is not printed back whole). */
 export const maxMessageLength = 4096
 
@@ -157,6 +166,9 @@ export const scrub = (text: string, options?: { readonly max?: number; readonly 
 export const displayUrl = (raw: string): string => {
   try {
     const url = new URL(raw)
+    if (url.username === "" && url.password === "" && url.search === "" && url.hash === "") {
+      return scrub(raw, { max: 200 })
+    }
     url.username = ""
     url.password = ""
     url.search = ""

@@ -12,6 +12,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Policy from "./callPolicy.js"
+import { networkCodes } from "./http.js"
+import { scrub } from "./scrub.js"
 import type { EndpointSettings } from "./configuredEndpoint.js"
 
 /** Why a call failed, without anything the server said beyond its error name and code. */
@@ -27,6 +29,11 @@ export type CallFailure =
     readonly errorCode: string | undefined
   }
   | { readonly _tag: "Malformed"; readonly status: number | undefined }
+  /**
+   * The SDK would not make the request (an `EndpointError` for settings that do not combine, a
+   * value a header cannot carry): nothing was sent, and another attempt would fail the same way.
+   */
+  | { readonly _tag: "Local"; readonly name: string; readonly message: string }
 
 export interface CallPolicy {
   /** The longest one attempt may take. */
@@ -68,7 +75,12 @@ export const classify = (error: unknown): CallFailure => {
       ? { _tag: "Service", name: `HTTP ${status}`, status, errorCode: undefined }
       : { _tag: "Malformed", status }
   }
-  return { _tag: "Network", code: typeof e.code === "string" ? e.code : name }
+  const code = typeof e.code === "string" ? e.code : undefined
+  if (code !== undefined && (code in networkCodes || /^E[A-Z_]+$/.test(code) || code.startsWith("UND_ERR"))) {
+    return { _tag: "Network", code }
+  }
+  if (name === "TimeoutError" || name === "RequestTimeout") return { _tag: "Timeout" }
+  return { _tag: "Local", name, message: scrub(typeof e.message === "string" ? e.message : "", { max: 200 }) }
 }
 
 export const isTransient = (failure: CallFailure): boolean => {
@@ -77,6 +89,7 @@ export const isTransient = (failure: CallFailure): boolean => {
     case "Network":
       return true
     case "Malformed":
+    case "Local":
       return false
     case "Service":
       return throttling.has(failure.name) || failure.status === 429 ||
@@ -94,6 +107,8 @@ export const describe = (failure: CallFailure, policy: CallPolicy): string => {
       return `connection failed: ${failure.code}${after}`
     case "Malformed":
       return `the response could not be read${failure.status === undefined ? "" : ` (HTTP ${failure.status})`}`
+    case "Local":
+      return `the request could not be made (${failure.name}${failure.message === "" ? "" : `: ${failure.message}`})`
     case "Service":
       return `${failure.name}${failure.errorCode === undefined ? "" : ` ${failure.errorCode}`}${
         failure.status === undefined || failure.name === `HTTP ${failure.status}` ? "" : ` (HTTP ${failure.status})`

@@ -327,6 +327,8 @@ export const getRoleCredentials = (
           return yield* fail("Unreachable", `${where}: GetRoleCredentials for ${role}: ${what}`)
         case "Malformed":
           return yield* fail("InvalidResponse", `${where}: GetRoleCredentials for ${role}: ${what}`)
+        case "Local":
+          return yield* fail("InvalidConfiguration", `${where}: GetRoleCredentials for ${role}: ${what}`)
         case "Service":
           if (failure.status === 401 || failure.name === "UnauthorizedException") {
             return yield* fail(

@@ -197,6 +197,9 @@ export const configuredRegion = (
       ))
   })
 
+/** botocore's `validate_region_name`: the region becomes part of a host name. */
+const validRegionName = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/
+
 /** STS as endpoint configuration names it (`AWS_ENDPOINT_URL_STS`, `sts =` in `[services]`). */
 const stsService: ConfiguredEndpoint.ServiceId = { env: "STS", key: "sts" }
 
@@ -211,6 +214,16 @@ export const settings = (
     const session = yield* AwsSession
     const { profile, profileName } = session
     const region = yield* configuredRegion(session)
+    if (Option.isSome(region) && !validRegionName.test(region.value.name)) {
+      return yield* new CredentialsError({
+        source,
+        reason: "InvalidConfiguration",
+        profile: profileName,
+        detail: `the region from ${region.value.source}, "${
+          scrub(region.value.name, { max: 64 })
+        }", is not a valid region name (letters, digits and hyphens, at most 63)`
+      })
+    }
     const mode = yield* setting(profile, profileName, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints")
     if (Option.isSome(mode) && mode.value.value !== "legacy" && mode.value.value !== "regional") {
       return yield* new CredentialsError({
@@ -434,6 +447,12 @@ const toError = (
         detail: `${where} did not answer ${context.operation} within ${
           Duration.format(context.settings.timeout)
         }${after}`
+      })
+    case "Local":
+      return new CredentialsError({
+        ...base,
+        reason: "InvalidConfiguration",
+        detail: `${where}: ${context.operation}: ${SdkCall.describe(failure, { timeout: context.settings.timeout, attempts: 1 })}`
       })
     case "Malformed":
       return new CredentialsError({

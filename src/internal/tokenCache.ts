@@ -29,7 +29,7 @@ import { readOptionalFile, stripBom } from "./files.js"
 import { expandHome } from "./paths.js"
 import { FileSystemTag } from "./platform.js"
 import { parseTimestamp } from "./time.js"
-import { describeParseError } from "./untrusted.js"
+import { describeParseError, maxDepth, tooDeep } from "./untrusted.js"
 
 // ---------------------------------------------------------------------------------------------
 // Locations
@@ -161,6 +161,7 @@ export const read = <A, I>(
     if (typeof json !== "object" || json === null || Array.isArray(json)) {
       return yield* malformed("does not hold a JSON object")
     }
+    if (tooDeep(json)) return yield* malformed(`is nested more than ${maxDepth} levels deep`)
     const decoded = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })(json)
     if (Either.isLeft(decoded)) {
       return yield* malformed(`is not usable: ${describeParseError(decoded.left)}`)

@@ -37,7 +37,26 @@ export type DecodeFailure =
   | { readonly _tag: "InvalidJson" }
   | { readonly _tag: "InvalidShape"; readonly description: string }
 
-/** Parses JSON text and decodes it with `schema`; failures carry no input. */
+/** The deepest nesting of arrays and objects accepted; no document we read comes close. */
+export const maxDepth = 64
+
+/** Whether `value` nests deeper than `maxDepth` (checked without recursion). */
+export const tooDeep = (value: unknown): boolean => {
+  const stack: Array<readonly [unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!
+    if (typeof current !== "object" || current === null) continue
+    if (depth > maxDepth) return true
+    for (const child of Array.isArray(current) ? current : Object.values(current)) stack.push([child, depth + 1])
+  }
+  return false
+}
+
+/**
+ * Parses JSON text and decodes it with `schema`; failures carry no input. A document nested
+ * deeper than `maxDepth` is refused before decoding (a decoder's recursion would otherwise run
+ * out of stack on `[[[[...]]]]`).
+ */
 export const decodeJson = <A, I>(schema: Schema.Schema<A, I, never>) => {
   const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
   return (text: string): Either.Either<A, DecodeFailure> => {
@@ -46,6 +65,9 @@ export const decodeJson = <A, I>(schema: Schema.Schema<A, I, never>) => {
       json = JSON.parse(text)
     } catch {
       return Either.left({ _tag: "InvalidJson" })
+    }
+    if (tooDeep(json)) {
+      return Either.left({ _tag: "InvalidShape", description: `the document is nested more than ${maxDepth} levels deep` })
     }
     return Either.mapLeft(decode(json), (error) => ({ _tag: "InvalidShape", description: describeParseError(error) }))
   }

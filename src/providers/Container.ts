@@ -28,7 +28,7 @@ import { readOptionalFile } from "../internal/files.js"
 import * as Client from "../internal/containerClient.js"
 import { expandHome } from "../internal/paths.js"
 import { sourceLayer } from "../internal/provider.js"
-import { secret } from "../internal/scrub.js"
+import { displayUrl, secret } from "../internal/scrub.js"
 
 const source = "container-role" satisfies Credentials.Source
 
@@ -134,10 +134,10 @@ export const validateFullUri = (
   options: { readonly lookup?: Options["lookup"]; readonly timeout?: Duration.DurationInput | undefined } = {}
 ): Effect.Effect<string, CredentialsError> =>
   Effect.gen(function*() {
-    if (invalidUriCharacter.test(raw)) return yield* invalid(`"${raw}" is not a valid URL: invalid uri character`)
+    if (invalidUriCharacter.test(raw)) return yield* invalid(`"${displayUrl(raw)}" is not a valid URL: invalid uri character`)
     if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
       return yield* invalid(
-        `"${raw}" is not a full URL: the URI did not specify a host (a relative path belongs in ` +
+        `"${displayUrl(raw)}" is not a full URL: the URI did not specify a host (a relative path belongs in ` +
           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)"
       )
     }
@@ -145,22 +145,22 @@ export const validateFullUri = (
     try {
       url = new URL(raw)
     } catch {
-      return yield* invalid(`"${raw}" is not a valid URL`)
+      return yield* invalid(`"${displayUrl(raw)}" is not a valid URL`)
     }
     if (url.username !== "" || url.password !== "") {
       // Not echoed: a password in a URL is a secret; the endpoints take a token header instead.
       return yield* invalid("must not contain a user name or password (use AWS_CONTAINER_AUTHORIZATION_TOKEN)")
     }
     if (url.protocol === "https:") {
-      if (url.hostname === "") return yield* invalid(`"${raw}": the URI did not specify a host`)
+      if (url.hostname === "") return yield* invalid(`"${displayUrl(raw)}": the URI did not specify a host`)
       return url.href
     }
-    if (url.protocol !== "http:") return yield* invalid(`"${raw}" is neither an http nor an https URL`)
-    if (url.hostname === "") return yield* invalid(`"${raw}": the URI did not specify a host`)
+    if (url.protocol !== "http:") return yield* invalid(`"${displayUrl(raw)}" is neither an http nor an https URL`)
+    if (url.hostname === "") return yield* invalid(`"${displayUrl(raw)}": the URI did not specify a host`)
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1")
     if (net.isIP(host) !== 0) {
       if (isLoopback(host) || allowedHttpHosts.includes(host)) return url.href
-      return yield* invalid(`"${raw}" is not allowed: ${rule}`)
+      return yield* invalid(`"${displayUrl(raw)}" is not allowed: ${rule}`)
     }
     const addresses = yield* (options.lookup ?? systemLookup)(host).pipe(
       Effect.timeoutFail({
@@ -169,7 +169,7 @@ export const validateFullUri = (
       }),
       Effect.mapError((cause) =>
         invalid(
-          `"${raw}": the host ${host} could not be resolved to check that it is a loopback address (${
+          `"${displayUrl(raw)}": the host ${host} could not be resolved to check that it is a loopback address (${
             cause === "timeout" ? "timed out" : "lookup failed"
           }); ${rule}`
         )
@@ -177,7 +177,7 @@ export const validateFullUri = (
     )
     if (addresses.length > 0 && addresses.every(isLoopback)) return url.href
     return yield* invalid(
-      `"${raw}" is not allowed: ${host} resolves to ${addresses.join(", ") || "no address"}, ` +
+      `"${displayUrl(raw)}" is not allowed: ${host} resolves to ${addresses.join(", ") || "no address"}, ` +
         `not only to loopback addresses; ${rule}`
     )
   })
@@ -203,7 +203,7 @@ export const resolveEndpoint = (
         return yield* new CredentialsError({
           source,
           reason: "InvalidConfiguration",
-          detail: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI "${relative.value}" is not a valid URL path`
+          detail: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI "${displayUrl(relative.value)}" is not a valid URL path`
         })
       }
       return { url: url.href, from: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" } as const
@@ -262,6 +262,19 @@ export const readAuthorization: Effect.Effect<
       path: found.path,
       detail: `the authorization token from ${found.from} contains a carriage return or a line feed, ` +
         "which a header value cannot hold (a trailing newline in the file?); the token is not shown"
+    })
+  }
+  // What an HTTP header value may carry: visible ASCII, spaces and tabs. Anything else (NUL,
+  // control characters, DEL, non-ASCII such as an emoji) would make the request fail later.
+  const bad = /[^\t\x20-\x7e]/.exec(found.token)
+  if (bad !== null) {
+    const code = bad[0].codePointAt(0)!
+    return yield* new CredentialsError({
+      source,
+      reason: "InvalidConfiguration",
+      path: found.path,
+      detail: `the authorization token from ${found.from} contains a character an HTTP header cannot carry ` +
+        `(U+${code.toString(16).toUpperCase().padStart(4, "0")} at position ${bad.index + 1}); the token is not shown`
     })
   }
   return Option.some({ token: secret(found.token), from: found.from })

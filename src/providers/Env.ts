@@ -16,6 +16,7 @@ import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js
 import * as Env from "../internal/env.js"
 import { sourceLayer } from "../internal/provider.js"
 import { parseTimestamp } from "../internal/time.js"
+import { scrub } from "../internal/scrub.js"
 
 const source = "env" satisfies Credentials.Source
 
@@ -51,7 +52,7 @@ export const resolve: Effect.Effect<Credentials.Credentials, CredentialsUnavaila
         return yield* new CredentialsError({
           source,
           reason: "InvalidConfiguration",
-          detail: `AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 timestamp: "${expirationText.value}"`
+          detail: `AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 timestamp: "${scrub(expirationText.value, { max: 64 })}"`
         })
       }
       const now = yield* Clock.currentTimeMillis

@@ -32,6 +32,7 @@ import * as Env from "../internal/env.js"
 import * as Client from "../internal/imdsClient.js"
 import { sourceLayer } from "../internal/provider.js"
 import * as ProfileFile from "../ProfileFile.js"
+import { displayUrl, scrub } from "../internal/scrub.js"
 
 const source = "iam-role" satisfies Credentials.Source
 
@@ -168,18 +169,18 @@ const invalidUriCharacter = /[\s<>"{}|\\^`\u0000-\u001f\u007f]/
 export const validateEndpoint = (raw: string): { readonly ok: string } | { readonly error: string } => {
   const match = invalidUriCharacter.exec(raw)
   if (match !== null) {
-    return { error: `"${raw}" is not a valid URL: invalid uri character at position ${match.index + 1}` }
+    return { error: `"${displayUrl(raw)}" is not a valid URL: invalid uri character at position ${match.index + 1}` }
   }
   let url: URL
   try {
     url = new URL(raw)
   } catch {
-    return { error: `"${raw}" is not a valid URL (expected e.g. http://169.254.169.254)` }
+    return { error: `"${displayUrl(raw)}" is not a valid URL (expected e.g. http://169.254.169.254)` }
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return { error: `"${raw}" is not an http or https URL` }
+    return { error: `"${displayUrl(raw)}" is not an http or https URL` }
   }
-  if (url.hostname === "") return { error: `"${raw}" did not specify a host` }
+  if (url.hostname === "") return { error: `"${displayUrl(raw)}" did not specify a host` }
   // Not echoed: a password in a URL is a secret, and the service never wants one.
   if (url.username !== "" || url.password !== "") return { error: "the URL must not contain a user name or password" }
   return { ok: raw.replace(/\/+$/, "") }
@@ -193,7 +194,7 @@ const parseMode = (where: Setting, value: string): Effect.Effect<EndpointMode, C
     case "ipv6":
       return Effect.succeed("IPv6")
     default:
-      return Effect.fail(invalid(where, `\`${value}\` is not a valid endpoint mode; use IPv4 or IPv6`))
+      return Effect.fail(invalid(where, `\`${scrub(value, { max: 64 })}\` is not a valid endpoint mode; use IPv4 or IPv6`))
   }
 }
 
@@ -201,14 +202,14 @@ const positiveSeconds = (where: Setting): Effect.Effect<Duration.Duration, Crede
   const seconds = Number(where.value.trim())
   return where.value.trim() !== "" && Number.isFinite(seconds) && seconds > 0
     ? Effect.succeed(Duration.millis(Math.round(seconds * 1000)))
-    : Effect.fail(invalid(where, `"${where.value}" is not a positive number of seconds`))
+    : Effect.fail(invalid(where, `"${scrub(where.value, { max: 64 })}" is not a positive number of seconds`))
 }
 
 const positiveInteger = (where: Setting): Effect.Effect<number, CredentialsError> => {
   const value = Number(where.value.trim())
   return Number.isInteger(value) && value >= 1
     ? Effect.succeed(value)
-    : Effect.fail(invalid(where, `"${where.value}" is not a whole number of attempts (1 or more)`))
+    : Effect.fail(invalid(where, `"${scrub(where.value, { max: 64 })}" is not a whole number of attempts (1 or more)`))
 }
 
 /**
