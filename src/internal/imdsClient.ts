@@ -185,7 +185,7 @@ type Got = readonly [string, Access]
 /**
  * GETs a metadata path. A 401 with a token drops the token and tries once more with a new one;
  * a 401 without a token is explained (IMDSv1 refused, or the hop limit). Failures that may pass
- * (unreachable, timeout, 5xx) become an `Outage` once the attempts are spent; other statuses are
+ * (unreachable, timeout, 5xx, 429) become an `Outage` once the attempts are spent; other statuses are
  * returned for the caller to interpret.
  */
 const get = (
@@ -234,7 +234,7 @@ const get = (
         // It answered, with far more than any metadata document: not an outage, a wrong service.
         return Effect.fail(error("InvalidResponse", `${Http.describe(failure)}; is ${settings.endpoint} an instance metadata service?`))
       }
-      if (failure._tag !== "HttpStatus" || failure.status >= 500) {
+      if (failure._tag !== "HttpStatus" || failure.status >= 500 || failure.status === 429) {
         const attempts = settings.attempts > 1 ? ` after ${settings.attempts} attempts` : ""
         const token = current._tag === "V1"
           ? `; the IMDSv2 token request failed too (${Http.describe(current.tokenFailure)})`

@@ -70,8 +70,9 @@ export const classify = (error: unknown): CallFailure => {
   }
   if (status !== undefined) {
     // The SDK could not read what the server sent (a SyntaxError on an HTML error page or on
-    // truncated JSON). A 5xx is the server's trouble and worth a retry; anything else is garbage.
-    return status >= 500
+    // truncated JSON). A 5xx or a 429 is the server's trouble and worth a retry; anything else is
+    // garbage.
+    return status >= 500 || status === 429
       ? { _tag: "Service", name: `HTTP ${status}`, status, errorCode: undefined }
       : { _tag: "Malformed", status }
   }

@@ -311,7 +311,8 @@ export const make = (options: Options = {}): Effect.Effect<SsoServer, never, Sco
             ? verifyDpop(
               typeof req.headers.dpop === "string" ? req.headers.dpop : undefined,
               "POST",
-              `http://127.0.0.1:${port}${url.pathname}`
+              // The URL the client used (a proxy in front passes its own Host through).
+              `http://${req.headers.host ?? `127.0.0.1:${port}`}${url.pathname}`
             )
             : undefined
           const method = req.method ?? "GET"
