@@ -3,7 +3,8 @@
  * SSO portal, SSO-OIDC, sign-in) behind the same fault-injecting proxy (`support/faultProxy.ts`),
  * fourteen faults each. Every cell asserts the outcome (recovered, a typed error with its reason,
  * or unavailable), a bound on the time it took, and that nothing secret (the tokens sent, the
- * credentials served, what an echoing server sent back) shows in the error, its JSON or the logs.
+ * credentials served, what an echoing server sent back) shows in the error, its JSON, the logs, or
+ * the spans and their attributes and events; and that nothing (socket, process, timer) is left behind.
  *
  * Some outcomes are worth a word:
  * - instance metadata: a service that does not answer, or answers 5xx / 429, is an outage
@@ -32,6 +33,7 @@ import * as FaultProxy from "./support/faultProxy.js"
 import { type Env, type Platform, resolveWith, type TempHome, tempHome, withCapturedLogs } from "./support/fixtures.js"
 import { metadataServer, servedSecrets } from "./support/metadataServer.js"
 import * as SsoServer from "./support/ssoServer.js"
+import { recordingTracer, renderSpans } from "./support/spans.js"
 import * as StsServer from "./support/stsServer.js"
 
 type Cell =
@@ -364,7 +366,10 @@ describe("fault matrix", () => {
             const setup = yield* source.setup(home, FaultProxy.make)
             setup.proxy.inject(fault, times)
             const started = Date.now()
-            const [exit, lines] = yield* withCapturedLogs(resolveWith(setup.layer, { env: setup.env }).pipe(Effect.flatten))
+            const { spans, tracer } = recordingTracer()
+            const [exit, lines] = yield* withCapturedLogs(
+              resolveWith(setup.layer, { env: setup.env }).pipe(Effect.flatten, Effect.withTracer(tracer))
+            )
             const ms = Date.now() - started
             const got: Outcome = Exit.isSuccess(exit)
               ? "recovered"
@@ -379,12 +384,14 @@ describe("fault matrix", () => {
             const texts = [
               Exit.isFailure(exit) ? String(exit.cause) : "",
               Exit.isFailure(exit) && exit.cause._tag === "Fail" ? JSON.stringify(exit.cause.error) : "",
-              ...lines.map((line) => `${line.rendered} ${JSON.stringify(line.annotations)}`)
+              ...lines.map((line) => `${line.rendered} ${JSON.stringify(line.annotations)}`),
+              renderSpans(spans)
             ].join("\n")
             for (const secret of setup.secrets()) {
               if (secret.length >= 8 && texts.includes(secret)) mismatches.push(`${cell}: a secret was shown: ${texts.slice(0, 500)}`)
             }
             if (ms > cellBoundMs) mismatches.push(`${cell}: took ${ms} ms`)
+            if (spans.length === 0) mismatches.push(`${cell}: no span was recorded (the scan would see nothing)`)
             return { got, ms }
           }))
           // Nothing left behind once the scope is closed: no socket, child process or timer.

@@ -9,6 +9,8 @@ export interface RecordedSpan {
   readonly name: string
   readonly parent: string | undefined
   readonly attributes: Map<string, unknown>
+  /** Events (an exception recorded on the span, say) with their attributes. */
+  readonly events: Array<{ readonly name: string; readonly attributes: Record<string, unknown> | undefined }>
 }
 
 export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readonly tracer: Tracer.Tracer } => {
@@ -16,7 +18,9 @@ export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readon
   const tracer = Tracer.make({
     span(name, parent, context, links, startTime, kind, options) {
       const attributes = new Map<string, unknown>(Object.entries(options?.attributes ?? {}))
+      const events: RecordedSpan["events"] = []
       spans.push({
+        events,
         name,
         parent: Option.match(parent, {
           onNone: () => undefined,
@@ -40,7 +44,9 @@ export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readon
         attribute: (key, value) => {
           attributes.set(key, value)
         },
-        event: () => {},
+        event: (name, _startTime, eventAttributes) => {
+          events.push({ name, attributes: eventAttributes })
+        },
         addLinks: () => {}
       }
     },
@@ -51,4 +57,8 @@ export const recordingTracer = (): { readonly spans: Array<RecordedSpan>; readon
 
 /** Every span rendered as text: names and attributes. */
 export const renderSpans = (spans: ReadonlyArray<RecordedSpan>): string =>
-  spans.map((span) => `${span.name} ${JSON.stringify(Object.fromEntries(span.attributes))}`).join("\n")
+  spans.map((span) =>
+    `${span.name} ${JSON.stringify(Object.fromEntries(span.attributes))}${
+      span.events.map((event) => ` ${event.name} ${JSON.stringify(event.attributes ?? {})}`).join("")
+    }`
+  ).join("\n")
