@@ -86,6 +86,24 @@ interface Source {
   readonly expected: Readonly<Record<Cell, Outcome>>
 }
 
+/** What most remote sources do: typed errors for refusals, timeouts and garbage; retries that recover. */
+const typical: Readonly<Record<Cell, Outcome>> = {
+  "401": "error ServiceError",
+  "403": "error ServiceError",
+  "404": "error ServiceError",
+  "429": "error ServiceError",
+  "500": "error ServiceError",
+  "503 then OK": "recovered",
+  "slow first byte": "error Timeout",
+  "dripping body": "error Timeout",
+  "body over the cap": "error InvalidResponse",
+  "dropped connection": "error Unreachable",
+  "truncated JSON": "error InvalidResponse",
+  "wrong content type": "recovered",
+  "error body echoing the token": "error ServiceError",
+  "expired credentials": "error Expired"
+}
+
 const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z")
 const planted = (label: string) => `${label}${crypto.randomBytes(12).toString("hex")}`
 
@@ -106,19 +124,14 @@ const sources: ReadonlyArray<Source> = [
         }
       }),
     expected: {
-      "401": "error ServiceError",
-      "403": "error ServiceError",
+      ...typical,
       "404": "unavailable",
       "429": "unavailable",
       "500": "unavailable",
-      "503 then OK": "recovered",
       "slow first byte": "unavailable",
       "dripping body": "unavailable",
-      "body over the cap": "error InvalidResponse",
       "dropped connection": "unavailable",
       "truncated JSON": "error ServiceError",
-      "wrong content type": "recovered",
-      "error body echoing the token": "error ServiceError",
       "expired credentials": "recovered"
     }
   },
@@ -139,22 +152,7 @@ const sources: ReadonlyArray<Source> = [
           secrets: () => [token, ...servedSecrets(server)]
         }
       }),
-    expected: {
-      "401": "error ServiceError",
-      "403": "error ServiceError",
-      "404": "error ServiceError",
-      "429": "error ServiceError",
-      "500": "error ServiceError",
-      "503 then OK": "recovered",
-      "slow first byte": "error Timeout",
-      "dripping body": "error Timeout",
-      "body over the cap": "error InvalidResponse",
-      "dropped connection": "error Unreachable",
-      "truncated JSON": "error InvalidResponse",
-      "wrong content type": "recovered",
-      "error body echoing the token": "error ServiceError",
-      "expired credentials": "error Expired"
-    }
+    expected: typical
   },
   {
     name: "STS (web identity)",
@@ -176,20 +174,11 @@ const sources: ReadonlyArray<Source> = [
         }
       }),
     expected: {
+      ...typical,
       "401": "error InvalidResponse",
       "403": "error InvalidResponse",
       "404": "error InvalidResponse",
-      "429": "error ServiceError",
-      "500": "error ServiceError",
-      "503 then OK": "recovered",
-      "slow first byte": "error Timeout",
-      "dripping body": "error Timeout",
-      "body over the cap": "error InvalidResponse",
-      "dropped connection": "error Unreachable",
-      "truncated JSON": "error InvalidResponse",
-      "wrong content type": "recovered",
-      "error body echoing the token": "error InvalidResponse",
-      "expired credentials": "error Expired"
+      "error body echoing the token": "error InvalidResponse"
     }
   },
   {
@@ -216,20 +205,8 @@ const sources: ReadonlyArray<Source> = [
         }
       }),
     expected: {
-      "401": "error TokenExpired",
-      "403": "error ServiceError",
-      "404": "error ServiceError",
-      "429": "error ServiceError",
-      "500": "error ServiceError",
-      "503 then OK": "recovered",
-      "slow first byte": "error Timeout",
-      "dripping body": "error Timeout",
-      "body over the cap": "error InvalidResponse",
-      "dropped connection": "error Unreachable",
-      "truncated JSON": "error InvalidResponse",
-      "wrong content type": "recovered",
-      "error body echoing the token": "error ServiceError",
-      "expired credentials": "error Expired"
+      ...typical,
+      "401": "error TokenExpired"
     }
   },
   {
@@ -266,18 +243,17 @@ const sources: ReadonlyArray<Source> = [
         }
       }),
     expected: {
+      ...typical,
       "401": "error TokenExpired",
       "403": "error TokenExpired",
       "404": "error TokenExpired",
       "429": "error TokenExpired",
       "500": "error TokenExpired",
-      "503 then OK": "recovered",
       "slow first byte": "error TokenExpired",
       "dripping body": "error TokenExpired",
       "body over the cap": "error TokenExpired",
       "dropped connection": "error TokenExpired",
       "truncated JSON": "error TokenExpired",
-      "wrong content type": "recovered",
       "error body echoing the token": "error TokenExpired",
       "expired credentials": "recovered"
     }
@@ -320,19 +296,7 @@ const sources: ReadonlyArray<Source> = [
         }
       }),
     expected: {
-      "401": "error ServiceError",
-      "403": "error ServiceError",
-      "404": "error ServiceError",
-      "429": "error ServiceError",
-      "500": "error ServiceError",
-      "503 then OK": "recovered",
-      "slow first byte": "error Timeout",
-      "dripping body": "error Timeout",
-      "body over the cap": "error InvalidResponse",
-      "dropped connection": "error Unreachable",
-      "truncated JSON": "error InvalidResponse",
-      "wrong content type": "recovered",
-      "error body echoing the token": "error ServiceError",
+      ...typical,
       "expired credentials": "recovered"
     }
   }
