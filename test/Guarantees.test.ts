@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { CredentialsError } from "../src/CredentialsError.js"
@@ -16,7 +17,7 @@ import * as Env from "../src/providers/Env.js"
 import * as InstanceMetadata from "../src/providers/InstanceMetadata.js"
 import * as Process from "../src/providers/Process.js"
 import * as WebIdentity from "../src/providers/WebIdentity.js"
-import { defaultChain, getFailure, getSuccess, platformLayer, resolveWith, tempHome, withEnv } from "./support/fixtures.js"
+import { defaultChain, getFailure, getSuccess, platformLayer, resolveWith, tempHome, withCapturedLogs, withEnv } from "./support/fixtures.js"
 import { metadataServer } from "./support/metadataServer.js"
 
 const imdsEnv = (url: string, extra: Record<string, string> = {}) => ({
@@ -50,6 +51,40 @@ describe("4. a password in a URL is never echoed", () => {
         }))
     }
   }
+})
+
+describe("5. backoff is capped and attempts bounded", () => {
+  it.scopedLive("AWS_METADATA_SERVICE_NUM_ATTEMPTS=1000 against a server answering 500: 10 attempts, at once, with a warning", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const server = yield* metadataServer()
+      server.fault("roleList", { _tag: "Status", status: 500 })
+      const started = Date.now()
+      const [exit, lines] = yield* withCapturedLogs(
+        resolveWith(InstanceMetadata.layer, { env: home.env(imdsEnv(server.url, { AWS_METADATA_SERVICE_NUM_ATTEMPTS: "1000" })) })
+          .pipe(Effect.flatten)
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(server.counts.roleList, 10)
+      assert.isBelow(Date.now() - started, 5_000)
+      assert.isTrue(lines.some((line) => line.rendered.includes("using the maximum, 10")))
+    }))
+
+  it.scopedLive("a container endpoint answering 500 with 10 attempts: waits capped at 1 s, done within the deadline", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const server = yield* metadataServer()
+      server.fault("container", { _tag: "Status", status: 500 })
+      const started = Date.now()
+      asError(getFailure(
+        yield* resolveWith(Container.layerWith({ attempts: 10, timeout: "1 second" }), {
+          env: home.env({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${server.url}/credentials` })
+        })
+      ))
+      assert.strictEqual(server.counts.container, 10)
+      // Doubling from 100 ms without a cap would wait 51 s; capped at 1 s it is under 9 s.
+      assert.isBelow(Date.now() - started, 12_000)
+    }), { timeout: 30_000 })
 })
 
 describe("6. outside text is scrubbed: server bodies, environment values", () => {

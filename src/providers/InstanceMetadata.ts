@@ -12,8 +12,8 @@
  * | `AWS_EC2_METADATA_SERVICE_ENDPOINT` | `ec2_metadata_service_endpoint` | from the mode |
  * | `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE` | `ec2_metadata_service_endpoint_mode` | `IPv4`: `http://169.254.169.254`; `IPv6`: `http://[fd00:ec2::254]` |
  * | `AWS_EC2_METADATA_V1_DISABLED` | `ec2_metadata_v1_disabled` | `false` |
- * | `AWS_METADATA_SERVICE_TIMEOUT` | `metadata_service_timeout` | 1 second |
- * | `AWS_METADATA_SERVICE_NUM_ATTEMPTS` | `metadata_service_num_attempts` | 1 |
+ * | `AWS_METADATA_SERVICE_TIMEOUT` | `metadata_service_timeout` | 1 second (at most 5 minutes) |
+ * | `AWS_METADATA_SERVICE_NUM_ATTEMPTS` | `metadata_service_num_attempts` | 1 (at most 10) |
  *
  * @since 0.1.0
  */
@@ -29,6 +29,7 @@ import { AwsSession } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as Env from "../internal/env.js"
+import * as CallPolicy from "../internal/callPolicy.js"
 import * as Client from "../internal/imdsClient.js"
 import { sourceLayer } from "../internal/provider.js"
 import * as ProfileFile from "../ProfileFile.js"
@@ -281,13 +282,29 @@ export const resolveSettings = (
       ? yield* positiveInteger(attemptsSetting.value)
       : defaults.attempts
 
+    // Bounded whatever the settings say (a typo of 1000 attempts must not keep a chain busy
+    // for minutes): clamped, with a warning that says so.
+    const boundedAttempts = Math.min(attempts, CallPolicy.maxAttempts)
+    const boundedTimeout = Duration.min(timeout, CallPolicy.maxTimeout)
+    if (boundedAttempts < attempts) {
+      yield* Effect.logWarning(
+        `${source}: ${attempts} metadata service attempts asked for; using the maximum, ${CallPolicy.maxAttempts}`
+      )
+    }
+    if (Duration.lessThan(boundedTimeout, timeout)) {
+      yield* Effect.logWarning(
+        `${source}: a metadata service timeout of ${Duration.format(timeout)} asked for; using the maximum, ${
+          Duration.format(CallPolicy.maxTimeout)
+        }`
+      )
+    }
     return {
       endpoint,
       endpointSource,
       v1Disabled,
       v1DisabledBy: v1Disabled && Option.isSome(v1) ? v1.value.from : undefined,
-      timeout,
-      attempts
+      timeout: boundedTimeout,
+      attempts: boundedAttempts
     }
   })
 
