@@ -5,6 +5,8 @@
  * or unavailable), a bound on the time it took, and that nothing secret (the tokens sent, the
  * credentials served, what an echoing server sent back) shows in the error, its JSON, the logs, or
  * the spans and their attributes and events; and that nothing (socket, process, timer) is left behind.
+ * For the faults that put server text or secrets in play, `explain` (its JSON and its table) runs
+ * the default chain against the same fault and is scanned too.
  *
  * Some outcomes are worth a word:
  * - instance metadata: a service that does not answer, or answers 5xx / 429, is an outage
@@ -17,6 +19,7 @@
  *   timestamps, so the "expired credentials" fault leaves them as they are.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
@@ -24,13 +27,23 @@ import * as crypto from "node:crypto"
 import * as path from "node:path"
 import type { AwsCredentials } from "../src/AwsCredentials.js"
 import type { AwsSession } from "../src/AwsSession.js"
+import { explain, formatHuman } from "../src/internal/explain.js"
 import * as Container from "../src/providers/Container.js"
 import * as InstanceMetadata from "../src/providers/InstanceMetadata.js"
 import * as Login from "../src/providers/Login.js"
 import * as Sso from "../src/providers/Sso.js"
 import * as WebIdentity from "../src/providers/WebIdentity.js"
 import * as FaultProxy from "./support/faultProxy.js"
-import { type Env, type Platform, resolveWith, type TempHome, tempHome, withCapturedLogs } from "./support/fixtures.js"
+import {
+  type Env,
+  type Platform,
+  platformLayer,
+  resolveWith,
+  type TempHome,
+  tempHome,
+  withCapturedLogs,
+  withEnv
+} from "./support/fixtures.js"
 import { metadataServer, servedSecrets } from "./support/metadataServer.js"
 import * as SsoServer from "./support/ssoServer.js"
 import { recordingTracer, renderSpans } from "./support/spans.js"
@@ -317,6 +330,31 @@ const leftBehind = (before: Map<string, number>, after: Map<string, number>): Ar
 /** The longest any cell may take: a few attempts of one second each, and their waits. */
 const cellBoundMs = 12_000
 
+/** The cells whose answers carry server text or secrets: `explain` is scanned on these too. */
+const explainedCells: ReadonlyArray<Cell> = ["401", "500", "truncated JSON", "error body echoing the token", "expired credentials"]
+
+/** The secrets `explain` showed (JSON, table, logs) when run on the default chain under one fault. */
+const explainLeaks = (source: Source, cell: Cell) =>
+  Effect.scoped(Effect.gen(function*() {
+    const [, fault, times] = cells.find(([name]) => name === cell)!
+    const home = yield* tempHome
+    const setup = yield* source.setup(home, FaultProxy.make)
+    setup.proxy.inject(fault, times)
+    const [exit, lines] = yield* withCapturedLogs(
+      explain({}).pipe(Effect.provide(platformLayer), withEnv(setup.env))
+    )
+    if (Exit.isFailure(exit)) return [`${cell}: explain failed: ${String(exit.cause)}`]
+    if (setup.proxy.requests() === 0) return [`${cell}: explain never reached the ${source.name} (the scan would see nothing)`]
+    const texts = [
+      JSON.stringify(exit.value.report),
+      formatHuman(exit.value, yield* DateTime.now),
+      ...lines.map((line) => `${line.rendered} ${JSON.stringify(line.annotations)}`)
+    ].join("\n")
+    return setup.secrets().filter((secret) => secret.length >= 8 && texts.includes(secret)).map((secret) =>
+      `${cell}: explain showed a secret (${secret.slice(0, 6)}...)`
+    )
+  }))
+
 describe("fault matrix", () => {
   for (const source of sources) {
     it.scopedLive(`${source.name}: ${cells.length} faults, each a stated outcome within ${cellBoundMs / 1000} s, no secret shown, nothing left behind`, () =>
@@ -367,6 +405,7 @@ describe("fault matrix", () => {
             mismatches.push(`${cell}: expected ${source.expected[cell]}, got ${outcome.got}`)
           }
         }
+        for (const cell of explainedCells) mismatches.push(...yield* explainLeaks(source, cell))
         console.log(`fault matrix, ${source.name}:\n${observed.join("\n")}`)
         assert.deepStrictEqual(mismatches, [])
       }), { timeout: 240_000 })

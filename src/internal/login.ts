@@ -19,7 +19,7 @@ import { CredentialsError } from "../CredentialsError.js"
 import type { EndpointSettings } from "./configuredEndpoint.js"
 import * as SdkCall from "./sdkCall.js"
 import * as TokenCache from "./tokenCache.js"
-import { describeParseError } from "./untrusted.js"
+import { decodeValue } from "./untrusted.js"
 import { remember } from "./scrub.js"
 
 const source = "login" satisfies Credentials.Source
@@ -83,6 +83,9 @@ const TokenOutput = Schema.Struct({
   refreshToken: Schema.String.pipe(Schema.minLength(1)),
   expiresIn: Schema.optional(Schema.NullOr(Schema.Number.pipe(Schema.positive())))
 })
+
+/** @internal */
+export const decodeTokenOutput = decodeValue(TokenOutput)
 
 /** The command that writes a fresh session for this profile. */
 export const loginCommand = (profileName: string): string => `aws login --profile ${profileName}`
@@ -271,13 +274,11 @@ const refresh = (
           )
       }
     }
-    const output = Schema.decodeUnknownEither(TokenOutput, { errors: "all", onExcessProperty: "ignore" })(
-      sent.right.tokenOutput ?? null
-    )
+    const output = decodeTokenOutput(sent.right.tokenOutput ?? null)
     if (Either.isLeft(output)) {
       return yield* fail(
         "InvalidResponse",
-        `${where}: CreateOAuth2Token answered without usable credentials (${describeParseError(output.left)}); ` +
+        `${where}: CreateOAuth2Token answered without usable credentials (${output.left}); ` +
           `run \`${fix}\` if this persists`
       )
     }

@@ -18,7 +18,7 @@ import { CredentialsError } from "../CredentialsError.js"
 import type { EndpointSettings } from "./configuredEndpoint.js"
 import * as SdkCall from "./sdkCall.js"
 import * as TokenCache from "./tokenCache.js"
-import { describeParseError } from "./untrusted.js"
+import { decodeValue } from "./untrusted.js"
 import { remember, secret } from "./scrub.js"
 
 const source = "sso" satisfies Credentials.Source
@@ -66,7 +66,11 @@ const RoleCredentials = Schema.Struct({
   expiration: Schema.Number
 })
 
-const decodeOptions = { errors: "all", onExcessProperty: "ignore" } as const
+/** @internal */
+export const decodeCreateToken = decodeValue(CreateTokenOutput)
+
+/** @internal */
+export const decodeRoleCredentials = decodeValue(RoleCredentials)
 
 /** Why a refresh did not happen or failed, for the log and the error message. */
 type RefreshOutcome =
@@ -143,11 +147,11 @@ const refresh = (
     if (Either.isLeft(sent)) {
       return { _tag: "Failed", why: `${where}: CreateToken ${SdkCall.describe(sent.left, request.policy)}` } as const
     }
-    const output = Schema.decodeUnknownEither(CreateTokenOutput, decodeOptions)(sent.right)
+    const output = decodeCreateToken(sent.right)
     if (Either.isLeft(output)) {
       return {
         _tag: "Failed",
-        why: `${where}: CreateToken answered without a usable token (${describeParseError(output.left)})`
+        why: `${where}: CreateToken answered without a usable token (${output.left})`
       } as const
     }
     const expiresAt = now + output.right.expiresIn * 1000
@@ -346,13 +350,11 @@ export const getRoleCredentials = (
           return yield* fail("ServiceError", `${where}: GetRoleCredentials for ${role}: ${what}`)
       }
     }
-    const decoded = Schema.decodeUnknownEither(RoleCredentials, decodeOptions)(sent.right.roleCredentials ?? null)
+    const decoded = decodeRoleCredentials(sent.right.roleCredentials ?? null)
     if (Either.isLeft(decoded)) {
       return yield* fail(
         "InvalidResponse",
-        `${where}: GetRoleCredentials for ${role} answered without usable roleCredentials (${
-          describeParseError(decoded.left)
-        })`
+        `${where}: GetRoleCredentials for ${role} answered without usable roleCredentials (${decoded.left})`
       )
     }
     const credentials = decoded.right

@@ -36,8 +36,10 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { AwsSession, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
@@ -47,6 +49,7 @@ import * as Env from "./env.js"
 import * as SdkCall from "./sdkCall.js"
 import * as CallPolicy from "./callPolicy.js"
 import { scrub } from "./scrub.js"
+import { decodeValue } from "./untrusted.js"
 
 /**
  * Tunables of STS calls.
@@ -469,15 +472,10 @@ type StsModule = typeof import("@aws-sdk/client-sts")
 
 const loadSdk: Effect.Effect<StsModule> = Effect.promise(() => import("@aws-sdk/client-sts"))
 
-/** The parts of an STS answer we read. */
+/** What the SDK hands back from an STS call (its types; the values come from the server). */
 interface Answer {
-  readonly Credentials?: {
-    readonly AccessKeyId?: string | undefined
-    readonly SecretAccessKey?: string | undefined
-    readonly SessionToken?: string | undefined
-    readonly Expiration?: Date | undefined
-  } | undefined
-  readonly AssumedRoleUser?: { readonly Arn?: string | undefined } | undefined
+  readonly Credentials?: unknown
+  readonly AssumedRoleUser?: unknown
 }
 
 const accountOf = (arn: string | undefined): string | undefined => {
@@ -486,6 +484,40 @@ const accountOf = (arn: string | undefined): string | undefined => {
   const account = parts[4]
   return parts[0] === "arn" && account !== undefined && /^\d{12}$/.test(account) ? account : undefined
 }
+
+const NonEmpty = Schema.String.pipe(Schema.minLength(1))
+
+/** The parts of an STS answer we read, checked like every other answer from outside. */
+const StsAnswer = Schema.Struct({
+  Credentials: Schema.Struct({
+    AccessKeyId: NonEmpty,
+    SecretAccessKey: NonEmpty,
+    SessionToken: NonEmpty,
+    Expiration: Schema.ValidDateFromSelf
+  }),
+  AssumedRoleUser: Schema.optional(Schema.NullOr(Schema.Struct({ Arn: Schema.optional(Schema.NullOr(Schema.String)) })))
+})
+
+const decodeStsAnswer = decodeValue(StsAnswer)
+
+/**
+ * The credentials in an STS answer, or a value-free description of what is wrong with it.
+ * @internal
+ */
+export const decodeAnswer = (answer: unknown): Either.Either<StsCredentials, string> =>
+  decodeStsAnswer(answer).pipe(
+    Either.map(({ AssumedRoleUser, Credentials: credentials }) => {
+      const arn = AssumedRoleUser?.Arn ?? undefined
+      return {
+        accessKeyId: credentials.AccessKeyId,
+        secretAccessKey: Redacted.make(credentials.SecretAccessKey),
+        sessionToken: Redacted.make(credentials.SessionToken),
+        expiration: DateTime.unsafeMake(credentials.Expiration),
+        accountId: accountOf(arn),
+        assumedRoleArn: arn
+      }
+    })
+  )
 
 /**
  * One STS operation with a fresh client: `send` builds the command from the loaded SDK. Attempts
@@ -552,34 +584,16 @@ const call = (options: {
         })
       )
     )
-    const credentials = answer.Credentials
-    const invalid = (what: string) =>
-      new CredentialsError({
+    const decoded = decodeAnswer(answer)
+    if (Either.isLeft(decoded)) {
+      return yield* new CredentialsError({
         source: options.source,
         profile: options.profile,
         reason: "InvalidResponse",
-        detail: `${describeSettings(settings)} answered ${options.operation} without ${what}`
+        detail: `${describeSettings(settings)} answered ${options.operation} without complete Credentials (${decoded.left})`
       })
-    if (
-      credentials === undefined || credentials.AccessKeyId === undefined || credentials.AccessKeyId === "" ||
-      credentials.SecretAccessKey === undefined || credentials.SecretAccessKey === "" ||
-      credentials.SessionToken === undefined || credentials.SessionToken === ""
-    ) {
-      return yield* invalid("complete Credentials (AccessKeyId, SecretAccessKey, SessionToken)")
     }
-    const expiration = credentials.Expiration
-    if (!(expiration instanceof Date) || Number.isNaN(expiration.getTime())) {
-      return yield* invalid("a valid Credentials.Expiration")
-    }
-    const arn = answer.AssumedRoleUser?.Arn
-    return {
-      accessKeyId: credentials.AccessKeyId,
-      secretAccessKey: Redacted.make(credentials.SecretAccessKey),
-      sessionToken: Redacted.make(credentials.SessionToken),
-      expiration: DateTime.unsafeMake(expiration),
-      accountId: accountOf(arn),
-      assumedRoleArn: arn
-    }
+    return decoded.right
   }).pipe(
     Effect.scoped,
     Effect.withSpan(`Sts.${options.operation}`, {

@@ -53,6 +53,18 @@ export const tooDeep = (value: unknown): boolean => {
 }
 
 /**
+ * Decodes a value already parsed by someone else (an SDK's answer) with `schema`; a failure is a
+ * value-free description of what is wrong.
+ */
+export const decodeValue = <A, I>(schema: Schema.Schema<A, I, never>) => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
+  return (value: unknown): Either.Either<A, string> =>
+    tooDeep(value)
+      ? Either.left(`the answer is nested more than ${maxDepth} levels deep`)
+      : Either.mapLeft(decode(value), describeParseError)
+}
+
+/**
  * Parses JSON text and decodes it with `schema`; failures carry no input. A document nested
  * deeper than `maxDepth` is refused before decoding (a decoder's recursion would otherwise run
  * out of stack on `[[[[...]]]]`).

@@ -1,7 +1,8 @@
 /**
  * Generated input for every decoder of untrusted text (issue 10): the profile parser, the
- * `credential_process` output decoder, the metadata and container credentials decoder, the SSO
- * and login token caches, the AWS CLI cache, timestamps and the scrubber. For any input each one
+ * `credential_process` output decoder, the metadata and container credentials decoder, the
+ * answers of STS, SSO, SSO-OIDC and sign-in as their SDKs hand them over, the SSO and login token
+ * caches, the AWS CLI cache, timestamps and the scrubber. For any input each one
  * returns a value or a typed failure, never throws; and a secret planted in the input never shows
  * in a failure's message. Run with a count of inputs per property: a few thousand in `npm test`,
  * 100,000 in the services tier. fast-check shrinks a failure and prints its seed and path.
@@ -14,9 +15,12 @@ import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as CliCache from "../../src/internal/cliCache.js"
+import { decodeTokenOutput } from "../../src/internal/login.js"
 import * as MetadataCredentials from "../../src/internal/metadataCredentials.js"
 import { ProcessOutput } from "../../src/internal/processRunner.js"
 import { scrub, scrubMessage } from "../../src/internal/scrub.js"
+import { decodeCreateToken, decodeRoleCredentials } from "../../src/internal/sso.js"
+import { decodeAnswer as decodeStsAnswer } from "../../src/internal/sts.js"
 import { parseTimestamp } from "../../src/internal/time.js"
 import * as TokenCache from "../../src/internal/tokenCache.js"
 import { decodeJson } from "../../src/internal/untrusted.js"
@@ -115,6 +119,47 @@ const cliFields = (secret: string) => ({
   AssumedRoleUser: { Arn: "arn:aws:sts::123456789012:assumed-role/r/s" }
 })
 
+/**
+ * An answer as an SDK hands it over, already parsed from the wire: the expected fields with a
+ * planted secret, each field kept, dropped, or replaced by noise (a string, a number, a date that
+ * is valid or not, an object, a deep nest).
+ */
+const answerOf = (fields: (secret: string) => Record<string, unknown>) => {
+  const noise = fc.oneof(
+    jsonValue,
+    fc.constant(undefined),
+    fc.date(),
+    fc.constant(new Date(Number.NaN)),
+    fc.tuple(fc.integer({ min: 1, max: 200 }), fc.boolean()).map(([depth, arrays]) => {
+      let value: unknown = "x"
+      for (let i = 0; i < depth; i++) value = arrays ? [value] : { a: value }
+      return value
+    })
+  )
+  const mutate = (value: unknown, secret: string): fc.Arbitrary<unknown> =>
+    typeof value === "object" && value !== null && !(value instanceof Date)
+      ? fc.record(Object.fromEntries(Object.entries(value).map(([key, field]) => [key, mutate(field, secret)])))
+      : fc.oneof({ arbitrary: fc.constant(value), weight: 3 }, { arbitrary: noise, weight: 1 })
+  return planted.chain((secret) =>
+    fc.oneof(
+      { arbitrary: mutate(fields(secret), secret), weight: 4 },
+      { arbitrary: noise, weight: 1 }
+    ).map((value) => ({ secret, value }))
+  )
+}
+
+const stsFields = (secret: string) => ({
+  Credentials: { AccessKeyId: "ASIA", SecretAccessKey: secret, SessionToken: secret, Expiration: new Date("2030-01-01T00:00:00Z") },
+  AssumedRoleUser: { Arn: "arn:aws:sts::123456789012:assumed-role/r/s", AssumedRoleId: secret }
+})
+const roleCredentialsFields = (secret: string) => ({ accessKeyId: "ASIA", secretAccessKey: secret, sessionToken: secret, expiration: 1_900_000_000_000 })
+const createTokenFields = (secret: string) => ({ accessToken: secret, expiresIn: 3600, refreshToken: secret, tokenType: "Bearer" })
+const loginOutputFields = (secret: string) => ({
+  accessToken: { accessKeyId: "ASIA", secretAccessKey: secret, sessionToken: secret },
+  refreshToken: secret,
+  expiresIn: 900
+})
+
 /** Runs `check` on every generated input; a throw is a defect, and fails the property. */
 const property = <A>(name: string, runs: number, arbitrary: fc.Arbitrary<A>, check: (input: A) => void) =>
   it(`${name}: ${runs} generated inputs, never a defect`, () => {
@@ -191,6 +236,22 @@ export const generatedSuites = (runs: number): void => {
       const outcome = readThrough(text, TokenCache.read("/cache.json", TokenCache.LoginToken, { ...context, source: "login" }))
       if (Either.isLeft(outcome)) assert.notInclude(messageOf(outcome.left), secret)
     })
+
+    // Answers of the SDK calls: STS (AssumeRole, AssumeRoleWithWebIdentity), SSO
+    // (GetRoleCredentials), SSO-OIDC (CreateToken), sign-in (CreateOAuth2Token).
+    for (
+      const [name, fields, decode] of [
+        ["STS answers", stsFields, decodeStsAnswer],
+        ["SSO role credentials", roleCredentialsFields, decodeRoleCredentials],
+        ["SSO-OIDC CreateToken answers", createTokenFields, decodeCreateToken],
+        ["sign-in CreateOAuth2Token answers", loginOutputFields, decodeTokenOutput]
+      ] as const
+    ) {
+      property(name, runs, answerOf(fields), ({ secret, value }) => {
+        const decoded = (decode as (value: unknown) => Either.Either<unknown, string>)(value)
+        if (Either.isLeft(decoded)) assert.notInclude(decoded.left, secret)
+      })
+    }
 
     property("AWS CLI cache", runs, untrustedText(cliFields), ({ text }) => {
       // Never an error: anything unusable is a miss.
