@@ -1,7 +1,7 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
-import { locateFiles, mergeFiles, parseFile } from "../src/internal/profileParser.js"
-import type { Section } from "../src/internal/profileParser.js"
+import * as ProfileFile from "../src/ProfileFile.js"
+import type { Section } from "../src/ProfileFile.js"
 import { missingReason, readVector, vectorsAvailable } from "./support/vectors.js"
 
 /**
@@ -47,10 +47,10 @@ const toPlain = (sections: ReadonlyMap<string, Section>): PlainSections => {
 /** Parses whichever files the case provides; the first error wins. */
 const runCase = (input: ParserCase["input"]) => {
   const parse = (text: string | undefined, kind: "config" | "credentials") =>
-    text === undefined ? Either.right(undefined) : parseFile(text, kind, `~/.aws/${kind}`)
+    text === undefined ? Either.right(undefined) : ProfileFile.parse(text, kind, `~/.aws/${kind}`)
   return Either.flatMap(
     parse(input.configFile, "config"),
-    (config) => Either.map(parse(input.credentialsFile, "credentials"), (credentials) => mergeFiles(config, credentials))
+    (config) => Either.map(parse(input.credentialsFile, "credentials"), (credentials) => ProfileFile.merge(config, credentials))
   )
 }
 
@@ -73,7 +73,7 @@ suite(`profile-parser-tests.json${suffix}`, () => {
         assert.isTrue(Either.isLeft(result), `expected an error containing ${JSON.stringify(output.errorContaining)}`)
         if (Either.isLeft(result)) {
           assert.include(result.left.message, output.errorContaining)
-          assert.isAtLeast(result.left.line, 1)
+          assert.isAtLeast(result.left.line ?? 0, 1)
         }
       } else {
         if (Either.isLeft(result)) {
@@ -96,7 +96,7 @@ suite(`file-location-tests.json${suffix}`, () => {
   if (!vectorsAvailable) it(missingReason, () => {})
   locationCases.forEach((testCase, index) => {
     it(`${index}: [${testCase.platform}] ${testCase.name}`, () => {
-      const located = locateFiles(testCase.environment, testCase.platform)
+      const located = ProfileFile.locate(testCase.environment, testCase.platform)
       assert.deepStrictEqual(
         { configLocation: located.configFile, credentialsLocation: located.credentialsFile },
         { configLocation: testCase.configLocation, credentialsLocation: testCase.credentialsLocation }

@@ -2,8 +2,26 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Inspectable from "effect/Inspectable"
 import * as util from "node:util"
-import { locateFiles, mergeFiles, parseFile, subProperties } from "../src/internal/profileParser.js"
-import type { FileKind, ParsedFile, ProfileParseError } from "../src/internal/profileParser.js"
+import * as ProfileFile from "../src/ProfileFile.js"
+import type { FileKind, ParsedFile } from "../src/ProfileFile.js"
+
+const { locate: locateFiles, merge: mergeFiles, subProperties } = ProfileFile
+
+interface ProfileParseError {
+  readonly _tag: "ProfileParseError"
+  readonly path: string
+  readonly line: number
+  readonly message: string
+}
+
+/** The parser's verdict in the shape these tests were written against: the syntax error alone. */
+const parseFile = (text: string, kind: FileKind, path: string): Either.Either<ParsedFile, ProfileParseError> =>
+  Either.mapLeft(ProfileFile.parse(text, kind, path), (error) => ({
+    _tag: "ProfileParseError",
+    path: error.path ?? "",
+    line: error.line ?? 0,
+    message: error.detail.replace(/^cannot parse the \w+ file: /, "")
+  }))
 
 const parseOk = (text: string, kind: FileKind = "config", path = `/home/u/.aws/${kind}`): ParsedFile => {
   const result = parseFile(text, kind, path)

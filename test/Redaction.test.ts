@@ -523,5 +523,5 @@ describe("Redaction", () => {
           expectError(yield* check(layer, home.env(), [argument]), "CredentialsError", "ProcessFailed")
         }
       }
-    }), { fastCheck: { numRuns: 6 }, timeout: 60_000 })
+    }), { fastCheck: { numRuns: 6 }, timeout: 180_000 })
 })
