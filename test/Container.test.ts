@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -7,6 +8,7 @@ import * as TestClock from "effect/TestClock"
 import { AwsCredentials } from "../src/AwsCredentials.js"
 import type * as Credentials from "../src/Credentials.js"
 import type { CredentialsError, CredentialsUnavailable } from "../src/CredentialsError.js"
+import * as ContainerFetcher from "../src/internal/container.js"
 import * as Container from "../src/providers/Container.js"
 import {
   type Env,
@@ -33,6 +35,16 @@ import {
   silentServer
 } from "./support/metadataServer.js"
 
+/** The settings one fetch runs with, from the source's options (as `Container.layerWith` decodes them). */
+const settingsOf = (options: Container.Options = {}): ContainerFetcher.Settings => ({
+  timeout: Duration.decode(options.timeout ?? Container.defaults.timeout),
+  maxAttempts: options.maxAttempts ?? Container.defaults.maxAttempts,
+  backoff: Duration.decode(options.backoff ?? Container.defaults.backoff),
+  httpClient: options.httpClient,
+  lookup: options.lookup
+})
+
+
 /** Fast retries for tests (botocore waits a second between attempts). */
 const fast: Container.Options = { backoff: "10 millis" }
 
@@ -43,7 +55,7 @@ const fullUri = (server: { readonly url: string }, extra: Env = {}): Env => ({
 
 /** One fetch, outside a layer. */
 const fetchOnce = (env: Env, options: Container.Options = fast) =>
-  Container.resolveWith(options).pipe(
+  ContainerFetcher.fetchCredentials(settingsOf(options)).pipe(
     Effect.provide(NodeFileSystem.layer),
     Effect.either,
     withEnv(env)
@@ -220,7 +232,7 @@ describe("Container: not configured", () => {
 
   it.effect("relative URI: http://169.254.170.2 + the path, checked without connecting", () =>
     Effect.gen(function*() {
-      const endpoint = yield* Container.resolveEndpoint().pipe(
+      const endpoint = yield* ContainerFetcher.resolveEndpoint(settingsOf()).pipe(
         withEnv({ AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2/credentials/abc?x=1" })
       )
       assert.deepStrictEqual(endpoint, {
@@ -231,7 +243,7 @@ describe("Container: not configured", () => {
       const error = errorOf(
         yield* fetchOnce({ AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2/credentials/abc" }, {
           httpClient: client,
-          attempts: 1
+          maxAttempts: 1
         })
       )
       assert.strictEqual(error.reason, "Unreachable")
@@ -246,7 +258,7 @@ describe("Container: broken", () => {
   const broken = (
     configure: (server: MetadataServer) => void,
     check: (error: CredentialsError, server: MetadataServer) => void,
-    options: Container.Options = { ...fast, attempts: 3 }
+    options: Container.Options = { ...fast, maxAttempts: 3 }
   ) =>
     Effect.gen(function*() {
       const home = yield* tempHome
@@ -329,7 +341,7 @@ describe("Container: broken", () => {
     Effect.gen(function*() {
       const refused = yield* refusedUrl
       const error = errorOf(
-        yield* fetchOnce({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${refused}/credentials` }, { ...fast, attempts: 2 })
+        yield* fetchOnce({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${refused}/credentials` }, { ...fast, maxAttempts: 2 })
       )
       assert.strictEqual(error.reason, "Unreachable")
       assert.include(error.message, "connection refused (ECONNREFUSED) (after 2 attempts)")
@@ -343,7 +355,7 @@ describe("Container: broken", () => {
         yield* fetchOnce({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${silent.url}/credentials` }, {
           ...fast,
           timeout: "200 millis",
-          attempts: 2
+          maxAttempts: 2
         })
       )
       assert.strictEqual(error.reason, "Timeout")
@@ -389,7 +401,7 @@ describe("Container: the host rule for AWS_CONTAINER_CREDENTIALS_FULL_URI", () =
     "example.com": ["93.184.216.34"]
   })
   const check = (uri: string) =>
-    Container.validateFullUri(uri, { lookup }).pipe(Effect.either)
+    ContainerFetcher.validateFullUri(uri, settingsOf({ lookup })).pipe(Effect.either)
 
   it.effect("allowed: https anywhere; http to loopback, the ECS and EKS addresses, names resolving to loopback", () =>
     Effect.gen(function*() {
@@ -442,13 +454,13 @@ describe("Container: the host rule for AWS_CONTAINER_CREDENTIALS_FULL_URI", () =
 
   it.live("localhost is looked up with the system resolver and passes (loopback only)", () =>
     Effect.gen(function*() {
-      const result = yield* Container.validateFullUri("http://localhost:1234/creds").pipe(Effect.either)
+      const result = yield* ContainerFetcher.validateFullUri("http://localhost:1234/creds", settingsOf()).pipe(Effect.either)
       assert.deepStrictEqual(result, Either.right("http://localhost:1234/creds"))
     }))
 
   it.effect("the relative URI wins over the full URI", () =>
     Effect.gen(function*() {
-      const endpoint = yield* Container.resolveEndpoint({ lookup }).pipe(
+      const endpoint = yield* ContainerFetcher.resolveEndpoint(settingsOf({ lookup })).pipe(
         withEnv({
           AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "creds",
           AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://10.0.0.1/creds"

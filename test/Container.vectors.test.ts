@@ -1,11 +1,23 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ContainerFetcher from "../src/internal/container.js"
 import * as Container from "../src/providers/Container.js"
 import { withEnv } from "./support/fixtures.js"
 import { recordingClient } from "./support/metadataServer.js"
 import { missingReason, readVector, vectorsAvailable } from "./support/vectors.js"
+
+/** The settings one fetch runs with, from the source's options (as `Container.layerWith` decodes them). */
+const settingsOf = (options: Container.Options = {}): ContainerFetcher.Settings => ({
+  timeout: Duration.decode(options.timeout ?? Container.defaults.timeout),
+  maxAttempts: options.maxAttempts ?? Container.defaults.maxAttempts,
+  backoff: Duration.decode(options.backoff ?? Container.defaults.backoff),
+  httpClient: options.httpClient,
+  lookup: options.lookup
+})
+
 
 /**
  * `aws-config/test-data/ecs-tests.json` from smithy-rs, read at run time: an environment and
@@ -41,12 +53,12 @@ suite(`ecs-tests.json${suffix}`, () => {
   cases.forEach((testCase, index) => {
     it.effect(`${index}: ${testCase.docs}`, () =>
       Effect.gen(function*() {
-        const endpoint = yield* Container.resolveEndpoint({ lookup: testDns }).pipe(
+        const endpoint = yield* ContainerFetcher.resolveEndpoint(settingsOf({ lookup: testDns })).pipe(
           Effect.either,
           withEnv(testCase.env)
         )
         const { client, requests } = recordingClient()
-        const source = yield* Container.resolveWith({ lookup: testDns, httpClient: client, attempts: 1 }).pipe(
+        const source = yield* ContainerFetcher.fetchCredentials(settingsOf({ lookup: testDns, httpClient: client, maxAttempts: 1 })).pipe(
           Effect.provide(NodeFileSystem.layer),
           Effect.either,
           withEnv(testCase.env)

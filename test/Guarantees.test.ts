@@ -77,7 +77,7 @@ describe("5. backoff is capped and attempts bounded", () => {
       server.fault("container", { _tag: "Status", status: 500 })
       const started = Date.now()
       asError(getFailure(
-        yield* resolveWith(Container.layerWith({ attempts: 10, timeout: "1 second" }), {
+        yield* resolveWith(Container.layerWith({ maxAttempts: 10, timeout: "1 second" }), {
           env: home.env({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${server.url}/credentials` })
         })
       ))

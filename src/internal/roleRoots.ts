@@ -19,7 +19,7 @@ import * as Ref from "effect/Ref"
 import type { AwsSession, Service as Session } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
 import type { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import * as Container from "../providers/Container.js"
+import * as ContainerFetcher from "./container.js"
 import * as InstanceMetadata from "../providers/InstanceMetadata.js"
 import * as Login from "../providers/Login.js"
 import * as Sso from "../providers/Sso.js"
@@ -68,7 +68,7 @@ const sourceRoots: Service = {
       })),
       (state) => InstanceMetadata.resolveWith({}, state)
     ),
-  container: Container.resolve
+  container: ContainerFetcher.fetchCredentials(ContainerFetcher.defaults)
 }
 
 /** The root sources an assume-role chain delegates to; by default the real modules. */
