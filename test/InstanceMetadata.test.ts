@@ -17,6 +17,8 @@ import * as AwsSession from "../src/AwsSession.js"
 import type * as Credentials from "../src/Credentials.js"
 import type { CredentialsError, CredentialsUnavailable } from "../src/CredentialsError.js"
 import * as ImdsRegion from "../src/internal/imdsRegion.js"
+import * as ImdsClient from "../src/internal/imdsClient.js"
+import * as ImdsSettings from "../src/internal/imdsSettings.js"
 import * as InstanceMetadata from "../src/providers/InstanceMetadata.js"
 import {
   type Env,
@@ -52,13 +54,13 @@ const endpointEnv = (url: string, extra: Env = {}): Env => ({
   ...extra
 })
 
-/** `resolveWith` on a session built from `env` (files in `env.HOME`), with the state given. */
+/** One fetch on a session built from `env` (files in `env.HOME`), with the state given. */
 const resolveOnce = (
   env: Env,
-  state: InstanceMetadata.State,
+  state: ImdsSettings.State,
   options: InstanceMetadata.Options = {}
 ): Effect.Effect<Either.Either<Credentials.Credentials, CredentialsUnavailable | CredentialsError>> =>
-  InstanceMetadata.resolveWith(options, state).pipe(
+  ImdsClient.resolveCredentials(options, state).pipe(
     Effect.provide(AwsSession.layer().pipe(Layer.provide(NodeFileSystem.layer))),
     Effect.either,
     withEnv(env)
@@ -335,7 +337,7 @@ describe("InstanceMetadata: the token", () => {
       const home = yield* tempHome
       const server = yield* metadataServer()
       const env = home.env(endpointEnv(server.url))
-      const state = yield* InstanceMetadata.makeState
+      const state = yield* ImdsSettings.makeState
       for (let i = 0; i < 3; i++) credentialsOf(yield* resolveOnce(env, state))
       assert.strictEqual(server.counts.token, 1)
       assert.strictEqual(server.counts.roleList, 3)
@@ -356,7 +358,7 @@ describe("InstanceMetadata: the token", () => {
       const home = yield* tempHome
       const server = yield* metadataServer({ expiration: () => "2100-01-01T00:00:00Z" })
       const env = home.env(endpointEnv(server.url))
-      const state = yield* InstanceMetadata.makeState
+      const state = yield* ImdsSettings.makeState
       credentialsOf(yield* resolveOnce(env, state))
       yield* TestClock.adjust(Duration.seconds(21600 - 121))
       credentialsOf(yield* resolveOnce(env, state))
@@ -608,7 +610,7 @@ const staleExtension = (random: Random.Random) =>
       expiration: () => isoSeconds(clock.unsafeCurrentTimeMillis() + 6 * 3_600_000)
     })
     const env = home.env(endpointEnv(server.url))
-    const state = yield* InstanceMetadata.makeState
+    const state = yield* ImdsSettings.makeState
     credentialsOf(yield* resolveOnce(env, state))
     server.fault("any", { _tag: "Drop" })
     yield* TestClock.adjust("361 minutes")
@@ -626,7 +628,7 @@ describe("InstanceMetadata: static stability", () => {
       // Credentials the server hands out expire six hours after the test clock's start, then twelve, ...
       const server = yield* metadataServer({ expiration: (n) => isoSeconds(n * 6 * 3_600_000) })
       const env = home.env(endpointEnv(server.url))
-      const state = yield* InstanceMetadata.makeState
+      const state = yield* ImdsSettings.makeState
       const first = credentialsOf(yield* resolveOnce(env, state))
 
       server.fault("any", { _tag: "Drop" })
@@ -676,7 +678,7 @@ describe("InstanceMetadata: static stability", () => {
       const home = yield* tempHome
       const server = yield* metadataServer()
       server.fault("any", { _tag: "Status", status: 503 })
-      const error = failureOf(yield* resolveOnce(home.env(endpointEnv(server.url)), yield* InstanceMetadata.makeState))
+      const error = failureOf(yield* resolveOnce(home.env(endpointEnv(server.url)), yield* ImdsSettings.makeState))
       assert.strictEqual(error._tag, "CredentialsUnavailable")
     }).pipe(Effect.scoped))
 

@@ -5,6 +5,8 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as path from "node:path"
 import * as AwsSession from "../src/AwsSession.js"
+import * as ImdsClient from "../src/internal/imdsClient.js"
+import * as ImdsSettings from "../src/internal/imdsSettings.js"
 import * as InstanceMetadata from "../src/providers/InstanceMetadata.js"
 import { tempHome, withEnv } from "./support/fixtures.js"
 import { recordingClient } from "./support/metadataServer.js"
@@ -62,9 +64,9 @@ suite(`imds-endpoint-tests.json${suffix}`, () => {
         const run = <A, E>(effect: Effect.Effect<A, E, AwsSession.AwsSession>) =>
           effect.pipe(Effect.provide(session), Effect.either, withEnv(env))
 
-        const settings = yield* run(InstanceMetadata.resolveSettings(options))
+        const settings = yield* run(ImdsSettings.resolveSettings(options))
         const source = yield* run(
-          Effect.flatMap(InstanceMetadata.makeState, (state) => InstanceMetadata.resolveWith(options, state))
+          Effect.flatMap(ImdsSettings.makeState, (state) => ImdsClient.resolveCredentials(options, state))
         )
 
         if ("Ok" in testCase.result) {

@@ -20,8 +20,9 @@ import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Credentials from "../Credentials.js"
+import type { AwsSession } from "../AwsSession.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import { defaults, type Settings, type State } from "../providers/InstanceMetadata.js"
+import { defaults, type Overrides, resolveSettings, type Settings, type State } from "./imdsSettings.js"
 import * as Http from "./http.js"
 import * as HttpPlatform from "./httpPlatform.js"
 import { decode, describeProblem } from "./metadataCredentials.js"
@@ -68,7 +69,7 @@ const hopLimitError = (settings: Settings, tokenFailure: Http.HttpFailure, answe
 
 const policy = (settings: Settings, retryOn: (failure: Http.HttpFailure) => boolean): Http.Policy => ({
   timeout: settings.timeout,
-  attempts: settings.attempts,
+  attempts: settings.maxAttempts,
   backoff: defaults.backoff,
   retryOn
 })
@@ -235,7 +236,7 @@ const get = (
         return Effect.fail(error("InvalidResponse", `${Http.describe(failure)}; is ${settings.endpoint} an instance metadata service?`))
       }
       if (failure._tag !== "HttpStatus" || failure.status >= 500 || failure.status === 429) {
-        const attempts = settings.attempts > 1 ? ` after ${settings.attempts} attempts` : ""
+        const attempts = settings.maxAttempts > 1 ? ` after ${settings.maxAttempts} attempts` : ""
         const token = current._tag === "V1"
           ? `; the IMDSv2 token request failed too (${Http.describe(current.tokenFailure)})`
           : ""
@@ -359,11 +360,10 @@ const fetchOnce = (context: Context): Effect.Effect<
  */
 export const fetchCredentials = (
   settings: Settings,
-  state: State,
-  httpClient: HttpClientType.HttpClient | undefined
+  state: State
 ): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> =>
   Effect.gen(function*() {
-    const client = clientOf(httpClient)
+    const client = clientOf(settings.httpClient)
     const context: Context = { settings, client, state }
     const credentials = yield* fetchOnce(context).pipe(
       Effect.catchTag("Outage", (outage) =>
@@ -387,11 +387,10 @@ export const fetchCredentials = (
  */
 export const fetchRegion = (
   settings: Settings,
-  state: State,
-  httpClient: HttpClientType.HttpClient | undefined
+  state: State
 ): Effect.Effect<Option.Option<string>> =>
   Effect.gen(function*() {
-    const client = clientOf(httpClient)
+    const client = clientOf(settings.httpClient)
     const context: Context = { settings, client, state }
     const [text] = yield* get(context, yield* access(context), regionPath)
     const region = text.trim()
@@ -410,3 +409,13 @@ export const fetchRegion = (
       )
     )
   )
+
+/**
+ * Fetches the role's credentials once with `state`: the settings read now (the caller's
+ * overrides, else the environment, else the profile), then the fetch.
+ */
+export const resolveCredentials = (
+  overrides: Overrides,
+  state: State
+): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, AwsSession> =>
+  Effect.flatMap(resolveSettings(overrides), (settings) => fetchCredentials(settings, state))

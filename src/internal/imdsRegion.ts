@@ -7,8 +7,8 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { AwsSession } from "../AwsSession.js"
-import * as InstanceMetadata from "../providers/InstanceMetadata.js"
 import * as Client from "./imdsClient.js"
+import * as ImdsSettings from "./imdsSettings.js"
 
 export interface ImdsRegion {
   readonly name: string
@@ -16,15 +16,15 @@ export interface ImdsRegion {
   readonly source: "imds"
 }
 
-/** Asks the instance metadata service for the region, with `options` as the `iam-role` source takes them. */
+/** Asks the instance metadata service for the region, with the overrides the `iam-role` source takes. */
 export const resolveWith = (
-  options: InstanceMetadata.Options = {}
+  overrides: ImdsSettings.Overrides = {}
 ): Effect.Effect<Option.Option<ImdsRegion>, never, AwsSession> =>
-  InstanceMetadata.resolveSettings(options).pipe(
+  ImdsSettings.resolveSettings(overrides).pipe(
     Effect.flatMap((settings) =>
       Effect.gen(function*() {
-        const state = yield* InstanceMetadata.makeState
-        const region = yield* Client.fetchRegion(settings, state, options.httpClient)
+        const state = yield* ImdsSettings.makeState
+        const region = yield* Client.fetchRegion(settings, state)
         return Option.map(region, (name): ImdsRegion => ({ name, source: "imds" }))
       })
     ),

@@ -7,9 +7,10 @@
  * - `providers/Sso.js` and `providers/Login.js`: `resolveForProfile({ session, profileName })`
  *   (SSO with a token-refresh gate that lives as long as the assume-role layer),
  *   the credentials of a named (source) profile, with the active profile's endpoint settings;
- * - `providers/InstanceMetadata.js`: `makeState` and `resolveWith({}, state)`, the state kept for
- *   the assume-role layer's life (its token, and the last credentials for static stability);
- * - `providers/Container.js`: `resolve`.
+ * - `internal/imdsSettings.js` and `internal/imdsClient.js`: `makeState` and
+ *   `resolveCredentials({}, state)`, the state kept for the assume-role layer's life (its token,
+ *   and the last credentials for static stability);
+ * - `internal/container.js`: `fetchCredentials(defaults)`.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
@@ -20,7 +21,8 @@ import type { AwsSession, Service as Session } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
 import type { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as ContainerFetcher from "./container.js"
-import * as InstanceMetadata from "../providers/InstanceMetadata.js"
+import * as ImdsClient from "./imdsClient.js"
+import * as ImdsSettings from "./imdsSettings.js"
 import * as Login from "../providers/Login.js"
 import * as Sso from "../providers/Sso.js"
 
@@ -31,10 +33,10 @@ export type SsoGate = Ref.Ref<ReadonlyMap<string, number>>
 export const makeSsoGate: Effect.Effect<SsoGate> = Ref.make<ReadonlyMap<string, number>>(new Map())
 
 /** The instance-metadata state of one assume-role source, made when a chain first needs it. */
-export type ImdsStateCell = Ref.Ref<Option.Option<InstanceMetadata.State>>
+export type ImdsStateCell = Ref.Ref<Option.Option<ImdsSettings.State>>
 
 /** An empty cell (no module loaded until a chain starts at instance metadata). */
-export const makeImdsStateCell: Effect.Effect<ImdsStateCell> = Ref.make(Option.none<InstanceMetadata.State>())
+export const makeImdsStateCell: Effect.Effect<ImdsStateCell> = Ref.make(Option.none<ImdsSettings.State>())
 
 type Resolved<R> = Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, R>
 
@@ -62,11 +64,11 @@ const sourceRoots: Service = {
   login: (session, profileName) => Login.resolveForProfile({ session, profileName }),
   instanceMetadata: (cell) =>
     Effect.flatMap(
-      cell === undefined ? InstanceMetadata.makeState : Effect.flatMap(Ref.get(cell), Option.match({
+      cell === undefined ? ImdsSettings.makeState : Effect.flatMap(Ref.get(cell), Option.match({
         onSome: Effect.succeed,
-        onNone: () => Effect.tap(InstanceMetadata.makeState, (state) => Ref.set(cell, Option.some(state)))
+        onNone: () => Effect.tap(ImdsSettings.makeState, (state) => Ref.set(cell, Option.some(state)))
       })),
-      (state) => InstanceMetadata.resolveWith({}, state)
+      (state) => ImdsClient.resolveCredentials({}, state)
     ),
   container: ContainerFetcher.fetchCredentials(ContainerFetcher.defaults)
 }
