@@ -212,7 +212,7 @@ const sources: ReadonlyArray<Source> = [
         )
         return {
           proxy,
-          layer: Sso.layerWith({ timeout, attempts: 3 }),
+          layer: Sso.layerWith({ timeout, maxAttempts: 3 }),
           env: home.env({ AWS_PROFILE: "legacy", AWS_ENDPOINT_URL_SSO: proxy.url }),
           secrets: () => [accessToken, ...server.issued.flatMap((i) => [i.secretAccessKey, i.sessionToken])]
         }
@@ -250,7 +250,7 @@ const sources: ReadonlyArray<Source> = [
         )
         return {
           proxy,
-          layer: Sso.layerWith({ timeout, attempts: 3 }),
+          layer: Sso.layerWith({ timeout, maxAttempts: 3 }),
           env: home.env({ AWS_PROFILE: "dev", AWS_ENDPOINT_URL_SSO: server.url, AWS_ENDPOINT_URL_SSO_OIDC: proxy.url }),
           secrets: () => [clientSecret, refreshToken, oldToken, ...server.issued.flatMap((i) => [i.secretAccessKey, i.sessionToken])]
         }
@@ -303,7 +303,7 @@ const sources: ReadonlyArray<Source> = [
         )
         return {
           proxy,
-          layer: Login.layerWith({ timeout, attempts: 3 }),
+          layer: Login.layerWith({ timeout, maxAttempts: 3 }),
           env: home.env({ AWS_PROFILE: "signin", AWS_ENDPOINT_URL_SIGNIN: proxy.url }),
           secrets: () => [refreshToken, secretKey, sessionToken, ...server.issued.flatMap((i) => [i.secretAccessKey, i.sessionToken])]
         }

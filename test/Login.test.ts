@@ -29,7 +29,7 @@ import * as SsoServer from "./support/ssoServer.js"
 const loginSession = "arn:aws:sts::012345678910:assumed-role/Admin/admin"
 const cacheName = `${crypto.createHash("sha256").update(loginSession).digest("hex")}.json`
 
-const layer = Login.layerWith({ timeout: "2 seconds", attempts: 2 })
+const layer = Login.layerWith({ timeout: "2 seconds", maxAttempts: 2 })
 
 const dpopKey = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({
   format: "pem",
@@ -287,7 +287,7 @@ describe("Login: refresh", () => {
       const server = yield* SsoServer.make()
       writeConfig(home)
       writeSession(home, session(Date.now() - 1000))
-      const quick = Login.layerWith({ timeout: "300 millis", attempts: 1 })
+      const quick = Login.layerWith({ timeout: "300 millis", maxAttempts: 1 })
       server.inject("signin", SsoServer.Fault.slow(3000))
       const slow = failureOf(yield* resolveWith(quick, { env: envFor(home, server) }))
       assert.strictEqual(slow.reason, "Timeout")

@@ -37,7 +37,7 @@ const startUrl = "https://my-sso-portal.awsapps.com/start"
 const account = "111122223333"
 const role = "Admin"
 
-const layer = Sso.layerWith({ timeout: "2 seconds", attempts: 2 })
+const layer = Sso.layerWith({ timeout: "2 seconds", maxAttempts: 2 })
 
 const sha1 = (text: string) => crypto.createHash("sha1").update(text).digest("hex")
 
@@ -432,7 +432,7 @@ describe("Sso: token refresh", () => {
       const env = envFor(home, server)
       const resolveOnce = Effect.gen(function*() {
         const session = yield* AwsSession.make()
-        return yield* Sso.resolveForProfile({ session, profileName: "dev", gate, attempts: 2, timeout: "2 seconds" })
+        return yield* Sso.resolveForProfile({ session, profileName: "dev", gate, maxAttempts: 2, timeout: "2 seconds" })
       }).pipe(withEnv(env), Effect.provide(NodeFileSystem.layer), Logger.withMinimumLogLevel(LogLevel.Error))
       yield* resolveOnce
       yield* resolveOnce
@@ -513,7 +513,7 @@ describe("Sso: the portal", () => {
   it.scopedLive("slow: Timeout; dropped connections: Unreachable; malformed JSON: InvalidResponse", () =>
     Effect.gen(function*() {
       const { env, server } = yield* setup
-      const quick = Sso.layerWith({ timeout: "300 millis", attempts: 2 })
+      const quick = Sso.layerWith({ timeout: "300 millis", maxAttempts: 2 })
       server.inject("portal", SsoServer.Fault.slow(3000), SsoServer.Fault.slow(3000))
       const slow = failureOf(yield* resolveWith(quick, { env }))
       assert.strictEqual(slow.reason, "Timeout")

@@ -102,7 +102,7 @@ const role = "Admin"
 const devArgs: CliCache.SsoRoleArgs = { accountId: account, roleName: role, sessionName: "my-sso", startUrl }
 const legacyArgs: CliCache.SsoRoleArgs = { accountId: account, roleName: role, startUrl }
 
-const cached = Sso.layerWith({ cache: "cli", timeout: "2 seconds", attempts: 1 })
+const cached = Sso.layerWith({ cache: "cli", timeout: "2 seconds", maxAttempts: 1 })
 
 /** `dev` (sso_session) and `legacy` (start URL in the profile), as in Sso.test.ts. */
 const writeConfig = (home: TempHome) =>
@@ -332,7 +332,7 @@ describe("SsoCache: through the sso source", () => {
   it.scopedLive("without the option the file is neither read nor written", () =>
     Effect.gen(function*() {
       const { home, server } = yield* loggedIn
-      const uncached = Sso.layerWith({ timeout: "2 seconds", attempts: 1 })
+      const uncached = Sso.layerWith({ timeout: "2 seconds", maxAttempts: 1 })
       getSuccess(yield* resolveWith(uncached, { env: envFor(home, server, "dev") }))
       assert.isFalse(fs.existsSync(cacheDir(home)))
       home.write(path.relative(home.dir, cacheFile(home, devArgs)), cliFile(isoZ(Date.now() + 3600_000)))
@@ -348,7 +348,7 @@ describe("SsoCache: through the sso source", () => {
       writeConfig(home)
       home.write(path.relative(home.dir, cacheFile(home, devArgs)), cliFile(isoZ(Date.now() + 3600_000)))
       const { attempts, credentials } = getSuccess(
-        yield* resolveWith(defaultChain(home, { sso: { cache: "cli", attempts: 1 } }), { env: envFor(home, server, "dev") })
+        yield* resolveWith(defaultChain(home, { sso: { cache: "cli", maxAttempts: 1 } }), { env: envFor(home, server, "dev") })
       )
       assert.strictEqual(credentials.accessKeyId, "ASIAWRITTENBYTHECLI1")
       assert.strictEqual(credentials.source, "sso")

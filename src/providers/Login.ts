@@ -38,7 +38,7 @@ export interface Options {
   /** How long one call to the sign-in service may take. Default 10 seconds. */
   readonly timeout?: Duration.DurationInput | undefined
   /** Attempts per call, for timeouts, connection errors, throttling and 5xx. Default 3. */
-  readonly attempts?: number | undefined
+  readonly maxAttempts?: number | undefined
   /** Refresh the session when its credentials expire within this long. Default 5 minutes (AWS CLI, SDKs). */
   readonly refreshThreshold?: Duration.DurationInput | undefined
 }
@@ -51,11 +51,11 @@ export interface Options {
  */
 export const defaults: {
   readonly timeout: Duration.Duration
-  readonly attempts: number
+  readonly maxAttempts: number
   readonly refreshThreshold: Duration.Duration
 } = {
   timeout: Duration.seconds(10),
-  attempts: 3,
+  maxAttempts: 3,
   refreshThreshold: Duration.minutes(5)
 }
 
@@ -125,7 +125,7 @@ export const resolveForProfile = (
       }),
       policy: {
         timeout: Duration.decode(options.timeout ?? defaults.timeout),
-        attempts: Math.max(1, Math.floor(options.attempts ?? defaults.attempts))
+        attempts: Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts))
       },
       refreshThreshold: Duration.decode(options.refreshThreshold ?? defaults.refreshThreshold)
     })

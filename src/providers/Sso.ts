@@ -46,7 +46,7 @@ export interface Options {
   /** How long one call to the portal or to SSO-OIDC may take. Default 10 seconds. */
   readonly timeout?: Duration.DurationInput | undefined
   /** Attempts per call, for timeouts, connection errors, throttling and 5xx. Default 3. */
-  readonly attempts?: number | undefined
+  readonly maxAttempts?: number | undefined
   /** Refresh an `sso_session` token this long before it expires. Default 15 minutes (botocore). */
   readonly tokenRefreshWindow?: Duration.DurationInput | undefined
   /** After a refresh attempt, wait this long before another one. Default 60 seconds (botocore). */
@@ -70,12 +70,12 @@ export interface Options {
  */
 export const defaults: {
   readonly timeout: Duration.Duration
-  readonly attempts: number
+  readonly maxAttempts: number
   readonly tokenRefreshWindow: Duration.Duration
   readonly tokenRefreshRetryInterval: Duration.Duration
 } = {
   timeout: Duration.seconds(10),
-  attempts: 3,
+  maxAttempts: 3,
   tokenRefreshWindow: Duration.minutes(15),
   tokenRefreshRetryInterval: Duration.seconds(60)
 }
@@ -236,7 +236,7 @@ const credentialSettings = (
 
 const policyOf = (options: Options) => ({
   timeout: Duration.decode(options.timeout ?? defaults.timeout),
-  attempts: Math.max(1, Math.floor(options.attempts ?? defaults.attempts))
+  attempts: Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts))
 })
 
 const homeOf = (session: Session): Effect.Effect<string> =>
