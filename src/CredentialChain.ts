@@ -90,7 +90,7 @@ const track = <R>(link: Link<R>): Layer.Layer<AwsCredentials, ChainError, R> =>
               case "CredentialsUnavailable":
                 return Layer.fail(
                   new NoCredentialsFound({
-                    attempts: [{ source: error.source, outcome: "unavailable", reason: error.reason, durationMs }]
+                    attempts: [{ source: error.source, outcome: "unavailable", reason: error.detail, durationMs }]
                   })
                 )
               case "NoCredentialsFound":
@@ -160,7 +160,7 @@ export const make = <Links extends readonly [Link<any>, ...Array<Link<any>>]>(
  * @category constructors
  */
 export const skip = (source: Credentials.Source, reason: string): Link<never> =>
-  Layer.fail(new CredentialsUnavailable({ source, reason }))
+  Layer.fail(new CredentialsUnavailable({ source, reason: "Disabled", detail: reason }))
 
 /**
  * Tunables of the sources in the default chain.

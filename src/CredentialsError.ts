@@ -29,24 +29,40 @@ export interface Attempt {
 }
 
 /**
- * Nothing is configured for this source; a chain moves on to its next link.
+ * Why a source had nothing to offer.
+ *
+ * - `NotConfigured`: nothing this source reads is set (no variable, no profile key, no file).
+ * - `Disabled`: the source is turned off (`AWS_EC2_METADATA_DISABLED`, a link `skip`ped).
+ * - `NoRole`: the instance has no IAM role, or its role has no credentials.
+ * - `Unreachable`: the instance metadata service did not answer (botocore treats that as
+ *   "not on EC2" and moves on).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type UnavailableReason = "NotConfigured" | "Disabled" | "NoRole" | "Unreachable"
+
+/**
+ * Nothing is configured for this source; a chain moves on to its next link. `reason` is the
+ * kind; `detail` says what was looked at, for `explain` and `NoCredentialsFound`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class CredentialsUnavailable extends Data.TaggedError("CredentialsUnavailable")<{
   readonly source: Source
-  readonly reason: string
+  readonly reason: UnavailableReason
+  readonly detail: string
 }> {
-  constructor(args: { readonly source: Source; readonly reason: string }) {
-    super({ ...args, reason: scrubMessage(args.reason) })
+  constructor(args: { readonly source: Source; readonly reason: UnavailableReason; readonly detail: string }) {
+    super({ ...args, detail: scrubMessage(args.detail) })
   }
 
   /**
    * @since 0.1.0
    */
   override get message(): string {
-    return `${this.source}: ${this.reason}`
+    return `${this.source}: ${this.detail}`
   }
 }
 

@@ -510,7 +510,8 @@ describe("AssumeRole: chains", () => {
           Effect.fail(
             new CredentialsUnavailable({
               source: "iam-role",
-              reason: "the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED=true)"
+              reason: "Disabled",
+              detail: "the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED=true)"
             })
           ),
         container: Effect.die("unused")

@@ -80,7 +80,8 @@ describe("Login: configured or not", () => {
       const unavailable = getFailure(yield* resolveWith(layer, { env: home.env() }))
       assert.strictEqual(unavailable._tag, "CredentialsUnavailable")
       if (unavailable._tag === "CredentialsUnavailable") {
-        assert.strictEqual(unavailable.reason, "profile default has no login_session")
+        assert.strictEqual(unavailable.reason, "NotConfigured")
+        assert.strictEqual(unavailable.detail, "profile default has no login_session")
       }
       const empty = failureOf(yield* resolveWith(layer, { env: home.env({ AWS_PROFILE: "empty" }) }))
       assert.strictEqual(empty.reason, "InvalidConfiguration")

@@ -107,8 +107,8 @@ describe("errors scrub what they are given", () => {
       assert.notInclude(text, "p4ssw0rd")
       assert.notInclude(text, "\u001b")
     }
-    const unavailable = new CredentialsUnavailable({ source: "env", reason: "saw RememberedSecretValue0001" })
-    assert.strictEqual(unavailable.reason, "saw <redacted>")
+    const unavailable = new CredentialsUnavailable({ source: "env", reason: "NotConfigured", detail: "saw RememberedSecretValue0001" })
+    assert.strictEqual(unavailable.detail, "saw <redacted>")
   })
 
   it("a message of megabytes is bounded", () => {

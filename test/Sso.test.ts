@@ -114,7 +114,7 @@ describe("Sso: configured or not", () => {
       ] as const) {
         const error = getFailure(yield* resolveWith(layer, { env: envFor(home, server, { AWS_PROFILE: profile }) }))
         assert.strictEqual(error._tag, "CredentialsUnavailable")
-        if (error._tag === "CredentialsUnavailable") assert.strictEqual(error.reason, reason)
+        if (error._tag === "CredentialsUnavailable") assert.deepStrictEqual([error.reason, error.detail], ["NotConfigured", reason])
       }
       assert.deepStrictEqual(server.calls, { portal: 0, oidc: 0, signin: 0 })
     }))

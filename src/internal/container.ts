@@ -172,7 +172,8 @@ export const resolveEndpoint = (
     }
     return yield* new CredentialsUnavailable({
       source,
-      reason: "neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set"
+      reason: "NotConfigured",
+ detail: "neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set"
     })
   })
 

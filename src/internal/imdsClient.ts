@@ -299,7 +299,8 @@ const fetchOnce = (context: Context): Effect.Effect<
           failure.status === 404
             ? new CredentialsUnavailable({
               source,
-              reason: `no IAM role is attached to this instance (${Http.describe(failure)})`
+              reason: "NoRole",
+ detail: `no IAM role is attached to this instance (${Http.describe(failure)})`
             })
             : unexpectedStatus(failure)
         ))
@@ -308,7 +309,8 @@ const fetchOnce = (context: Context): Effect.Effect<
     if (role === undefined) {
       return yield* new CredentialsUnavailable({
         source,
-        reason: `no IAM role is attached to this instance (GET ${url(settings, rolePath)} listed none)`
+        reason: "NoRole",
+ detail: `no IAM role is attached to this instance (GET ${url(settings, rolePath)} listed none)`
       })
     }
     const rolePathFull = `${rolePath}${encodeURIComponent(role)}`
@@ -318,7 +320,8 @@ const fetchOnce = (context: Context): Effect.Effect<
           failure.status === 404
             ? new CredentialsUnavailable({
               source,
-              reason: `the role ${role} is listed but has no credentials (${Http.describe(failure)})`
+              reason: "NoRole",
+ detail: `the role ${role} is listed but has no credentials (${Http.describe(failure)})`
             })
             : unexpectedStatus(failure)
         ))
@@ -373,7 +376,8 @@ export const fetchCredentials = (
             : Effect.fail(
               new CredentialsUnavailable({
                 source,
-                reason: `the instance metadata service at ${settings.endpoint} did not answer (${outage.detail})`
+                reason: "Unreachable",
+ detail: `the instance metadata service at ${settings.endpoint} did not answer (${outage.detail})`
               })
             )))
     )

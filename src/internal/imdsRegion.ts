@@ -31,7 +31,7 @@ export const resolveWith = (
     Effect.catchAll((skipped) =>
       Effect.as(
         Effect.logDebug(`no region from the instance metadata service: ${
-          skipped._tag === "CredentialsUnavailable" ? skipped.reason : skipped.message
+          skipped._tag === "CredentialsUnavailable" ? skipped.detail : skipped.message
         }`),
         Option.none<ImdsRegion>()
       )

@@ -184,7 +184,8 @@ export const resolveSettings = (
 ): Effect.Effect<Settings, CredentialsUnavailable | CredentialsError, AwsSession> =>
   Effect.gen(function*() {
     if (Env.isTrue(yield* Env.optional("AWS_EC2_METADATA_DISABLED"))) {
-      return yield* new CredentialsUnavailable({ source, reason: "AWS_EC2_METADATA_DISABLED is true" })
+      return yield* new CredentialsUnavailable({ source, reason: "Disabled",
+ detail: "AWS_EC2_METADATA_DISABLED is true" })
     }
 
     // The mode is checked even when an endpoint overrides it, as botocore does: a typo is a typo.

@@ -402,7 +402,8 @@ export const resolve = (options: ResolveOptions): Either.Either<Plan, PlanError>
             )
             : new CredentialsUnavailable({
               source,
-              reason: `profile \`${name}\` did not contain credential information`
+              reason: "NotConfigured",
+ detail: `profile \`${name}\` did not contain credential information`
             })
         )
       }

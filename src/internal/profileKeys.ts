@@ -35,7 +35,8 @@ export const keysFromProfile = (options: {
       return Effect.fail(
         new CredentialsUnavailable({
           source,
-          reason: Option.isSome(secret)
+          reason: "NotConfigured",
+ detail: Option.isSome(secret)
             ? `profile ${profileName} in ${path} has aws_secret_access_key but no aws_access_key_id; skipped`
             : [...section.properties.values()].some(inFile)
             ? `profile ${profileName} has no aws_access_key_id in the ${options.fileLabel} ${path}`
@@ -82,13 +83,15 @@ export const resolveFromFile = (options: {
     if (file.path === undefined || !file.exists) {
       return yield* new CredentialsUnavailable({
         source,
-        reason: `no ${fileLabel}${file.path === undefined ? "" : ` at ${file.path}`}`
+        reason: "NotConfigured",
+ detail: `no ${fileLabel}${file.path === undefined ? "" : ` at ${file.path}`}`
       })
     }
     if (Option.isNone(session.profile)) {
       return yield* new CredentialsUnavailable({
         source,
-        reason: `profile ${session.profileName} is not defined in ${file.path}`
+        reason: "NotConfigured",
+ detail: `profile ${session.profileName} is not defined in ${file.path}`
       })
     }
     return yield* keysFromProfile({

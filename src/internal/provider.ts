@@ -71,7 +71,7 @@ export const sourceLayer = <R>(
             new CredentialsError({
               source,
               reason: "InvalidConfiguration",
-              detail: `the source is no longer configured: ${unavailable.reason}`
+              detail: `the source is no longer configured: ${unavailable.detail}`
             })
           )),
         Effect.provide(context),

@@ -324,13 +324,15 @@ export const plan: Effect.Effect<ProfileChain.Plan, CredentialsUnavailable | Cre
   .gen(function*() {
     const session = yield* AwsSession
     if (Option.isNone(session.profile)) {
-      return yield* new CredentialsUnavailable({ source, reason: `profile ${session.profileName} is not defined` })
+      return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
+ detail: `profile ${session.profileName} is not defined` })
     }
     const section = session.profile.value
     if (!ProfileChain.isRoleProfile(section)) {
       return yield* new CredentialsUnavailable({
         source,
-        reason: Option.isSome(ProfileFile.value(section, "web_identity_token_file"))
+        reason: "NotConfigured",
+ detail: Option.isSome(ProfileFile.value(section, "web_identity_token_file"))
           ? `profile ${session.profileName} has web_identity_token_file (assume-role-with-web-identity handles it)`
           : `profile ${session.profileName} has no role_arn`
       })

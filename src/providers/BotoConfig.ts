@@ -100,7 +100,8 @@ export const resolve = (
     }
     return yield* new CredentialsUnavailable({
       source,
-      reason: `${Option.isSome(fromEnv) ? "BOTO_CONFIG names" : "looked at"} ${looked.join(", ")}`
+      reason: "NotConfigured",
+ detail: `${Option.isSome(fromEnv) ? "BOTO_CONFIG names" : "looked at"} ${looked.join(", ")}`
     })
   })
 

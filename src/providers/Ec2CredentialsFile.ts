@@ -52,7 +52,8 @@ export const resolve: Effect.Effect<
 > = Effect.gen(function*() {
   const variable = yield* Env.optional("AWS_CREDENTIAL_FILE")
   if (Option.isNone(variable)) {
-    return yield* new CredentialsUnavailable({ source, reason: "AWS_CREDENTIAL_FILE is not set" })
+    return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
+ detail: "AWS_CREDENTIAL_FILE is not set" })
   }
   const path = expandHome(variable.value, yield* Env.homeDirectory)
   const text = yield* readOptionalFile(path, { source, what: "file named by AWS_CREDENTIAL_FILE", kind: "config" })
@@ -67,7 +68,8 @@ export const resolve: Effect.Effect<
   const values = parseKeyValues(text.value)
   const accessKey = values.get("AWSAccessKeyId")
   if (accessKey === undefined || accessKey.value === "") {
-    return yield* new CredentialsUnavailable({ source, reason: `${path} has no AWSAccessKeyId` })
+    return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
+ detail: `${path} has no AWSAccessKeyId` })
   }
   const secret = values.get("AWSSecretKey")
   if (secret === undefined || secret.value === "") {

@@ -32,7 +32,8 @@ export const resolve: Effect.Effect<Credentials.Credentials, CredentialsUnavaila
   function*() {
     const accessKeyId = yield* Env.optional("AWS_ACCESS_KEY_ID")
     if (Option.isNone(accessKeyId)) {
-      return yield* new CredentialsUnavailable({ source, reason: "AWS_ACCESS_KEY_ID is not set" })
+      return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
+ detail: "AWS_ACCESS_KEY_ID is not set" })
     }
     const secret = yield* Env.optional("AWS_SECRET_ACCESS_KEY")
     if (Option.isNone(secret)) {

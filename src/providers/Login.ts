@@ -95,11 +95,13 @@ export const resolveForProfile = (
     const { profileName, session } = options
     const profile = session.profiles.profiles.get(profileName)
     if (profile === undefined) {
-      return yield* new CredentialsUnavailable({ source, reason: `profile ${profileName} is not defined` })
+      return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
+ detail: `profile ${profileName} is not defined` })
     }
     const loginSession = ProfileFile.property(profile, "login_session")
     if (Option.isNone(loginSession)) {
-      return yield* new CredentialsUnavailable({ source, reason: `profile ${profileName} has no login_session` })
+      return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
+ detail: `profile ${profileName} has no login_session` })
     }
     if (loginSession.value.value === "") {
       return yield* new CredentialsError({

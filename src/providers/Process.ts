@@ -86,7 +86,8 @@ export const resolve = (
     if (Option.isNone(property) || property.value.value.trim() === "") {
       return yield* new CredentialsUnavailable({
         source,
-        reason: Option.isNone(session.profile)
+        reason: "NotConfigured",
+ detail: Option.isNone(session.profile)
           ? `profile ${session.profileName} is not defined`
           : `profile ${session.profileName} has no credential_process`
       })

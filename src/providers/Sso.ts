@@ -200,12 +200,14 @@ const credentialSettings = (
   Effect.gen(function*() {
     const profile = session.profiles.profiles.get(profileName)
     if (profile === undefined) {
-      return yield* new CredentialsUnavailable({ source, reason: `profile ${profileName} is not defined` })
+      return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
+ detail: `profile ${profileName} is not defined` })
     }
     if (!profile.properties.has("sso_account_id") && !profile.properties.has("sso_role_name")) {
       return yield* new CredentialsUnavailable({
         source,
-        reason: `profile ${profileName} has no sso_account_id or sso_role_name`
+        reason: "NotConfigured",
+ detail: `profile ${profileName} has no sso_account_id or sso_role_name`
       })
     }
     const { keys, sessionName } = yield* mergeSession(session, profileName, profile)
@@ -290,7 +292,8 @@ export const resolveToken = (
     if (profile === undefined || !profile.properties.has("sso_session")) {
       return yield* new CredentialsUnavailable({
         source,
-        reason: profile === undefined
+        reason: "NotConfigured",
+ detail: profile === undefined
           ? `profile ${profileName} is not defined`
           : `profile ${profileName} has no sso_session`
       })

@@ -202,7 +202,8 @@ export const resolveWith = (
     if (Option.isNone(configured)) {
       return yield* new CredentialsUnavailable({
         source,
-        reason: profileNamedExplicitly(session)
+        reason: "NotConfigured",
+ detail: profileNamedExplicitly(session)
           ? `profile ${session.profileName} has no web_identity_token_file (AWS_WEB_IDENTITY_TOKEN_FILE is ignored: ` +
             "the profile was named explicitly)"
           : `AWS_WEB_IDENTITY_TOKEN_FILE is not set and profile ${session.profileName} has no web_identity_token_file`
