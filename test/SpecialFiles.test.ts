@@ -1,7 +1,7 @@
 /**
  * Special files in place of every file the chain reads (issue 10, defects 2, 3 and 8): a FIFO,
  * `/dev/zero`, a directory, a symbolic link to nothing, a loop of symbolic links, a file over
- * its cap, invalid UTF-8. Each is a typed error naming the path and what is wrong, found
+ * its cap, a pseudo-file that says it is empty and never ends (`/proc/self/pagemap`), invalid UTF-8. Each is a typed error naming the path and what is wrong, found
  * without reading (no hang, no memory growth), and the process ends by itself afterwards.
  *
  * The runs happen in a child process (`support/programs/resolve-each.ts`), one per file variable,
@@ -48,7 +48,7 @@ const resolveEach = (envs: ReadonlyArray<Record<string, string>>, limitMs = 60_0
     }
   )
 
-type Kind = "fifo" | "device" | "directory" | "dangling" | "loop" | "oversized" | "invalid-utf8"
+type Kind = "fifo" | "device" | "directory" | "dangling" | "loop" | "oversized" | "endless" | "invalid-utf8"
 
 /** Puts a special file of `kind` at `file`; what the error must say. */
 const plant = (home: TempHome, file: string, kind: Kind, cap: number): RegExp => {
@@ -79,6 +79,10 @@ const plant = (home: TempHome, file: string, kind: Kind, cap: number): RegExp =>
       fs.closeSync(fd)
       return /over the .* MiB/
     }
+    case "endless":
+      // A regular file that says it is empty and reads on for terabytes (the process's page map).
+      fs.symlinkSync("/proc/self/pagemap", file)
+      return /does not say its size|cannot read/
     case "invalid-utf8":
       fs.writeFileSync(file, Buffer.from([0x5b, 0x64, 0x65, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x5d, 0x0a, 0x61, 0x3d, 0xff, 0xfe, 0x0a]))
       return /not valid UTF-8 \(line 2\)/
@@ -94,7 +98,7 @@ interface Variable {
   readonly kinds: ReadonlyArray<Kind>
 }
 
-const all: ReadonlyArray<Kind> = ["fifo", "device", "directory", "dangling", "loop", "oversized", "invalid-utf8"]
+const all: ReadonlyArray<Kind> = ["fifo", "device", "directory", "dangling", "loop", "oversized", "endless", "invalid-utf8"]
 
 const variables: ReadonlyArray<Variable> = [
   { name: "~/.aws/credentials", env: (home) => home.env(), cap: maxFileBytes.config, kinds: all },

@@ -10,6 +10,7 @@
  * Text that is not UTF-8 is `MalformedFile` with the line of the first bad byte (botocore raises
  * `ConfigParseError`), never silently replaced.
  */
+import type * as PlatformError from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -69,6 +70,27 @@ const firstInvalidLine = (bytes: Uint8Array): Option.Option<number> => {
   }
 }
 
+const chunkBytes = 64 * 1024
+
+/** At most `limit` bytes from the start of a file, in chunks. */
+const readAtMost = (
+  fs: FileSystem.FileSystem,
+  path: string,
+  limit: number
+): Effect.Effect<Uint8Array, PlatformError.PlatformError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const file = yield* fs.open(path, { flag: "r" })
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    while (total < limit) {
+      const chunk = yield* file.readAlloc(BigInt(Math.min(chunkBytes, limit - total)) as FileSystem.Size)
+      if (Option.isNone(chunk) || chunk.value.length === 0) break
+      chunks.push(chunk.value)
+      total += chunk.value.length
+    }
+    return Buffer.concat(chunks)
+  }))
+
 /**
  * Reads a text file through the one policy above. `what` names it in messages ("web identity
  * token file"); `kind` sets the cap.
@@ -113,7 +135,10 @@ export const readOptionalFile = (
         unreadable(`the ${what} is ${mib(size)}, over the ${mib(cap)} a ${options.kind} file may be; it is not read`)
       )
     }
-    const bytes = yield* fs.readFile(path).pipe(
+    // A regular file that says it is empty may be a kernel pseudo-file (`/proc/self/pagemap`)
+    // whose content has no end: read it in chunks, never past the cap. Any other size was
+    // checked above, and a whole read stops there.
+    const bytes = yield* (size === 0 ? readAtMost(fs, path, cap + 1) : fs.readFile(path)).pipe(
       Effect.mapError((error) =>
         error._tag === "SystemError" && error.reason === "NotFound"
           ? unreadable(`the ${what} disappeared while it was read`, error)
@@ -122,7 +147,11 @@ export const readOptionalFile = (
     )
     // A file that grew between the check and the read.
     if (bytes.length > cap) {
-      return yield* Effect.fail(unreadable(`the ${what} grew past ${mib(cap)} while it was read; it is not used`))
+      return yield* Effect.fail(unreadable(
+        size === 0
+          ? `the ${what} does not say its size and holds more than ${mib(cap)}, the most a ${options.kind} file may be; it is not used`
+          : `the ${what} grew past ${mib(cap)} while it was read; it is not used`
+      ))
     }
     const invalid = firstInvalidLine(bytes)
     if (Option.isSome(invalid)) {
