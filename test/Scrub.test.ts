@@ -83,6 +83,55 @@ describe("scrub (text from outside)", () => {
   })
 })
 
+describe("scrub: the forms a hostile probe found (issue 10 audit)", () => {
+  const value = "hunter2hunter2pass"
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ["YAML", `SecretAccessKey: ${value}`],
+    ["Python repr", `{'AccessKeyId': 'AKIAX', 'SecretAccessKey': '${value}', 'SessionToken': '${value}'}`],
+    ["JSON name, single-quoted value", `"SecretAccessKey": '${value}'`],
+    ["TOML", `secret_access_key = "${value}"`],
+    ["words", `secret access key: ${value}`],
+    ["arrow", `SecretAccessKey => ${value}`],
+    ["XML", `<SecretAccessKey>${value}</SecretAccessKey><SessionToken>${value}</SessionToken>`],
+    ["command line flag", `--secret-access-key ${value}`],
+    ["prose", `password is ${value}`],
+    ["escaped quote in the value", `SecretAccessKey="ab\\"c${value}"`],
+    ["quote inside an unquoted value", `token=ab"${value}`],
+    ["a long name", `{"${"x".repeat(101)}SecretAccessKey":"${value}"}`],
+    ["userinfo with an @ in the password", `see https://user:p@ss${value}@host/x`],
+    ["a fragment", `https://host/x#access_token=${value}`]
+  ]
+  for (const [name, text] of cases) {
+    it(name, () => assert.notInclude(scrub(text), value, scrub(text)))
+  }
+
+  it("a known secret URL-encoded, split across lines, or only its first characters", () => {
+    for (
+      const text of [
+        `POST body: key ${encodeURIComponent(secretKey)} failed`,
+        `${secretKey.slice(0, 20)}\n${secretKey.slice(20)}\n`,
+        `{"Message":"token ${secretKey.slice(0, 16)}... rejected"}`
+      ]
+    ) {
+      const out = scrub(text, { known: [secretKey] })
+      assert.notInclude(out, secretKey.slice(0, 12), out)
+      assert.notInclude(out, secretKey.slice(-12), out)
+    }
+  })
+
+  it("keeps prose about secrets readable", () => {
+    for (const text of ["the token is expired; run aws sso login --profile dev", "your password is wrong."]) {
+      assert.strictEqual(scrub(text), text)
+    }
+  })
+
+  it("scrubbing twice changes nothing more", () => {
+    for (const text of ["see https://host/x?X-Amz-Signature=abc&a=1, AWS_ENDPOINT_URL_STS", "a https://u:p w@h:1/ b"]) {
+      assert.strictEqual(scrubMessage(scrubMessage(text)), scrubMessage(text))
+    }
+  })
+})
+
 describe("displayUrl", () => {
   it("drops userinfo, query and fragment, also from what is not a valid URL", () => {
     assert.strictEqual(displayUrl("https://user:hunter2@example.com:8443/path?token=abc#x"), "https://example.com:8443/path")

@@ -50,28 +50,42 @@ export const secret = (value: string): Redacted.Redacted<string> => {
 // Field names whose values are secret: AWS's (`SecretAccessKey`, `SessionToken`,
 // `aws_secret_access_key`, `aws_session_token`, `AWS_CONTAINER_AUTHORIZATION_TOKEN`), the SSO /
 // OIDC / sign-in caches' (`accessToken`, `refreshToken`, `clientSecret`, `dpopKey`), HTTP's
-// (`Authorization`, `Cookie`, `x-aws-ec2-metadata-token`), and the generic ones. The secret word
-// ends the name: `web_identity_token_file` holds a path, `TokenExpired` is a reason, and both stay.
-const secretWord =
-  "(?:secret|token|passw(?:or)?d|pwd|authorization|signature|cookie|api[_-]?key|private[_-]?key|dpop[_-]?key|secret[_-]?access[_-]?key)"
+// (`Authorization`, `Cookie`, `x-aws-ec2-metadata-token`), and the generic ones, also written as
+// words (`secret access key`). The secret word ends the name: `web_identity_token_file` holds a
+// path, `TokenExpired` is a reason, and both stay.
+const secretWord = "(?:secret(?:[ _-]?access[ _-]?key)?|token|passw(?:or)?d|pwd|authorization|signature|cookie|" +
+  "api[ _-]?key|private[ _-]?key|dpop[ _-]?key|credentials?[ _-]?key)"
 const secretName = new RegExp(`${secretWord}$`, "i")
 
-// A JSON member: "name": "value" (the value with its escapes).
-const jsonMember = /("([^"\\]{0,100})"\s*:\s*)"(?:[^"\\]|\\.)*"/g
-// name = value, name: value, name=value& (ini, env, headers, query strings). The name must end in
-// a secret word and not be the end of a URL path (`.../api/token: HTTP 403` is a message).
-const valueChars = `"[^"]*"|'[^']*'|[^\\s"',;&}\\])]+`
-const keyValue = new RegExp(`(?<![/\\w.-])([\\w.-]{0,80}${secretWord})(\\s*[=:]\\s*)(${valueChars})`, "gi")
+// A JSON member: "name": "value" (the value with its escapes), or 'name': 'value' (Python's repr).
+const jsonMember = /(["'])([^"'\\]{0,200})\1(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')/g
+// name = value, name: value, name => value, name=value& (ini, env, headers, query strings, YAML),
+// the name bare or quoted. The name must end in a secret word and not be the end of a URL path
+// (`.../api/token: HTTP 403` is a message).
+const valueChars = `"(?:[^"\\\\]|\\\\.)*"|'(?:[^'\\\\]|\\\\.)*'|[^\\s,;&}\\])]+`
+const keyValue = new RegExp(
+  `(?<![/\\w.-])(["']?[\\w.-]{0,200}${secretWord}["']?)(\\s*(?:=>|[=:])\\s*)(${valueChars})`,
+  "gi"
+)
+// In text we did not write, also: `--secret-access-key VALUE` and `password is VALUE`, when the
+// value does not read as a word (`the token is expired` stays).
+const looseValue = new RegExp(`(--[\\w-]*${secretWord}(?:\\s+|=)|\\b${secretWord}\\s+is\\s+)(${valueChars})`, "gi")
+const wordLike = (value: string): boolean =>
+  value.length < 8 || /^[a-z]+[.!]?$/.test(value) || /^[A-Z][a-z]+[.!]?$/.test(value)
+// XML elements: <SecretAccessKey>value</SecretAccessKey> (STS and IMDS speak XML).
+const xmlElement = new RegExp(`<((?:[\\w-]+:)?[\\w.-]{0,80}${secretWord})(\\s[^>]*)?>[^<]*</\\1>`, "gi")
 // Error codes that end in a secret word (`InvalidIdentityToken: bad`, `ExpiredToken: ...`) are
 // followed by the service's message, not by a secret.
-const errorCode = /^(?:Invalid|Expired|Missing|Bad|Malformed|Unrecognized|Unknown|Unauthorized)[A-Z]/
+const errorCode = /^["']?(?:Invalid|Expired|Missing|Bad|Malformed|Unrecognized|Unknown|Unauthorized)[A-Z]/
 
 // Authorization schemes, with or without a field name before them.
 const authSchemes = new Set(["Bearer", "Basic", "Digest", "AWS4-HMAC-SHA256", "DPoP"])
 const bearer = /\b(Bearer|Basic|Digest|AWS4-HMAC-SHA256|DPoP)\s+[^\s"',;]+/g
-// URLs: their userinfo and their query.
-const urlUserinfo = /\b([a-z][a-z0-9+.-]{0,20}:\/\/)[^\s/?#@"']*@/gi
-const urlQuery = /\b([a-z][a-z0-9+.-]{0,20}:\/\/[^\s?#"']*)\?[^\s#"']*/gi
+// URLs: their userinfo (up to the authority's last `@`, spaces included: a password may hold
+// one) and their query and fragment; what was removed once is not matched again.
+const urlUserinfo = /\b([a-z][a-z0-9+.-]{0,20}:\/\/)[^\n/?#"']*@/gi
+const removedQuery = "?<query removed>"
+const urlQuery = /\b([a-z][a-z0-9+.-]{0,20}:\/\/[^\s?#"']*)(?:\?(?!<query removed>)[^\s"']*|#[^\s"']*)/gi
 
 // Shapes of secrets in text we did not write: AWS secret keys (40 base64 characters), session and
 // metadata tokens (long base64), SSO and OIDC tokens (JWTs, base64url), keys in hex.
@@ -81,10 +95,10 @@ const hexRun = /\b[0-9a-fA-F]{32,}\b/g
 const looksRandom = (run: string): boolean => /[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run)
 
 /** Makes control characters, and the bidirectional overrides, visible instead of acting. */
-const escapeControls = (text: string): string =>
+export const escapeControls = (text: string): string =>
   text.replace(
     // eslint-disable-next-line no-control-regex
-    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g,
     (c) => {
       switch (c) {
         case "\n":
@@ -101,22 +115,57 @@ const escapeControls = (text: string): string =>
     }
   )
 
-const removeKnown = (text: string): string => {
+/** The shortest run of a secret that is cut out wherever it shows (a prefix, a line's half). */
+const fragment = 12
+
+/**
+ * Cuts every secret in `secrets` out of `text`: whole, URL-encoded, or any run of at least
+ * `fragment` characters of one (an echo of a token's first characters, a key split across two
+ * lines). Secrets shorter than that are cut whole only.
+ */
+const removeSecrets = (text: string, secrets: ReadonlyArray<string>): string => {
   let out = text
-  for (const secret of known) {
-    if (out.includes(secret)) out = out.split(secret).join(redacted)
+  const grams = new Set<string>()
+  for (const secret of secrets) {
+    for (const form of new Set([secret, encodeURIComponent(secret)])) {
+      if (out.includes(form)) out = out.split(form).join(redacted)
+      if (form.length >= fragment) {
+        for (let i = 0; i + fragment <= form.length; i++) grams.add(form.slice(i, i + fragment))
+      }
+    }
   }
-  return out
+  if (grams.size === 0 || out.length < fragment) return out
+  const covered = new Uint8Array(out.length)
+  let any = false
+  for (let i = 0; i + fragment <= out.length; i++) {
+    if (grams.has(out.slice(i, i + fragment))) {
+      covered.fill(1, i, i + fragment)
+      any = true
+    }
+  }
+  if (!any) return out
+  let result = ""
+  for (let i = 0; i < out.length; i++) {
+    if (covered[i] === 0) result += out[i]
+    else if (i === 0 || covered[i - 1] === 0) result += redacted
+  }
+  return result
 }
+
+const removeKnown = (text: string): string => (known.length === 0 ? text : removeSecrets(text, known))
 
 const removeFields = (text: string): string =>
   text
     .replace(bearer, (_, scheme: string) => `${scheme} ${redacted}`)
-    .replace(jsonMember, (all, head: string, name: string) => secretName.test(name) ? `${head}"${redacted}"` : all)
+    .replace(xmlElement, (_, name: string, attributes: string | undefined) => `<${name}${attributes ?? ""}>${redacted}</${name}>`)
+    .replace(jsonMember, (all, quote: string, name: string, separator: string) =>
+      secretName.test(name) && !errorCode.test(name) ? `${quote}${name}${quote}${separator}"${redacted}"` : all)
     .replace(keyValue, (all, name: string, separator: string, value: string) =>
-      value === redacted || authSchemes.has(value) || errorCode.test(name) ? all : `${name}${separator}${redacted}`)
+      value === redacted || value.startsWith(`"${redacted}"`) || authSchemes.has(value) || errorCode.test(name)
+        ? all
+        : `${name}${separator}${redacted}`)
     .replace(urlUserinfo, "$1")
-    .replace(urlQuery, "$1?<query removed>")
+    .replace(urlQuery, `$1${removedQuery}`)
 
 /** Cuts `text` to `max` characters, saying how many were left out. */
 export const bound = (text: string, max: number): string =>
@@ -148,11 +197,11 @@ export const scrubMessage = (text: string): string =>
  * stdout) to the remembered ones.
  */
 export const scrub = (text: string, options?: { readonly max?: number; readonly known?: Iterable<string> }): string => {
-  let out = text
-  for (const secret of options?.known ?? []) {
-    if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join(redacted)
-  }
-  out = removeFields(removeKnown(out))
+  const thisCall = [...(options?.known ?? [])].filter((secret) => secret.length >= 8)
+  let out = removeFields(removeKnown(thisCall.length === 0 ? text : removeSecrets(text, thisCall)))
+    .replace(looseValue, (all, head: string, value: string) =>
+      value === redacted || wordLike(value) ? all : `${head}${redacted}`)
+  out = out
     .replace(jwt, redacted)
     .replace(base64Run, (run) => (looksRandom(run) ? redacted : run))
     .replace(hexRun, redacted)
@@ -166,17 +215,19 @@ export const scrub = (text: string, options?: { readonly max?: number; readonly 
 export const displayUrl = (raw: string): string => {
   try {
     const url = new URL(raw)
-    if (url.username === "" && url.password === "" && url.search === "" && url.hash === "") {
+    if (url.username === "" && url.password === "" && url.search === "" && url.hash === "" && !url.pathname.includes(";")) {
       return scrub(raw, { max: 200 })
     }
     url.username = ""
     url.password = ""
     url.search = ""
     url.hash = ""
+    // `;name=value` path parameters carry session ids as a query does.
+    url.pathname = url.pathname.replace(/;[^/]*/g, "")
     return scrub(url.toString(), { max: 200 })
   } catch {
     // Not a URL: drop everything from a userinfo's end and from a query on, by hand.
-    const withoutUserinfo = raw.replace(/^([^:/?#\s]*:\/\/)[^/?#]*@/, "$1")
-    return scrub(withoutUserinfo.replace(/[?#].*$/s, ""), { max: 200 })
+    const withoutUserinfo = raw.trim().replace(/^([^:/?#\s]*:\/\/)[^/?#]*@/, "$1")
+    return scrub(withoutUserinfo.replace(/[?#;].*$/s, ""), { max: 200 })
   }
 }
