@@ -134,7 +134,7 @@ const Proto = {
     }
   },
   toString(this: Credentials) {
-    return `Credentials(${this.source}, ${this.accessKeyId}, ${this.provenance})`
+    return `Credentials(${this.source}, ${Secret.bound(Secret.escapeControls(this.accessKeyId), 128)}, ${this.provenance})`
   },
   [NodeInspectSymbol](this: Credentials) {
     return this.toJSON()
@@ -183,7 +183,9 @@ export const make = (input: CredentialsInput): Credentials => {
     ? Option.none()
     : Option.some(input.accountId)
   self.source = input.source
-  self.provenance = input.provenance ?? input.source
+  // Composed from outside values (role names, URLs, paths): scrubbed and bounded once, here, for
+  // every place that shows it (explain, logs, attempts).
+  self.provenance = Secret.bound(Secret.scrubMessage(input.provenance ?? input.source), 1024)
   return self
 }
 

@@ -9,7 +9,8 @@ import * as Exit from "effect/Exit"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { CredentialsError } from "../src/CredentialsError.js"
-import { explain } from "../src/internal/explain.js"
+import * as DateTime from "effect/DateTime"
+import { explain, formatHuman } from "../src/internal/explain.js"
 import * as SdkCall from "../src/internal/sdkCall.js"
 import { parseTimestamp } from "../src/internal/time.js"
 import * as Container from "../src/providers/Container.js"
@@ -19,6 +20,7 @@ import * as Process from "../src/providers/Process.js"
 import * as WebIdentity from "../src/providers/WebIdentity.js"
 import { defaultChain, getFailure, getSuccess, platformLayer, resolveWith, tempHome, withCapturedLogs, withEnv } from "./support/fixtures.js"
 import { metadataServer } from "./support/metadataServer.js"
+import { recordingTracer, renderSpans } from "./support/spans.js"
 
 const imdsEnv = (url: string, extra: Record<string, string> = {}) => ({
   AWS_EC2_METADATA_DISABLED: "false",
@@ -116,6 +118,47 @@ describe("6. outside text is scrubbed: server bodies, environment values", () =>
     }))
 })
 
+describe("6b. what explain, logs and spans show of outside values (issue 10 audit)", () => {
+  it.effect("terminal escapes in an access key id, an account id and a secret never reach the terminal", () =>
+    Effect.gen(function*() {
+      const explanation = yield* explain({}).pipe(
+        Effect.provide(platformLayer),
+        withEnv({
+          AWS_EC2_METADATA_DISABLED: "true",
+          HOME: "/nonexistent-home",
+          AWS_ACCESS_KEY_ID: "AKIA\u001b]0;title\u0007XX",
+          AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCY\u001b[2J",
+          AWS_ACCOUNT_ID: "1\u001b[5m"
+        })
+      )
+      const human = formatHuman(explanation, yield* DateTime.now)
+      assert.notMatch(human, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/)
+      assert.include(human, "AKIA\\e]0;title\\x07XX")
+    }))
+
+  it.scoped("a container URL's query is in no attempt, provenance, log line or span", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const server = yield* metadataServer()
+      const signature = "Q5ecretSignature0123456789abcdef"
+      const { spans, tracer } = recordingTracer()
+      const [exit, lines] = yield* withCapturedLogs(
+        resolveWith(Container.layer, {
+          env: home.env({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${server.url}/credentials?X-Amz-Signature=${signature}` })
+        }).pipe(Effect.flatten, Effect.withTracer(tracer))
+      )
+      const resolved = getSuccess(exit)
+      const texts = [
+        resolved.credentials.provenance,
+        JSON.stringify(resolved.attempts),
+        ...lines.map((line) => line.rendered),
+        renderSpans(spans)
+      ].join("\n")
+      assert.include(texts, "/credentials")
+      assert.notInclude(texts, signature)
+    }))
+})
+
 describe("7. bad input is a typed error, not a defect", () => {
   it.scopedLive("a credential_process printing 100,000 nested arrays: InvalidProcessOutput (nesting too deep)", () =>
     Effect.gen(function*() {
@@ -141,6 +184,23 @@ describe("7. bad input is a typed error, not a defect", () => {
         ))
         assert.strictEqual(error.reason, "InvalidConfiguration")
         assert.include(error.message, "a character an HTTP header cannot carry")
+      }))
+  }
+
+  for (
+    const [name, command, says] of [
+      ["a NUL in an argument", "/bin/echo a\u0000b", "NUL character"],
+      ["an argument over 128 KiB", `/bin/echo ${"y".repeat(140_000)}`, "over 128 KiB"]
+    ] as const
+  ) {
+    it.scopedLive(`a credential_process with ${name}: InvalidConfiguration, not a defect`, () =>
+      Effect.gen(function*() {
+        const home = yield* tempHome
+        home.writeConfig(`[default]\ncredential_process = ${command}\n`)
+        const error = asError(getFailure(yield* resolveWith(Process.layer, { env: home.env() })))
+        assert.strictEqual(error.reason, "InvalidConfiguration")
+        assert.include(error.message, says)
+        assert.notInclude(error.message, "yyyyyyyy")
       }))
   }
 })

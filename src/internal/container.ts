@@ -309,7 +309,7 @@ const fetchFrom = (options: FetchOptions): Effect.Effect<Credentials.Credentials
       expiration,
       accountId: decoded.right.accountId,
       source,
-      provenance: `container endpoint ${options.endpoint.url} (${options.endpoint.from})`
+      provenance: `container endpoint ${displayUrl(options.endpoint.url)} (${options.endpoint.from})`
     })
   })
 

@@ -18,7 +18,7 @@ import * as CredentialChain from "../CredentialChain.js"
 import * as Credentials from "../Credentials.js"
 import type { Attempt } from "../CredentialsError.js"
 import * as Env from "./env.js"
-import { bound, scrubMessage } from "./scrub.js"
+import { bound, escapeControls, scrubValue } from "./scrub.js"
 
 export interface Report {
   readonly ok: boolean
@@ -61,7 +61,7 @@ export interface Explanation {
  * A value that came from outside (a profile name, a region, a provenance naming paths) as the
  * report shows it: scrubbed like every message, and bounded (a 20 MB region is not printed back).
  */
-const shown = (text: string, max = 256): string => bound(scrubMessage(text), max)
+const shown = (text: string, max = 256): string => scrubValue(text, max)
 
 /** ISO 8601 without milliseconds when there are none: `2026-11-29T10:00:00Z`. */
 export const formatTimestamp = (dateTime: DateTime.Utc): string =>
@@ -69,11 +69,12 @@ export const formatTimestamp = (dateTime: DateTime.Utc): string =>
 
 const describeCredentials = (credentials: Credentials.Credentials): NonNullable<Report["credentials"]> => ({
   source: credentials.source,
-  accessKeyId: credentials.accessKeyId,
-  secretAccessKey: Credentials.mask(Redacted.value(credentials.secretAccessKey)),
+  // Not a secret (nor scrubbed as one); from outside all the same, so escaped and bounded.
+  accessKeyId: bound(escapeControls(credentials.accessKeyId), 128),
+  secretAccessKey: escapeControls(Credentials.mask(Redacted.value(credentials.secretAccessKey))),
   sessionToken: Option.isSome(credentials.sessionToken),
   expiration: Option.match(credentials.expiration, { onNone: () => null, onSome: formatTimestamp }),
-  accountId: Option.getOrNull(credentials.accountId),
+  accountId: Option.getOrNull(Option.map(credentials.accountId, (account) => shown(account, 64))),
   provenance: shown(credentials.provenance, 1024)
 })
 
@@ -243,5 +244,7 @@ export const formatHuman = (explanation: Explanation, now: DateTime.Utc): string
         details.regionLocation === null ? "" : `, ${details.regionLocation}`
       })`
   )
-  return lines.join("\n")
+  // Every line may hold text from outside (paths, names, a server's message): whatever escaped
+  // the scrubber's passes, no control sequence reaches the terminal.
+  return lines.flatMap((line) => line.split("\n")).map(escapeControls).join("\n")
 }

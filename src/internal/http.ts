@@ -19,7 +19,7 @@ import * as Either from "effect/Either"
 import * as http from "node:http"
 import * as https from "node:https"
 import * as CallPolicy from "./callPolicy.js"
-import { scrub } from "./scrub.js"
+import { displayUrl, scrub } from "./scrub.js"
 
 /** Header names never shown in spans or printed requests: the tokens the metadata sources send. */
 export const redactedHeaderNames: ReadonlyArray<string> = ["x-aws-ec2-metadata-token", "authorization"]
@@ -270,7 +270,7 @@ export const send = (
     ),
     // Method, URL and status only: never the headers (tokens) or the body.
     Effect.withSpan(`http.client ${request.method}`, {
-      attributes: { "http.request.method": request.method, "url.full": request.url }
+      attributes: { "http.request.method": request.method, "url.full": displayUrl(request.url) }
     })
   )
   const silent = Math.max(1, Math.floor(policy.attempts))

@@ -57,6 +57,14 @@ class OutputTooLarge {
   constructor(readonly stream: "stdout" | "stderr") {}
 }
 
+class Unstartable {
+  readonly _tag = "Unstartable"
+  constructor(readonly name: string) {}
+}
+
+/** Linux's limit on one argument (`MAX_ARG_STRLEN`). */
+const maxArgumentBytes = 128 * 1024
+
 /**
  * A stream's bytes as they arrive, failing once they pass `max` bytes instead of buffering them
  * all. What has arrived stays readable (`text`) when the process is killed midway, so that a
@@ -99,6 +107,31 @@ const stdoutValues = (text: string): Array<string> => {
   return [...values]
 }
 
+/**
+ * The words of `credential_process` (split as a POSIX shell does, like botocore's `shlex`), or
+ * why it cannot be run: unbalanced quotes, nothing, or what the operating system refuses to start
+ * (Node throws on a NUL; Linux refuses a single argument over 128 KiB with E2BIG).
+ */
+const argumentsOf = (command: string): Either.Either<readonly [string, ...Array<string>], string> => {
+  let argv: Array<string>
+  try {
+    argv = split(command)
+  } catch {
+    return Either.left("credential_process cannot be split into arguments (unbalanced quotes?)")
+  }
+  const [program, ...args] = argv
+  if (program === undefined) return Either.left("credential_process is empty")
+  const nul = argv.findIndex((word) => word.includes("\u0000"))
+  if (nul !== -1) return Either.left(`credential_process holds a NUL character (in word ${nul + 1})`)
+  const tooLong = argv.findIndex((word) => Buffer.byteLength(word) >= maxArgumentBytes)
+  if (tooLong !== -1) {
+    return Either.left(
+      `credential_process word ${tooLong + 1} is over ${maxArgumentBytes / 1024} KiB, more than a program can be given`
+    )
+  }
+  return Either.right([program, ...args])
+}
+
 /** Runs the process and turns its output into credentials. */
 export const run = (
   options: RunOptions
@@ -117,19 +150,12 @@ export const run = (
         cause
       })
 
-    let argv: Array<string>
-    try {
-      argv = split(options.command)
-    } catch {
-      return yield* fail("InvalidConfiguration", "credential_process cannot be split into arguments (unbalanced quotes?)")
-    }
-    const program = argv[0]
-    if (program === undefined) {
-      return yield* fail("InvalidConfiguration", "credential_process is empty")
-    }
+    const parsed = argumentsOf(options.command)
+    if (Either.isLeft(parsed)) return yield* fail("InvalidConfiguration", parsed.left)
+    const [program, ...args] = parsed.right
     // Only the program is named in messages: arguments may carry things the user would not
     // want in a log.
-    const label = `credential_process "${program}"`
+    const label = `credential_process "${scrub(program, { max: 200 })}"`
 
     const stdout = collector(maxOutputBytes, "stdout")
     const stderr = collector(maxOutputBytes, "stderr")
@@ -145,9 +171,11 @@ export const run = (
     }
     const outcome = yield* Effect.scoped(
       Effect.gen(function*() {
-        const process = yield* Command.make(program, ...argv.slice(1)).pipe(
+        const process = yield* Command.make(program, ...args).pipe(
           Command.stdin("inherit"),
-          Command.start
+          Command.start,
+          // Whatever else makes the spawn itself throw (the environment, the system's limits).
+          Effect.catchAllDefect((defect) => Effect.fail(new Unstartable(defect instanceof Error ? defect.name : "Error")))
         )
         return yield* Effect.gen(function*() {
           const output = yield* Effect.fork(
@@ -187,6 +215,10 @@ export const run = (
             `${Duration.format(outputGrace)} afterwards (a background process inheriting stdout or stderr?); ` +
             `it was killed and the output is not used; ${stderrText()}`
         )
+      }
+      if (error instanceof Unstartable) {
+        // No `cause`: it quotes the whole command line, arguments included.
+        return yield* fail("ProcessFailed", `${label} could not be started (${error.name})`)
       }
       if (error instanceof OutputTooLarge) {
         return yield* fail(

@@ -130,7 +130,11 @@ const removeSecrets = (text: string, secrets: ReadonlyArray<string>): string => 
     for (const form of new Set([secret, encodeURIComponent(secret)])) {
       if (out.includes(form)) out = out.split(form).join(redacted)
       if (form.length >= fragment) {
-        for (let i = 0; i + fragment <= form.length; i++) grams.add(form.slice(i, i + fragment))
+        for (let i = 0; i + fragment <= form.length; i++) {
+          const gram = form.slice(i, i + fragment)
+          // A run as plain as `000000000001` is not a sign of the secret (real ones are random).
+          if (new Set(gram).size >= 6) grams.add(gram)
+        }
       }
     }
   }
@@ -189,6 +193,18 @@ export const maxMessageLength = 4096
  */
 export const scrubMessage = (text: string): string =>
   bound(escapeControls(removeFields(removeKnown(text))), maxMessageLength)
+
+/**
+ * A value from outside as a message shows it: scrubbed, and cut to `max` characters with the
+ * count of what was left out taken from the whole value (a 20 MB region says so).
+ */
+export const scrubValue = (text: string, max: number): string => {
+  if (text.length <= max) return scrubMessage(text)
+  // The scrubber sees a little more than is shown, so that a secret across the cut is still
+  // recognised as one.
+  const head = scrubMessage(text.slice(0, max + 256))
+  return `${head.slice(0, max)}… (${(text.length - max).toLocaleString("en-US")} more characters)`
+}
 
 /**
  * Text from outside (a process's stderr, a server's message, a raw value): everything

@@ -77,7 +77,13 @@ export const classify = (error: unknown): CallFailure => {
       : { _tag: "Malformed", status }
   }
   const code = typeof e.code === "string" ? e.code : undefined
-  if (code !== undefined && (code in networkCodes || /^E[A-Z_]+$/.test(code) || code.startsWith("UND_ERR"))) {
+  // System errors (`ECONNRESET`, `EAI_AGAIN`, ...) and undici's are the network's; Node's own
+  // `ERR_*` codes (`ERR_INVALID_CHAR`: a header value a token made impossible) are ours, and
+  // deterministic.
+  if (
+    code !== undefined && !code.startsWith("ERR_") &&
+    (code in networkCodes || /^E[A-Z_]+$/.test(code) || code.startsWith("UND_ERR"))
+  ) {
     return { _tag: "Network", code }
   }
   if (name === "TimeoutError" || name === "RequestTimeout") return { _tag: "Timeout" }

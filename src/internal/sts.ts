@@ -48,7 +48,7 @@ import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import * as Env from "./env.js"
 import * as SdkCall from "./sdkCall.js"
 import * as CallPolicy from "./callPolicy.js"
-import { scrub } from "./scrub.js"
+import { displayUrl, scrub } from "./scrub.js"
 import { decodeValue } from "./untrusted.js"
 
 /**
@@ -597,7 +597,7 @@ const call = (options: {
   }).pipe(
     Effect.scoped,
     Effect.withSpan(`Sts.${options.operation}`, {
-      attributes: { region: options.settings.signingRegion, endpoint: options.settings.endpoint }
+      attributes: { region: options.settings.signingRegion, endpoint: displayUrl(options.settings.endpoint) }
     })
   )
 
