@@ -205,6 +205,24 @@ describe("7. bad input is a typed error, not a defect", () => {
   }
 })
 
+describe("9b. a value no header can carry is said at once, not retried as a connection failure", () => {
+  it.scopedLive("a source profile's session token holding an emoji: InvalidConfiguration before any request", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      home.writeConfig(
+        "[profile base]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = secretsecretsecret\n" +
+          "aws_session_token = tok\u{1F600}en\n[default]\nrole_arn = arn:aws:iam::123456789012:role/r\n" +
+          "source_profile = base\nregion = us-east-1\n"
+      )
+      const error = asError(getFailure(
+        yield* resolveWith(defaultChain(home), { env: home.env({ AWS_ENDPOINT_URL_STS: "http://127.0.0.1:9" }) })
+      ))
+      assert.strictEqual(error.reason, "InvalidConfiguration")
+      assert.include(error.message, "U+1F600 at position 4")
+      assert.notInclude(error.message, "attempts")
+    }))
+})
+
 describe("8. smaller defects", () => {
   it("impossible dates are refused, not rolled over", () => {
     for (const text of ["2030-02-30T00:00:00Z", "2029-02-29T00:00:00Z", "2030-13-01T00:00:00Z", "2030-01-01T24:00:00Z"]) {

@@ -219,17 +219,14 @@ export const readAuthorization: Effect.Effect<
         "which a header value cannot hold (a trailing newline in the file?); the token is not shown"
     })
   }
-  // What an HTTP header value may carry: visible ASCII, spaces and tabs. Anything else (NUL,
-  // control characters, DEL, non-ASCII such as an emoji) would make the request fail later.
-  const bad = /[^\t\x20-\x7e]/.exec(found.token)
-  if (bad !== null) {
-    const code = bad[0].codePointAt(0)!
+  const unsafe = Http.headerUnsafe(found.token)
+  if (unsafe !== undefined) {
     return yield* new CredentialsError({
       source,
       reason: "InvalidConfiguration",
       path: found.path,
       detail: `the authorization token from ${found.from} contains a character an HTTP header cannot carry ` +
-        `(U+${code.toString(16).toUpperCase().padStart(4, "0")} at position ${bad.index + 1}); the token is not shown`
+        `(${unsafe}); the token is not shown`
     })
   }
   return Option.some({ token: secret(found.token), from: found.from })

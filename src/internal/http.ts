@@ -22,6 +22,18 @@ import * as CallPolicy from "./callPolicy.js"
 import { displayUrl, scrub } from "./scrub.js"
 
 /** Header names never shown in spans or printed requests: the tokens the metadata sources send. */
+/**
+ * Where a header value holds a character an HTTP header cannot carry (only visible ASCII, spaces
+ * and tabs can go: not NUL, control characters, DEL or anything beyond ASCII such as an emoji),
+ * as `U+1F600 at position 4`; `undefined` when it can be sent. Checked before a request is made,
+ * since the request would otherwise fail in the transport, far from the value's origin.
+ */
+export const headerUnsafe = (value: string): string | undefined => {
+  const bad = /[^\t\x20-\x7e]/.exec(value)
+  if (bad === null) return undefined
+  return `U+${value.codePointAt(bad.index)!.toString(16).toUpperCase().padStart(4, "0")} at position ${bad.index + 1}`
+}
+
 export const redactedHeaderNames: ReadonlyArray<string> = ["x-aws-ec2-metadata-token", "authorization"]
 
 /** The most bytes read from a response body; metadata documents are a few hundred bytes. */

@@ -18,6 +18,7 @@ import { CredentialsError } from "../CredentialsError.js"
 import type { EndpointSettings } from "./configuredEndpoint.js"
 import * as SdkCall from "./sdkCall.js"
 import * as TokenCache from "./tokenCache.js"
+import { headerUnsafe } from "./http.js"
 import { decodeValue } from "./untrusted.js"
 import { remember, secret } from "./scrub.js"
 
@@ -301,6 +302,13 @@ export const getRoleCredentials = (
     })
     const fail = (reason: CredentialsError["reason"], detail: string) =>
       new CredentialsError({ source, reason, profile: request.profileName, detail })
+    const unsafe = headerUnsafe(Redacted.value(request.token.token))
+    if (unsafe !== undefined) {
+      return yield* fail(
+        "InvalidConfiguration",
+        `the SSO token holds a character an HTTP header cannot carry (${unsafe}); the token is not shown; run \`${request.fix}\``
+      )
+    }
     const { GetRoleCredentialsCommand, SSOClient } = yield* Effect.promise(() => import("@aws-sdk/client-sso"))
     const sent = yield* Effect.scoped(
       Effect.flatMap(

@@ -49,6 +49,7 @@ import * as Env from "./env.js"
 import * as SdkCall from "./sdkCall.js"
 import * as CallPolicy from "./callPolicy.js"
 import { displayUrl, scrub } from "./scrub.js"
+import { headerUnsafe } from "./http.js"
 import { decodeValue } from "./untrusted.js"
 
 /**
@@ -541,6 +542,20 @@ const call = (options: {
     const sdk = yield* loadSdk
     const timeoutMs = Duration.toMillis(settings.timeout)
     const identity = options.credentials === undefined ? undefined : Credentials.toAwsIdentity(options.credentials)
+    // The access key id and the session token travel in headers; a character no header can carry
+    // is a mistake in the source credentials, said before any request is made.
+    for (const [name, value] of [["access key id", identity?.accessKeyId], ["session token", identity?.sessionToken]]) {
+      const unsafe = value === undefined ? undefined : headerUnsafe(value)
+      if (unsafe !== undefined) {
+        return yield* new CredentialsError({
+          source: options.source,
+          profile: options.profile,
+          reason: "InvalidConfiguration",
+          detail: `${describeSettings(settings)}: ${options.operation}: the source credentials' ${name} holds a character ` +
+            `an HTTP header cannot carry (${unsafe}); it is not shown`
+        })
+      }
+    }
     const handler = yield* RequestHandler
     let attempts = 0
     const client = yield* SdkCall.scopedClient(() =>
