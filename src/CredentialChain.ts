@@ -11,6 +11,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AwsCredentials, make as makeService } from "./AwsCredentials.js"
@@ -121,19 +122,14 @@ const track = <R>(link: Link<R>): Layer.Layer<AwsCredentials, ChainError, R> =>
 export const orElse: {
   <R2>(that: () => Link<R2>): <R1>(self: Link<R1>) => Layer.Layer<AwsCredentials, ChainError, R1 | R2>
   <R1, R2>(self: Link<R1>, that: () => Link<R2>): Layer.Layer<AwsCredentials, ChainError, R1 | R2>
-} = function() {
-  if (arguments.length === 1) {
-    const that = arguments[0] as () => Link<any>
-    return (self: Link<any>) => orElseImpl(self, that)
-  }
-  return orElseImpl(arguments[0], arguments[1])
-} as any
-
-const orElseImpl = <R1, R2>(self: Link<R1>, that: () => Link<R2>): Layer.Layer<AwsCredentials, ChainError, R1 | R2> =>
-  Layer.catchAll(track(self), (error) =>
-    error._tag === "NoCredentialsFound"
-      ? withAttempts(track(that()), error.attempts)
-      : Layer.fail(error))
+} = dual(
+  2,
+  <R1, R2>(self: Link<R1>, that: () => Link<R2>): Layer.Layer<AwsCredentials, ChainError, R1 | R2> =>
+    Layer.catchAll(track(self), (error) =>
+      error._tag === "NoCredentialsFound"
+        ? withAttempts(track(that()), error.attempts)
+        : Layer.fail(error))
+)
 
 /**
  * A chain from links, tried in order:
@@ -147,7 +143,7 @@ export const make = <Links extends readonly [Link<any>, ...Array<Link<any>>]>(
 ): Layer.Layer<AwsCredentials, ChainError, Layer.Layer.Context<Links[number]>> => {
   const [first, ...rest] = links
   return rest.reduce<Layer.Layer<AwsCredentials, ChainError, any>>(
-    (chain, link) => orElseImpl(chain, () => link),
+    (chain, link) => orElse(chain, () => link),
     track(first)
   )
 }

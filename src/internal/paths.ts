@@ -1,3 +1,6 @@
+/**
+ * File paths as the sources use them: `~` expansion and trailing separators, the one place for both.
+ */
 /** Removes trailing separators, so that joining "/" with ".aws" gives "/.aws" and not "//.aws". */
 export const withoutTrailingSeparators = (dir: string, windows = false): string => {
   let end = dir.length
