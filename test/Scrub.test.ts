@@ -99,7 +99,12 @@ describe("scrub: the forms a hostile probe found (issue 10 audit)", () => {
     ["quote inside an unquoted value", `token=ab"${value}`],
     ["a long name", `{"${"x".repeat(101)}SecretAccessKey":"${value}"}`],
     ["userinfo with an @ in the password", `see https://user:p@ss${value}@host/x`],
-    ["a fragment", `https://host/x#access_token=${value}`]
+    ["a fragment", `https://host/x#access_token=${value}`],
+    ["JSON inside a JSON string", `{"level":"error","msg":"{\\"SecretAccessKey\\":\\"${value}\\"}"}`],
+    ["aws configure set", `aws configure set aws_secret_access_key ${value}`],
+    ["a tab", `SecretAccessKey\t${value}`],
+    ["the console's CSV", `Access key ID,Secret access key\nAKIAX,${value}`],
+    ["path parameters", `STS in us-east-1 (http://127.0.0.1:1/p;x=${value}?q=abc, AWS_ENDPOINT_URL_STS)`]
   ]
   for (const [name, text] of cases) {
     it(name, () => assert.notInclude(scrub(text), value, scrub(text)))
@@ -122,6 +127,25 @@ describe("scrub: the forms a hostile probe found (issue 10 audit)", () => {
   it("keeps prose about secrets readable", () => {
     for (const text of ["the token is expired; run aws sso login --profile dev", "your password is wrong."]) {
       assert.strictEqual(scrub(text), text)
+    }
+  })
+
+  it("a URL's query ends where prose goes on: the comma and what follows stay", () => {
+    assert.strictEqual(
+      scrubMessage("STS in us-east-1 (http://127.0.0.1:1/p;x=abc?q=1, AWS_ENDPOINT_URL_STS)"),
+      "STS in us-east-1 (http://127.0.0.1:1/p?<query removed>, AWS_ENDPOINT_URL_STS)"
+    )
+    assert.strictEqual(
+      scrubMessage("start URL https://h/start;jsid=J5?q=z; run `aws sso login`"),
+      "start URL https://h/start?<query removed>; run `aws sso login`"
+    )
+  })
+
+  it("stays linear on text built to make patterns backtrack", () => {
+    // Measured, not timed: the work is bounded because the scrubber reads at most a few KiB.
+    for (const text of ["x://".repeat(250_000), "r".repeat(1_000_000)]) {
+      assert.isBelow(scrub(text).length, 700)
+      assert.include(scrubMessage(text), "more characters)")
     }
   })
 

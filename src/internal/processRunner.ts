@@ -15,7 +15,7 @@ import * as Stream from "effect/Stream"
 import { split } from "shlex"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
-import { scrub } from "./scrub.js"
+import { scrub, scrubValue } from "./scrub.js"
 import { parseTimestamp } from "./time.js"
 import { decodeJson } from "./untrusted.js"
 
@@ -155,7 +155,7 @@ export const run = (
     const [program, ...args] = parsed.right
     // Only the program is named in messages: arguments may carry things the user would not
     // want in a log.
-    const label = `credential_process "${scrub(program, { max: 200 })}"`
+    const label = `credential_process "${scrubValue(program, 200)}"`
 
     const stdout = collector(maxOutputBytes, "stdout")
     const stderr = collector(maxOutputBytes, "stderr")

@@ -29,6 +29,8 @@ export const rememberedSecrets = 64
 export const redacted = "<redacted>"
 
 const known: Array<string> = []
+/** The distinctive runs of the remembered secrets (see `removeSecrets`), made again when one is added. */
+let knownGrams: ReadonlySet<string> | undefined
 
 /** Remembers a secret the library handles, so that any echo of it is scrubbed. */
 export const remember = (secret: string | undefined): void => {
@@ -39,6 +41,7 @@ export const remember = (secret: string | undefined): void => {
   if (at > 0) known.splice(at, 1)
   known.unshift(secret)
   if (known.length > rememberedSecrets) known.length = rememberedSecrets
+  knownGrams = undefined
 }
 
 /** A secret value as `Redacted`, remembered for scrubbing. */
@@ -67,9 +70,17 @@ const keyValue = new RegExp(
   `(?<![/\\w.-])(["']?[\\w.-]{0,200}${secretWord}["']?)(\\s*(?:=>|[=:])\\s*)(${valueChars})`,
   "gi"
 )
-// In text we did not write, also: `--secret-access-key VALUE` and `password is VALUE`, when the
-// value does not read as a word (`the token is expired` stays).
-const looseValue = new RegExp(`(--[\\w-]*${secretWord}(?:\\s+|=)|\\b${secretWord}\\s+is\\s+)(${valueChars})`, "gi")
+// JSON inside a JSON string (a logger's `msg`): \"SecretAccessKey\":\"value\".
+const escapedJsonMember = /(\\")([^"\\]{0,200})\\"(\s*:\s*)\\"(?:[^"\\]|\\[^"])*\\"/g
+// In text we did not write, also: `--secret-access-key VALUE`, `password is VALUE`, and a field
+// name written as an identifier then blanks (`aws configure set aws_secret_access_key VALUE`,
+// `SecretAccessKey<TAB>VALUE`), when the value does not read as a word (`the token is expired`
+// stays).
+const identifier = `(?:[A-Za-z]+(?:_[A-Za-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)`
+const looseValue = new RegExp(
+  `(--[\\w-]*${secretWord}(?:\\s+|=)|\\b${secretWord}\\s+is\\s+|\\b(?=${identifier}\\b)[\\w]*${secretWord}[ \\t]+)(${valueChars})`,
+  "gi"
+)
 const wordLike = (value: string): boolean =>
   value.length < 8 || /^[a-z]+[.!]?$/.test(value) || /^[A-Z][a-z]+[.!]?$/.test(value)
 // XML elements: <SecretAccessKey>value</SecretAccessKey> (STS and IMDS speak XML).
@@ -85,7 +96,10 @@ const bearer = /\b(Bearer|Basic|Digest|AWS4-HMAC-SHA256|DPoP)\s+[^\s"',;]+/g
 // one) and their query and fragment; what was removed once is not matched again.
 const urlUserinfo = /\b([a-z][a-z0-9+.-]{0,20}:\/\/)[^\n/?#"']*@/gi
 const removedQuery = "?<query removed>"
-const urlQuery = /\b([a-z][a-z0-9+.-]{0,20}:\/\/[^\s?#"']*)(?:\?(?!<query removed>)[^\s"']*|#[^\s"']*)/gi
+// (`;name=value` path parameters count as a query; a `,`, `;` or `)` before a space ends the
+// URL, as in prose).
+const urlQuery =
+  /\b([a-z][a-z0-9+.-]{0,20}:\/\/[^\s?#;"']*)(?:[?;](?!<query removed>)|#)(?:[^\s"',;)]|[,;)](?!\s|$))*/gi
 
 // Shapes of secrets in text we did not write: AWS secret keys (40 base64 characters), session and
 // metadata tokens (long base64), SSO and OIDC tokens (JWTs, base64url), keys in hex.
@@ -115,6 +129,12 @@ export const escapeControls = (text: string): string =>
     }
   )
 
+/**
+ * Whether a run of a secret is distinctive: letters and at least one digit or symbol. Random keys
+ * and tokens are full of such runs; words (`IdentityToken`) and counters (`000000000001`) are not.
+ */
+const mixed = (run: string): boolean => /[A-Za-z]/.test(run) && /[^A-Za-z]/.test(run)
+
 /** The shortest run of a secret that is cut out wherever it shows (a prefix, a line's half). */
 const fragment = 12
 
@@ -123,20 +143,12 @@ const fragment = 12
  * `fragment` characters of one (an echo of a token's first characters, a key split across two
  * lines). Secrets shorter than that are cut whole only.
  */
-const removeSecrets = (text: string, secrets: ReadonlyArray<string>): string => {
+const removeSecrets = (text: string, secrets: ReadonlyArray<string>, grams = gramsOf(secrets)): string => {
   let out = text
-  const grams = new Set<string>()
   for (const secret of secrets) {
-    for (const form of new Set([secret, encodeURIComponent(secret)])) {
-      if (out.includes(form)) out = out.split(form).join(redacted)
-      if (form.length >= fragment) {
-        for (let i = 0; i + fragment <= form.length; i++) {
-          const gram = form.slice(i, i + fragment)
-          // A run as plain as `000000000001` is not a sign of the secret (real ones are random).
-          if (new Set(gram).size >= 6) grams.add(gram)
-        }
-      }
-    }
+    if (out.includes(secret)) out = out.split(secret).join(redacted)
+    const encoded = encodeURIComponent(secret)
+    if (encoded !== secret && out.includes(encoded)) out = out.split(encoded).join(redacted)
   }
   if (grams.size === 0 || out.length < fragment) return out
   const covered = new Uint8Array(out.length)
@@ -156,12 +168,32 @@ const removeSecrets = (text: string, secrets: ReadonlyArray<string>): string => 
   return result
 }
 
-const removeKnown = (text: string): string => (known.length === 0 ? text : removeSecrets(text, known))
+/** The distinctive runs of `fragment` characters of each secret, as it is and URL-encoded. */
+const gramsOf = (secrets: ReadonlyArray<string>): ReadonlySet<string> => {
+  const grams = new Set<string>()
+  for (const secret of secrets) {
+    for (const form of new Set([secret, encodeURIComponent(secret)])) {
+      for (let i = 0; i + fragment <= form.length; i++) {
+        const gram = form.slice(i, i + fragment)
+        if (new Set(gram).size >= 6 && mixed(gram)) grams.add(gram)
+      }
+    }
+  }
+  return grams
+}
+
+const removeKnown = (text: string): string => {
+  if (known.length === 0) return text
+  knownGrams ??= gramsOf(known)
+  return removeSecrets(text, known, knownGrams)
+}
 
 const removeFields = (text: string): string =>
   text
     .replace(bearer, (_, scheme: string) => `${scheme} ${redacted}`)
     .replace(xmlElement, (_, name: string, attributes: string | undefined) => `<${name}${attributes ?? ""}>${redacted}</${name}>`)
+    .replace(escapedJsonMember, (all, quote: string, name: string, separator: string) =>
+      secretName.test(name) ? `${quote}${name}${quote}${separator}${quote}${redacted}${quote}` : all)
     .replace(jsonMember, (all, quote: string, name: string, separator: string) =>
       secretName.test(name) && !errorCode.test(name) ? `${quote}${name}${quote}${separator}"${redacted}"` : all)
     .replace(keyValue, (all, name: string, separator: string, value: string) =>
@@ -170,6 +202,26 @@ const removeFields = (text: string): string =>
         : `${name}${separator}${redacted}`)
     .replace(urlUserinfo, "$1")
     .replace(urlQuery, `$1${removedQuery}`)
+
+/**
+ * A CSV whose header names a secret column (the console's credentials file: `Access key
+ * ID,Secret access key`): that column of every following line is cut.
+ */
+const removeCsvColumns = (text: string): string => {
+  if (!text.includes(",")) return text
+  const lines = text.split("\n")
+  let secretColumns: ReadonlyArray<number> = []
+  return lines.map((line) => {
+    const cells = line.split(",")
+    const named = cells.flatMap((cell, index) => (secretName.test(cell.trim()) ? [index] : []))
+    if (named.length > 0 && cells.length > 1) {
+      secretColumns = named
+      return line
+    }
+    if (secretColumns.length === 0 || cells.length <= Math.max(...secretColumns)) return line
+    return cells.map((cell, index) => (secretColumns.includes(index) && cell.trim() !== "" ? redacted : cell)).join(",")
+  }).join("\n")
+}
 
 /** Cuts `text` to `max` characters, saying how many were left out. */
 export const bound = (text: string, max: number): string =>
@@ -192,7 +244,19 @@ export const maxMessageLength = 4096
  * queries removed, control characters escaped, at most `maxMessageLength` characters.
  */
 export const scrubMessage = (text: string): string =>
-  bound(escapeControls(removeFields(removeKnown(text))), maxMessageLength)
+  boundFrom(escapeControls(removeFields(removeKnown(text.slice(0, maxMessageLength + lookahead)))), maxMessageLength, text.length)
+
+/**
+ * How much more than it keeps the scrubber reads: enough that a secret across the cut is still
+ * recognised as one, little enough that no pattern ever runs over megabytes.
+ */
+const lookahead = 256
+
+/** Like `bound`, with the count of what was left out taken from the text before it was cut. */
+const boundFrom = (text: string, max: number, originalLength: number): string =>
+  originalLength <= max && text.length <= max
+    ? text
+    : `${text.slice(0, max)}… (${Math.max(0, originalLength - max)} more characters)`
 
 /**
  * A value from outside as a message shows it: scrubbed, and cut to `max` characters with the
@@ -203,7 +267,7 @@ export const scrubValue = (text: string, max: number): string => {
   // The scrubber sees a little more than is shown, so that a secret across the cut is still
   // recognised as one.
   const head = scrubMessage(text.slice(0, max + 256))
-  return `${head.slice(0, max)}… (${(text.length - max).toLocaleString("en-US")} more characters)`
+  return `${head.slice(0, max)}… (${text.length - max} more characters)`
 }
 
 /**
@@ -213,15 +277,17 @@ export const scrubValue = (text: string, max: number): string => {
  * stdout) to the remembered ones.
  */
 export const scrub = (text: string, options?: { readonly max?: number; readonly known?: Iterable<string> }): string => {
+  const max = options?.max ?? 512
   const thisCall = [...(options?.known ?? [])].filter((secret) => secret.length >= 8)
-  let out = removeFields(removeKnown(thisCall.length === 0 ? text : removeSecrets(text, thisCall)))
-    .replace(looseValue, (all, head: string, value: string) =>
-      value === redacted || wordLike(value) ? all : `${head}${redacted}`)
+  const head = text.trim().slice(0, max + lookahead)
+  let out = removeCsvColumns(removeFields(removeKnown(thisCall.length === 0 ? head : removeSecrets(head, thisCall))))
+    .replace(looseValue, (all, lead: string, value: string) =>
+      value === redacted || wordLike(value) ? all : `${lead}${redacted}`)
   out = out
     .replace(jwt, redacted)
     .replace(base64Run, (run) => (looksRandom(run) ? redacted : run))
     .replace(hexRun, redacted)
-  return bound(escapeControls(out.trim()), options?.max ?? 512)
+  return boundFrom(escapeControls(out.trim()), max, text.trim().length)
 }
 
 /**
