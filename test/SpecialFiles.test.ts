@@ -1,8 +1,9 @@
 /**
  * Special files in place of every file the chain reads (issue 10, defects 2, 3 and 8): a FIFO,
  * `/dev/zero`, a directory, a symbolic link to nothing, a loop of symbolic links, a file over
- * its cap, a pseudo-file that says it is empty and never ends (`/proc/self/pagemap`), invalid UTF-8. Each is a typed error naming the path and what is wrong, found
- * without reading (no hang, no memory growth), and the process ends by itself afterwards.
+ * its cap, a pseudo-file that says it is empty and never ends (`/proc/self/pagemap`), invalid
+ * UTF-8. Each is a typed error naming the path and what is wrong, found without reading (no
+ * hang, no memory growth), and the process ends by itself afterwards.
  *
  * The runs happen in a child process (`support/programs/resolve-each.ts`), one per file variable,
  * through `CredentialChain.layerNode()` inside the app's own timeout, as an application would.
