@@ -26,33 +26,47 @@ const knownCycles: ReadonlyArray<ReadonlyArray<string>> = [
   ["src/S3.ts", "src/internal/s3Common.ts", "src/internal/s3Memory.ts", "src/internal/s3Sdk.ts", "src/internal/s3Upload.ts"]
 ]
 
-/** Functions still over the bound, as `file:line`, with the issue step that splits them. */
+/**
+ * Functions still over the bound, as `file#name` (the declaration they belong to: an arrow
+ * function and the `Effect.gen` body inside it count once), with the issue step that splits them.
+ */
 const knownLongFunctions: ReadonlyArray<string> = [
   // The S3 backends' `make` closures (issue 11, "S3 as a small backend and one assembly").
-  "src/internal/s3Sdk.ts:145",
-  "src/internal/s3Sdk.ts:148",
-  "src/internal/s3Memory.ts:131",
-  "src/internal/s3Memory.ts:132",
+  "src/internal/s3Sdk.ts#make",
+  "src/internal/s3Memory.ts#make",
   // The refresh engine's shell (issue 11, "the refresh engine split into a pure decision").
-  "src/internal/refresh.ts:256",
-  "src/internal/refresh.ts:261",
+  "src/internal/refresh.ts#make",
   // The sign-in refresh.
-  "src/internal/login.ts:172",
-  "src/internal/login.ts:178"
+  "src/internal/login.ts#refresh"
 ]
 
 const maxFunctionLines = 150
 
-/** Every function body in `src/` over the bound, as `file:line (n lines)`. */
+/** The name of the declaration a function belongs to: its own, or its nearest named ancestor's. */
+const nameOf = (node: ts.Node): string => {
+  for (let current: ts.Node | undefined = node; current !== undefined; current = current.parent) {
+    if (
+      (ts.isVariableDeclaration(current) || ts.isFunctionDeclaration(current) || ts.isMethodDeclaration(current) ||
+        ts.isPropertyAssignment(current)) && current.name !== undefined
+    ) {
+      return current.name.getText()
+    }
+  }
+  return "(anonymous)"
+}
+
+/** Every function body in `src/` over the bound, as `file#name` with its length. */
 const longFunctions = (): Array<{ readonly at: string; readonly lines: number }> => {
-  const found: Array<{ readonly at: string; readonly lines: number }> = []
+  const found = new Map<string, number>()
   const visitFile = (file: string) => {
     const source = ts.createSourceFile(file, fs.readFileSync(path.join(root, file), "utf8"), ts.ScriptTarget.Latest, true)
     const visit = (node: ts.Node): void => {
       if (ts.isFunctionLike(node) && "body" in node && node.body !== undefined) {
         const start = source.getLineAndCharacterOfPosition(node.getStart(source)).line
         const end = source.getLineAndCharacterOfPosition(node.getEnd()).line
-        if (end - start + 1 > maxFunctionLines) found.push({ at: `${file}:${start + 1}`, lines: end - start + 1 })
+        const lines = end - start + 1
+        const at = `${file}#${nameOf(node)}`
+        if (lines > maxFunctionLines && lines > (found.get(at) ?? 0)) found.set(at, lines)
       }
       ts.forEachChild(node, visit)
     }
@@ -66,7 +80,7 @@ const longFunctions = (): Array<{ readonly at: string; readonly lines: number }>
     }
   }
   walk("src")
-  return found
+  return [...found].map(([at, lines]) => ({ at, lines }))
 }
 
 const ruleSet = {
