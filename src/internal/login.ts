@@ -14,6 +14,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { createPrivateKey, createPublicKey, type KeyObject, randomUUID, sign } from "node:crypto"
+import type { SigninClient } from "@aws-sdk/nested-clients/signin"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
 import type { EndpointSettings } from "./configuredEndpoint.js"
@@ -169,6 +170,38 @@ export const resolve = (
     })
   }).pipe(Effect.withSpan("Login.resolve", { attributes: { profile: request.profileName } }))
 
+/** The request as the SDK's middleware sees it when it is finalized. */
+interface FinalRequest {
+  method?: string
+  protocol?: string
+  hostname?: string
+  port?: number
+  path?: string
+  headers?: Record<string, string>
+}
+
+/**
+ * Adds the DPoP proof to every request of `client`. The proof is bound to the URL the request
+ * actually goes to, known once the endpoint has been resolved: it is added when the request is
+ * finalized.
+ */
+const withDpopProof = (client: SigninClient, key: KeyObject, iat: number): SigninClient => {
+  client.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as FinalRequest
+      if (request.headers !== undefined) {
+        const url = `${request.protocol ?? "https:"}//${request.hostname ?? ""}${
+          request.port === undefined ? "" : `:${request.port}`
+        }${request.path ?? "/"}`
+        request.headers = { ...request.headers, DPoP: dpopProof(key, request.method ?? "POST", url, iat) }
+      }
+      return next(args)
+    },
+    { step: "finalizeRequest", name: "effectAwsCredentialsDpop", override: true }
+  )
+  return client
+}
+
 const refresh = (
   request: Request,
   entry: TokenCache.Entry<TokenCache.LoginToken>,
@@ -203,32 +236,7 @@ const refresh = (
     )
     const sent = yield* Effect.scoped(
       Effect.flatMap(
-        SdkCall.scopedClient(() => {
-          const client = new SigninClient(SdkCall.clientConfig(regionName, settings))
-          // The proof is bound to the URL the request actually goes to, known once the endpoint
-          // has been resolved: add it when the request is finalized.
-          client.middlewareStack.add(
-            (next) => (args) => {
-              const request = args.request as {
-                method?: string
-                protocol?: string
-                hostname?: string
-                port?: number
-                path?: string
-                headers?: Record<string, string>
-              }
-              if (request.headers !== undefined) {
-                const url = `${request.protocol ?? "https:"}//${request.hostname ?? ""}${
-                  request.port === undefined ? "" : `:${request.port}`
-                }${request.path ?? "/"}`
-                request.headers = { ...request.headers, DPoP: dpopProof(key, request.method ?? "POST", url, iat) }
-              }
-              return next(args)
-            },
-            { step: "finalizeRequest", name: "effectAwsCredentialsDpop", override: true }
-          )
-          return client
-        }),
+        SdkCall.scopedClient(() => withDpopProof(new SigninClient(SdkCall.clientConfig(regionName, settings)), key, iat)),
         (client) =>
           SdkCall.call(
             (abortSignal) =>
