@@ -143,10 +143,14 @@ describe("scrub: the forms a hostile probe found (issue 10 audit)", () => {
 
   it("stays linear on text built to make patterns backtrack", () => {
     // Measured, not timed: the work is bounded because the scrubber reads at most a few KiB.
+    // `x://` repeated made the URL pattern quadratic; a secret word inside a long word made the
+    // camel-case shape exponential (0.2 s for 35 characters).
     for (const text of ["x://".repeat(250_000), "r".repeat(1_000_000)]) {
       assert.isBelow(scrub(text).length, 700)
       assert.include(scrubMessage(text), "more characters)")
     }
+    const words = "xsecretabcdefghijklmnopqrstuvwxyz7 ".repeat(14)
+    assert.strictEqual(scrubMessage(scrub(words, { max: 1000 })), scrub(words, { max: 1000 }))
   })
 
   it("scrubbing twice changes nothing more", () => {

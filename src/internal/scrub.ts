@@ -76,10 +76,14 @@ const escapedJsonMember = /(\\")([^"\\]{0,200})\\"(\s*:\s*)\\"(?:[^"\\]|\\[^"])*
 // name written as an identifier then blanks (`aws configure set aws_secret_access_key VALUE`,
 // `SecretAccessKey<TAB>VALUE`), when the value does not read as a word (`the token is expired`
 // stays).
+// No `i` flag here: under it the camel-case shape `[a-z]+(?:[A-Z][a-z]+)+` becomes `a+(aa+)+`,
+// which backtracks exponentially; the secret word is made case-blind by hand instead.
+const caseless = (pattern: string): string => pattern.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`)
+const anySecretWord = caseless(secretWord)
 const identifier = `(?:[A-Za-z]+(?:_[A-Za-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+)`
 const looseValue = new RegExp(
-  `(--[\\w-]*${secretWord}(?:\\s+|=)|\\b${secretWord}\\s+is\\s+|\\b(?=${identifier}\\b)[\\w]*${secretWord}[ \\t]+)(${valueChars})`,
-  "gi"
+  `(--[\\w-]*${anySecretWord}(?:\\s+|=)|\\b${anySecretWord}\\s+[iI][sS]\\s+|\\b(?=${identifier}\\b)\\w*${anySecretWord}[ \\t]+)(${valueChars})`,
+  "g"
 )
 const wordLike = (value: string): boolean =>
   value.length < 8 || /^[a-z]+[.!]?$/.test(value) || /^[A-Z][a-z]+[.!]?$/.test(value)
