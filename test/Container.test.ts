@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -10,6 +9,7 @@ import type * as Credentials from "../src/Credentials.js"
 import type { CredentialsError, CredentialsUnavailable } from "../src/CredentialsError.js"
 import * as ContainerFetcher from "../src/internal/container.js"
 import * as Container from "../src/providers/Container.js"
+import { settingsOf } from "./support/containerSettings.js"
 import {
   type Env,
   getFailure,
@@ -35,14 +35,6 @@ import {
   silentServer
 } from "./support/metadataServer.js"
 
-/** The settings one fetch runs with, from the source's options (as `Container.layerWith` decodes them). */
-const settingsOf = (options: Container.Options = {}): ContainerFetcher.Settings => ({
-  timeout: Duration.decode(options.timeout ?? Container.defaults.timeout),
-  maxAttempts: options.maxAttempts ?? Container.defaults.maxAttempts,
-  backoff: Duration.decode(options.backoff ?? Container.defaults.backoff),
-  httpClient: options.httpClient,
-  lookup: options.lookup
-})
 
 
 /** Fast retries for tests (botocore waits a second between attempts). */

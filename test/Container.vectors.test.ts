@@ -1,22 +1,13 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ContainerFetcher from "../src/internal/container.js"
-import * as Container from "../src/providers/Container.js"
+import { settingsOf } from "./support/containerSettings.js"
 import { withEnv } from "./support/fixtures.js"
 import { recordingClient } from "./support/metadataServer.js"
 import { missingReason, readVector, vectorsAvailable } from "./support/vectors.js"
 
-/** The settings one fetch runs with, from the source's options (as `Container.layerWith` decodes them). */
-const settingsOf = (options: Container.Options = {}): ContainerFetcher.Settings => ({
-  timeout: Duration.decode(options.timeout ?? Container.defaults.timeout),
-  maxAttempts: options.maxAttempts ?? Container.defaults.maxAttempts,
-  backoff: Duration.decode(options.backoff ?? Container.defaults.backoff),
-  httpClient: options.httpClient,
-  lookup: options.lookup
-})
 
 
 /**
