@@ -12,14 +12,14 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
+import * as path from "node:path"
 import { AwsCredentials } from "../src/AwsCredentials.js"
 import * as AwsRegion from "../src/AwsRegion.js"
 import * as AwsSession from "../src/AwsSession.js"
 import * as CredentialChain from "../src/CredentialChain.js"
-import * as Credentials from "../src/Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../src/CredentialsError.js"
-import { RootSources, type Service as RootService } from "../src/internal/roleRoots.js"
 import * as Sts from "../src/internal/sts.js"
 import * as MfaTokenProvider from "../src/MfaTokenProvider.js"
 import * as AssumeRole from "../src/providers/AssumeRole.js"
@@ -39,6 +39,7 @@ import {
 } from "./support/fixtures.js"
 import { metadataServer } from "./support/metadataServer.js"
 import { assertNoSecrets } from "./support/secrets.js"
+import * as SsoServer from "./support/ssoServer.js"
 import * as StsServer from "./support/stsServer.js"
 
 const layer = AssumeRole.layerWith({ timeout: "5 seconds", maxAttempts: 1 })
@@ -70,6 +71,36 @@ const ssoPortalProfile = [
   "sso_region = us-east-1",
   "sso_start_url = https://corp.awsapps.com/start"
 ]
+
+const isoOf = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z")
+
+/** An SSO token for `[sso-session corp]` in the cache (`sha1("corp").json`). */
+const writeSsoToken = (home: TempHome, token: Record<string, unknown>) =>
+  home.write(
+    path.join(".aws", "sso", "cache", `${crypto.createHash("sha1").update("corp").digest("hex")}.json`),
+    JSON.stringify({ startUrl: "https://corp.awsapps.com/start", region: "us-east-1", ...token })
+  )
+
+const loginSession = "arn:aws:sts::123456789012:assumed-role/Console/me"
+
+/** An `aws login` cache entry for `loginSession` whose credentials are fresh until `expiresAt`. */
+const writeLoginCache = (home: TempHome, expiresAt: number) =>
+  home.write(
+    path.join(".aws", "login", "cache", `${crypto.createHash("sha256").update(loginSession).digest("hex")}.json`),
+    JSON.stringify({
+      accessToken: {
+        accessKeyId: "ASIACONSOLE",
+        secretAccessKey: "console-secret-key",
+        sessionToken: "console-session-token",
+        accountId: "123456789012",
+        expiresAt: isoOf(expiresAt)
+      },
+      clientId: "arn:aws:signin:::devtools/same-device",
+      refreshToken: "console-refresh-token",
+      idToken: "header.payload.signature",
+      dpopKey: crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "sec1" })
+    })
+  )
 
 const failureOf = <A>(exit: import("effect/Exit").Exit<A, CredentialsError | CredentialsUnavailable>) => {
   const error = getFailure(exit)
@@ -325,30 +356,14 @@ describe("AssumeRole: chains", () => {
       )
     }))
 
-  it.scoped("roots from other modules (SSO, login, instance metadata, container) through RootSources", () =>
+  it.scoped("SSO and aws login roots through their own fetchers, on loopback", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
       const sts = yield* StsServer.make()
-      const asked: Array<string> = []
-      const fake = (label: string, source: Credentials.Source) =>
-        Effect.sync(() => {
-          asked.push(label)
-          return Credentials.make({
-            accessKeyId: `AKIA${label.toUpperCase()}`,
-            secretAccessKey: `${label}-secret`,
-            source,
-            provenance: `fake ${label}`
-          })
-        })
-      const roots: RootService = {
-        sso: (session, profileName) => {
-          assert.strictEqual(session.profileName, "dev")
-          return fake(`sso${profileName}`, "sso")
-        },
-        login: (_session, profileName) => fake(`login${profileName}`, "login"),
-        instanceMetadata: () => fake("imds", "iam-role"),
-        container: fake("ecs", "container-role")
-      }
+      const sso = yield* SsoServer.make()
+      sso.acceptToken("portal-access-token")
+      writeSsoToken(home, { accessToken: "portal-access-token", expiresAt: isoOf(Date.now() + 3600_000) })
+      writeLoginCache(home, Date.now() + 3600_000)
       home.writeConfig([
         "[profile dev]",
         `role_arn = ${roleA}`,
@@ -358,57 +373,49 @@ describe("AssumeRole: chains", () => {
         `role_arn = ${roleA}`,
         "source_profile = console",
         "[profile console]",
-        "login_session = arn:aws:iam::123456789012:user/me",
-        "[profile ec2]",
-        `role_arn = ${roleA}`,
-        "credential_source = Ec2InstanceMetadata",
-        "[profile ecs]",
-        `role_arn = ${roleA}`,
-        "credential_source = EcsContainer",
+        `login_session = ${loginSession}`,
         ""
       ].join("\n"))
-      const withRoots = layer.pipe(Layer.provide(Layer.succeed(RootSources, roots)))
       const results: Array<string> = []
-      for (const profile of ["dev", "web", "ec2", "ecs"]) {
-        const env = home.env({ AWS_PROFILE: profile, AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_STS: sts.url })
-        const { credentials } = getSuccess(yield* resolveWith(withRoots, { env }))
+      for (const profile of ["dev", "web"]) {
+        const env = home.env({
+          AWS_PROFILE: profile,
+          AWS_REGION: "us-east-1",
+          AWS_ENDPOINT_URL_STS: sts.url,
+          AWS_ENDPOINT_URL_SSO: sso.url
+        })
+        const { credentials } = getSuccess(yield* resolveWith(layer, { env }))
         results.push(credentials.provenance)
       }
-      assert.deepStrictEqual(asked, ["ssoportal", "loginconsole", "imds", "ecs"])
+      assert.strictEqual(sso.calls.portal, 1)
       assert.deepStrictEqual(sts.calls("AssumeRole").map((r) => r.accessKeyId), [
-        "AKIASSOPORTAL",
-        "AKIALOGINCONSOLE",
-        "AKIAIMDS",
-        "AKIAECS"
+        sso.issued[0]?.accessKeyId,
+        "ASIACONSOLE"
       ])
-      assert.deepStrictEqual(results, [
-        `profile dev -> assume-role ${roleA} -> profile portal (sso: fake ssoportal)${viaFake(sts)}`,
-        `profile web -> assume-role ${roleA} -> profile console (login: fake loginconsole)${viaFake(sts)}`,
-        `profile ec2 -> assume-role ${roleA} -> credential_source Ec2InstanceMetadata (fake imds)${viaFake(sts)}`,
-        `profile ecs -> assume-role ${roleA} -> credential_source EcsContainer (fake ecs)${viaFake(sts)}`
-      ])
+      assert.include(
+        results[0],
+        `profile dev -> assume-role ${roleA} -> profile portal (sso: profile portal: IAM Identity Center role Dev in ` +
+          "account 123456789012 via SSO portal in us-east-1 (sso-session corp)"
+      )
+      assert.include(results[1], `profile web -> assume-role ${roleA} -> profile console (login: `)
     }))
 
   it.scoped("an SSO root gets one token-refresh gate for the layer's life, so re-runs keep CreateToken spaced", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
       const sts = yield* StsServer.make()
-      const gates: Array<unknown> = []
-      const roots: RootService = {
-        sso: (_session, profileName, gate) =>
-          Effect.sync(() => {
-            gates.push(gate)
-            return Credentials.make({
-              accessKeyId: `AKIASSO${profileName.toUpperCase()}`,
-              secretAccessKey: "sso-secret",
-              source: "sso",
-              provenance: "fake sso"
-            })
-          }),
-        login: () => Effect.die("unused"),
-        instanceMetadata: () => Effect.die("unused"),
-        container: Effect.die("unused")
-      }
+      const sso = yield* SsoServer.make()
+      sso.acceptToken("portal-access-token")
+      // Within the refresh window (TestClock starts at 0), with a client SSO-OIDC does not know:
+      // every CreateToken fails, and the still-valid token is used.
+      writeSsoToken(home, {
+        accessToken: "portal-access-token",
+        expiresAt: isoOf(5 * 60_000),
+        clientId: "unknown-client",
+        clientSecret: "unknown-client-secret",
+        refreshToken: "unknown-refresh-token",
+        registrationExpiresAt: isoOf(Date.now() + 86400_000)
+      })
       home.writeConfig([
         "[profile dev]",
         `role_arn = ${roleA}`,
@@ -416,25 +423,29 @@ describe("AssumeRole: chains", () => {
         ...ssoPortalProfile,
         ""
       ].join("\n"))
-      const env = home.env({ AWS_PROFILE: "dev", AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_STS: sts.url })
-      const withRoots = AssumeRole.layerWith({ maxAttempts: 1 }).pipe(Layer.provide(Layer.succeed(RootSources, roots)))
-      // The same layer resolved, then refreshed twice (invalidate, past the cooldown).
-      const exit = yield* runWith(withRoots, { env }, Effect.gen(function*() {
+      const env = home.env({
+        AWS_PROFILE: "dev",
+        AWS_REGION: "us-east-1",
+        AWS_ENDPOINT_URL_STS: sts.url,
+        AWS_ENDPOINT_URL_SSO: sso.url,
+        AWS_ENDPOINT_URL_SSO_OIDC: sso.url
+      })
+      const withSso = AssumeRole.layerWith({ maxAttempts: 1 })
+      // The same layer resolved, then refreshed twice inside the retry interval (60 s).
+      const exit = yield* runWith(withSso, { env }, Effect.gen(function*() {
         const service = yield* AwsCredentials
         for (let i = 0; i < 2; i++) {
-          yield* TestClock.adjust("1 minute")
+          yield* TestClock.adjust("10 seconds")
           yield* service.invalidate
           yield* service.get
         }
       }))
       getSuccess(exit)
+      assert.strictEqual(sso.calls.oidc, 1)
       // Another layer: a gate of its own.
-      getSuccess(yield* resolveWith(withRoots, { env }))
-      assert.lengthOf(gates, 4)
-      assert.isDefined(gates[0])
-      assert.strictEqual(gates[1], gates[0])
-      assert.strictEqual(gates[2], gates[0])
-      assert.notStrictEqual(gates[3], gates[0])
+      getSuccess(yield* resolveWith(withSso, { env }))
+      assert.strictEqual(sso.calls.oidc, 2)
+      assert.strictEqual(sso.calls.portal, 4)
       assert.lengthOf(sts.calls("AssumeRole"), 4)
     }))
 
@@ -503,26 +514,14 @@ describe("AssumeRole: chains", () => {
     Effect.gen(function*() {
       const home = yield* tempHome
       const sts = yield* StsServer.make()
-      const roots: RootService = {
-        sso: () => Effect.die("unused"),
-        login: () => Effect.die("unused"),
-        instanceMetadata: () =>
-          Effect.fail(
-            new CredentialsUnavailable({
-              source: "iam-role",
-              reason: "Disabled",
-              detail: "the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED=true)"
-            })
-          ),
-        container: Effect.die("unused")
-      }
-      const env = setup(home, sts, { config: `[profile dev]\nrole_arn = ${roleA}\ncredential_source = Ec2InstanceMetadata\n` })
-      const error = failureOf(
-        yield* resolveWith(layer.pipe(Layer.provide(Layer.succeed(RootSources, roots))), { env })
-      )
+      const env = setup(home, sts, { config: `[profile dev]\nrole_arn = ${roleA}\ncredential_source = Ec2InstanceMetadata\n` }, {
+        AWS_EC2_METADATA_DISABLED: "true"
+      })
+      const error = failureOf(yield* resolveWith(layer, { env }))
       assert.strictEqual(error.reason, "InvalidConfiguration")
       assert.include(error.message, "credential_source = Ec2InstanceMetadata in profile dev")
       assert.include(error.message, "AWS_EC2_METADATA_DISABLED")
+      assert.lengthOf(sts.requests, 0)
     }))
 })
 

@@ -14,7 +14,7 @@ import { explain, formatHuman } from "../src/internal/explain.js"
 import * as SdkCall from "../src/internal/sdkCall.js"
 import { parseTimestamp } from "../src/internal/time.js"
 import * as Container from "../src/providers/Container.js"
-import * as Env from "../src/providers/Env.js"
+import * as EnvCredentials from "../src/internal/envCredentials.js"
 import * as InstanceMetadata from "../src/providers/InstanceMetadata.js"
 import * as Process from "../src/providers/Process.js"
 import * as WebIdentity from "../src/providers/WebIdentity.js"
@@ -107,7 +107,7 @@ describe("6. outside text is scrubbed: server bodies, environment values", () =>
   it.effect("AWS_CREDENTIAL_EXPIRATION holding a secret is not printed back", () =>
     Effect.gen(function*() {
       const error = asError(getFailure(
-        yield* Effect.exit(Env.resolve.pipe(withEnv({
+        yield* Effect.exit(EnvCredentials.fetchCredentials.pipe(withEnv({
           AWS_ACCESS_KEY_ID: "AKIAEXPIRATIONTEST01",
           AWS_SECRET_ACCESS_KEY: "s",
           AWS_CREDENTIAL_EXPIRATION: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -345,7 +345,7 @@ describe("9. transient answers are retried within the budget; deterministic fail
 describe("10. a value of only whitespace counts as unset", () => {
   it.effect("environment variables", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Env.resolve.pipe(withEnv({ AWS_ACCESS_KEY_ID: "   ", AWS_SECRET_ACCESS_KEY: "\t" })))
+      const exit = yield* Effect.exit(EnvCredentials.fetchCredentials.pipe(withEnv({ AWS_ACCESS_KEY_ID: "   ", AWS_SECRET_ACCESS_KEY: "\t" })))
       assert.strictEqual((getFailure(exit) as { _tag: string })._tag, "CredentialsUnavailable")
     }))
 

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as AwsSession from "../src/AwsSession.js"
 import type { CredentialsError } from "../src/CredentialsError.js"
+import * as LoginProfile from "../src/internal/loginProfile.js"
 import * as Login from "../src/providers/Login.js"
 import {
   type Env,
@@ -310,7 +311,7 @@ describe("Login: refresh", () => {
       writeSession(home, session(Date.now() + 3600_000))
       const resolveOnce = Effect.gen(function*() {
         const awsSession = yield* AwsSession.make()
-        return yield* Login.resolveForProfile({ session: awsSession, profileName: "signin" })
+        return yield* LoginProfile.fetchCredentials({ session: awsSession, profileName: "signin" })
       }).pipe(withEnv(envFor(home, server)), Effect.provide(NodeFileSystem.layer))
       assert.strictEqual((yield* resolveOnce).accessKeyId, "ASIACACHED")
       const later = Date.now() + 3600_000

@@ -17,6 +17,7 @@ import { AwsCredentials } from "../src/AwsCredentials.js"
 import * as AwsSession from "../src/AwsSession.js"
 import type { CredentialsError } from "../src/CredentialsError.js"
 import * as Sso from "../src/providers/Sso.js"
+import * as SsoProfile from "../src/internal/ssoProfile.js"
 import {
   type Env,
   getFailure,
@@ -428,11 +429,11 @@ describe("Sso: token refresh", () => {
       writeToken(home, "my-sso", refreshable(Date.now() + 5 * 60_000))
       server.acceptToken("cached-access-token")
       server.inject("oidc", SsoServer.Fault.serverError, SsoServer.Fault.serverError)
-      const gate = yield* Sso.makeTokenRefreshGate
+      const gate = yield* SsoProfile.makeGate
       const env = envFor(home, server)
       const resolveOnce = Effect.gen(function*() {
         const session = yield* AwsSession.make()
-        return yield* Sso.resolveForProfile({ session, profileName: "dev", gate, maxAttempts: 2, timeout: "2 seconds" })
+        return yield* SsoProfile.fetchCredentials({ session, profileName: "dev", gate }, SsoProfile.settingsOf({ maxAttempts: 2, timeout: "2 seconds" }))
       }).pipe(withEnv(env), Effect.provide(NodeFileSystem.layer), Logger.withMinimumLogLevel(LogLevel.Error))
       yield* resolveOnce
       yield* resolveOnce
@@ -442,11 +443,11 @@ describe("Sso: token refresh", () => {
       assert.strictEqual(server.calls.portal, 3)
 
       writeToken(home, "my-sso", refreshable(Date.now() - 1000, { registrationExpiresAt: iso(Date.now() - 1000) }))
-      const freshGate = yield* Sso.makeTokenRefreshGate
+      const freshGate = yield* SsoProfile.makeGate
       const error = failureOf(
         yield* Effect.gen(function*() {
           const session = yield* AwsSession.make()
-          return yield* Sso.resolveForProfile({ session, profileName: "dev", gate: freshGate })
+          return yield* SsoProfile.fetchCredentials({ session, profileName: "dev", gate: freshGate })
         }).pipe(withEnv(env), Effect.provide(NodeFileSystem.layer), Effect.exit)
       )
       assert.strictEqual(error.reason, "TokenExpired")
@@ -706,7 +707,7 @@ describe("Sso: a new aws sso login after the token expired", () => {
     }))
 })
 
-describe("Sso.resolveToken and resolveForProfile", () => {
+describe("SsoProfile.fetchToken and fetchCredentials", () => {
   it.scopedLive("resolveForProfile resolves another profile than the active one", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
@@ -717,7 +718,7 @@ describe("Sso.resolveToken and resolveForProfile", () => {
       const credentials = yield* Effect.gen(function*() {
         const session = yield* AwsSession.make()
         assert.strictEqual(session.profileName, "default")
-        return yield* Sso.resolveForProfile({ session, profileName: "legacy" })
+        return yield* SsoProfile.fetchCredentials({ session, profileName: "legacy" })
       }).pipe(withEnv(home.env({ AWS_ENDPOINT_URL_SSO: server.url })), Effect.provide(NodeFileSystem.layer))
       assert.strictEqual(credentials.source, "sso")
       assert.strictEqual(credentials.accessKeyId, server.issued[0]!.accessKeyId)
@@ -730,7 +731,7 @@ describe("Sso.resolveToken and resolveForProfile", () => {
       writeToken(home, "my-sso", refreshable(Date.now() + 3600_000))
       const token = yield* Effect.gen(function*() {
         const session = yield* AwsSession.make()
-        return yield* Sso.resolveToken({ session, profileName: "dev" })
+        return yield* SsoProfile.fetchToken({ session, profileName: "dev" })
       }).pipe(withEnv(home.env()), Effect.provide(NodeFileSystem.layer))
       assert.strictEqual(Redacted.value(token.token), "cached-access-token")
       assert.deepStrictEqual(token.sessionName, Option.some("my-sso"))

@@ -16,7 +16,7 @@ import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as AwsSession from "../src/AwsSession.js"
-import * as Sso from "../src/providers/Sso.js"
+import * as SsoProfile from "../src/internal/ssoProfile.js"
 import { tempHome, withEnv } from "./support/fixtures.js"
 import * as SsoServer from "./support/ssoServer.js"
 import { missingReason, vectorPath, vectorsAvailable } from "./support/vectors.js"
@@ -75,7 +75,7 @@ suite(`default-token-provider-chain${suffix}`, () => {
 
         const exit = yield* Effect.gen(function*() {
           const session = yield* AwsSession.make()
-          return yield* Sso.resolveToken({ session, profileName: session.profileName })
+          return yield* SsoProfile.fetchToken({ session, profileName: session.profileName })
         }).pipe(withEnv(env), Effect.provide(NodeFileSystem.layer), Effect.exit)
 
         if ("Ok" in testCase.result) {

@@ -1,5 +1,6 @@
 /**
- * Running a `credential_process` and decoding what it prints, for `ProcessCredentials`.
+ * Running a `credential_process` and decoding what it prints: the `custom-process` source's
+ * fetch for the active profile, and assume-role's for a source profile.
  */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
@@ -13,21 +14,38 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { split } from "shlex"
+import { AwsSession } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
-import { CredentialsError } from "../CredentialsError.js"
+import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
+import * as ProfileFile from "../ProfileFile.js"
 import { scrub, scrubValue } from "./scrub.js"
 import { parseTimestamp } from "./time.js"
 import { decodeJson } from "./untrusted.js"
 
 const source = "custom-process" satisfies Credentials.Source
 
-export interface RunOptions {
+/** The source's tunables, defaults applied (see `Process.Options`). */
+export interface Settings {
+  readonly timeout: Duration.Duration
+  readonly maxOutputBytes: number
+}
+
+export const defaults: Settings = { timeout: Duration.seconds(60), maxOutputBytes: 1024 * 1024 }
+
+/** Settings from the options a user gave. */
+export const settingsOf = (options: {
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly maxOutputBytes?: number | undefined
+}): Settings => ({
+  timeout: Duration.decode(options.timeout ?? defaults.timeout),
+  maxOutputBytes: options.maxOutputBytes ?? defaults.maxOutputBytes
+})
+
+export interface RunOptions extends Settings {
   readonly command: string
   readonly profile: string
   readonly path?: string | undefined
   readonly line?: number | undefined
-  readonly timeout: Duration.DurationInput
-  readonly maxOutputBytes: number
 }
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1))
@@ -284,3 +302,31 @@ export const run = (
     })
   }).pipe(Effect.withSpan("Process.run", { attributes: { profile: options.profile } }))
 
+/** `credential_process` of the session's active profile; unavailable without one. */
+export const fetchCredentials = (
+  settings: Settings
+): Effect.Effect<
+  Credentials.Credentials,
+  CredentialsUnavailable | CredentialsError,
+  AwsSession | CommandExecutor.CommandExecutor
+> =>
+  Effect.gen(function*() {
+    const session = yield* AwsSession
+    const property = Option.flatMap(session.profile, (profile) => ProfileFile.property(profile, "credential_process"))
+    if (Option.isNone(property) || property.value.value.trim() === "") {
+      return yield* new CredentialsUnavailable({
+        source,
+        reason: "NotConfigured",
+        detail: Option.isNone(session.profile)
+          ? `profile ${session.profileName} is not defined`
+          : `profile ${session.profileName} has no credential_process`
+      })
+    }
+    return yield* run({
+      ...settings,
+      command: property.value.value,
+      profile: session.profileName,
+      path: property.value.path,
+      line: property.value.line
+    })
+  })

@@ -11,20 +11,15 @@
  * @since 0.1.0
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type { AwsCredentials } from "../AwsCredentials.js"
-import { AwsSession, type Service as Session } from "../AwsSession.js"
+import { AwsSession } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
-import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import * as ConfiguredEndpoint from "../internal/configuredEndpoint.js"
-import * as Env from "../internal/env.js"
+import type { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
+import * as LoginProfile from "../internal/loginProfile.js"
 import { sourceLayer } from "../internal/provider.js"
-import * as ProfileFile from "../ProfileFile.js"
-import * as Internal from "../internal/login.js"
-import * as TokenCache from "../internal/tokenCache.js"
 
 const source = "login" satisfies Credentials.Source
 
@@ -53,100 +48,7 @@ export const defaults: {
   readonly timeout: Duration.Duration
   readonly maxAttempts: number
   readonly refreshThreshold: Duration.Duration
-} = {
-  timeout: Duration.seconds(10),
-  maxAttempts: 3,
-  refreshThreshold: Duration.minutes(5)
-}
-
-/**
- * The region for the sign-in service when the cache does not name one: the session's region
- * option, `AWS_REGION`, `AWS_DEFAULT_REGION`, the login profile's `region`, the active profile's.
- */
-const regionFor = (
-  session: Session,
-  profile: ProfileFile.Section
-): Effect.Effect<Option.Option<{ readonly name: string; readonly source: string }>> =>
-  Effect.gen(function*() {
-    if (Option.isSome(session.explicitRegion)) {
-      return Option.some({ name: session.explicitRegion.value, source: "explicit" })
-    }
-    const fromEnv = yield* Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"])
-    if (Option.isSome(fromEnv)) return Option.some({ name: fromEnv.value.value, source: `env ${fromEnv.value.name}` })
-    const fromProfile = (section: ProfileFile.Section) =>
-      Option.map(ProfileFile.value(section, "region"), (name) => ({ name, source: `profile ${section.name}` }))
-    return Option.orElse(fromProfile(profile), () => Option.flatMap(session.profile, fromProfile))
-  })
-
-/**
- * The credentials of a named profile's `aws login` session, for sources that need one at the
- * root of a chain (assume-role with `source_profile`). Reads the cache at every call.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const resolveForProfile = (
-  options: Options & {
-    readonly session: Session
-    readonly profileName: string
-  }
-): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const { profileName, session } = options
-    const profile = session.profiles.profiles.get(profileName)
-    if (profile === undefined) {
-      return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
- detail: `profile ${profileName} is not defined` })
-    }
-    const loginSession = ProfileFile.property(profile, "login_session")
-    if (Option.isNone(loginSession)) {
-      return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
- detail: `profile ${profileName} has no login_session` })
-    }
-    if (loginSession.value.value === "") {
-      return yield* new CredentialsError({
-        source,
-        reason: "InvalidConfiguration",
-        profile: profileName,
-        path: loginSession.value.path,
-        line: loginSession.value.line,
-        detail: `login_session is empty; run \`aws login --profile ${profileName}\``
-      })
-    }
-    const home = yield* Option.match(session.home, { onNone: () => Env.homeDirectory, onSome: Effect.succeed })
-    return yield* Internal.resolve({
-      profileName,
-      loginSession: loginSession.value.value,
-      path: yield* TokenCache.loginCachePath(home, loginSession.value.value),
-      region: yield* regionFor(session, profile),
-      signinSettings: ConfiguredEndpoint.resolve({
-        session,
-        profileName: session.profileName,
-        service: ConfiguredEndpoint.services.signin,
-        source
-      }),
-      policy: {
-        timeout: Duration.decode(options.timeout ?? defaults.timeout),
-        attempts: Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts))
-      },
-      refreshThreshold: Duration.decode(options.refreshThreshold ?? defaults.refreshThreshold)
-    })
-  })
-
-/**
- * Resolves the session's profile through its `aws login` session.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const resolve = (
-  options: Options = {}
-): Effect.Effect<
-  Credentials.Credentials,
-  CredentialsUnavailable | CredentialsError,
-  AwsSession | FileSystem.FileSystem
-> =>
-  Effect.flatMap(AwsSession, (session) => resolveForProfile({ ...options, session, profileName: session.profileName }))
+} = LoginProfile.defaults
 
 /**
  * The `login` source with its tunables.
@@ -156,8 +58,14 @@ export const resolve = (
  */
 export const layerWith = (
   options: Options
-): Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError, AwsSession | FileSystem.FileSystem> =>
-  sourceLayer(source, resolve(options))
+): Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError, AwsSession | FileSystem.FileSystem> => {
+  const settings = LoginProfile.settingsOf(options)
+  return sourceLayer(
+    source,
+    Effect.flatMap(AwsSession, (session) =>
+      LoginProfile.fetchCredentials({ session, profileName: session.profileName }, settings))
+  )
+}
 
 /**
  * The `login` source with the defaults (10 s per call, 3 attempts, refresh 5 minutes ahead).

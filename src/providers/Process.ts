@@ -6,17 +6,14 @@
  * @since 0.1.0
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
+import type * as Duration from "effect/Duration"
 import type * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type { AwsCredentials } from "../AwsCredentials.js"
-import { AwsSession } from "../AwsSession.js"
+import type { AwsSession } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
-import { type CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import { sourceLayer } from "../internal/provider.js"
-import * as ProfileFile from "../ProfileFile.js"
+import type { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as Runner from "../internal/processRunner.js"
+import { sourceLayer } from "../internal/provider.js"
 
 const source = "custom-process" satisfies Credentials.Source
 
@@ -39,68 +36,7 @@ export interface Options {
  * @since 0.1.0
  * @category models
  */
-export const defaults: { readonly timeout: Duration.Duration; readonly maxOutputBytes: number } = {
-  timeout: Duration.seconds(60),
-  maxOutputBytes: 1024 * 1024
-}
-
-/**
- * Runs a credential process and turns its output into credentials: the command is split like
- * a POSIX shell would (no shell runs it); non-zero exit, timeout, output that is not version 1
- * JSON or too large are `CredentialsError`s whose message has the exit code and bounded stderr,
- * never stdout.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const run = (options: {
-  readonly command: string
-  readonly profile: string
-  readonly path?: string | undefined
-  readonly line?: number | undefined
-  readonly timeout?: Duration.DurationInput | undefined
-  readonly maxOutputBytes?: number | undefined
-}): Effect.Effect<Credentials.Credentials, CredentialsError, CommandExecutor.CommandExecutor> =>
-  Runner.run({
-    ...options,
-    timeout: options.timeout ?? defaults.timeout,
-    maxOutputBytes: options.maxOutputBytes ?? defaults.maxOutputBytes
-  })
-
-/**
- * Resolves `credential_process` of the session's profile.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const resolve = (
-  options: Options = {}
-): Effect.Effect<
-  Credentials.Credentials,
-  CredentialsUnavailable | CredentialsError,
-  AwsSession | CommandExecutor.CommandExecutor
-> =>
-  Effect.gen(function*() {
-    const session = yield* AwsSession
-    const property = Option.flatMap(session.profile, (profile) => ProfileFile.property(profile, "credential_process"))
-    if (Option.isNone(property) || property.value.value.trim() === "") {
-      return yield* new CredentialsUnavailable({
-        source,
-        reason: "NotConfigured",
- detail: Option.isNone(session.profile)
-          ? `profile ${session.profileName} is not defined`
-          : `profile ${session.profileName} has no credential_process`
-      })
-    }
-    return yield* run({
-      command: property.value.value,
-      profile: session.profileName,
-      path: property.value.path,
-      line: property.value.line,
-      timeout: options.timeout,
-      maxOutputBytes: options.maxOutputBytes
-    })
-  })
+export const defaults: { readonly timeout: Duration.Duration; readonly maxOutputBytes: number } = Runner.defaults
 
 /**
  * The `custom-process` source with its tunables.
@@ -114,7 +50,7 @@ export const layerWith = (
   AwsCredentials,
   CredentialsUnavailable | CredentialsError,
   AwsSession | CommandExecutor.CommandExecutor
-> => sourceLayer(source, resolve(options))
+> => sourceLayer(source, Runner.fetchCredentials(Runner.settingsOf(options)))
 
 /**
  * The `custom-process` source with the default timeout (60 s).

@@ -16,23 +16,15 @@
  * @since 0.1.0
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
-import type * as DateTime from "effect/DateTime"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
-import * as Ref from "effect/Ref"
 import type { AwsCredentials } from "../AwsCredentials.js"
-import { AwsSession, type Service as Session } from "../AwsSession.js"
-import * as Credentials from "../Credentials.js"
-import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import * as ConfiguredEndpoint from "../internal/configuredEndpoint.js"
-import { homeDirectory } from "../internal/env.js"
+import { AwsSession } from "../AwsSession.js"
+import type * as Credentials from "../Credentials.js"
+import type { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import { sourceLayer } from "../internal/provider.js"
-import type * as ProfileFile from "../ProfileFile.js"
-import * as CliCache from "../internal/cliCache.js"
-import * as Internal from "../internal/sso.js"
+import * as SsoProfile from "../internal/ssoProfile.js"
 
 const source = "sso" satisfies Credentials.Source
 
@@ -73,358 +65,7 @@ export const defaults: {
   readonly maxAttempts: number
   readonly tokenRefreshWindow: Duration.Duration
   readonly tokenRefreshRetryInterval: Duration.Duration
-} = {
-  timeout: Duration.seconds(10),
-  maxAttempts: 3,
-  tokenRefreshWindow: Duration.minutes(15),
-  tokenRefreshRetryInterval: Duration.seconds(60)
-}
-
-/**
- * Remembers when each token was last refreshed, so that a failing SSO-OIDC is asked at most once
- * per `tokenRefreshRetryInterval`. A layer makes its own; callers of `resolveForProfile` that
- * resolve repeatedly (an assume-role source with an SSO root) should keep one too.
- *
- * @since 0.1.0
- * @category models
- */
-export interface TokenRefreshGate {
-  readonly lastAttempt: Ref.Ref<ReadonlyMap<string, number>>
-}
-
-/**
- * @since 0.1.0
- * @category constructors
- */
-export const makeTokenRefreshGate: Effect.Effect<TokenRefreshGate> = Effect.map(
-  Ref.make<ReadonlyMap<string, number>>(new Map()),
-  (lastAttempt) => ({ lastAttempt })
-)
-
-/**
- * An SSO bearer token and where it came from.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Token {
-  readonly token: Redacted.Redacted<string>
-  readonly expiration: DateTime.Utc
-  /** The cache file it was read from (or refreshed into). */
-  readonly path: string
-  readonly sessionName: Option.Option<string>
-  readonly startUrl: string
-  readonly region: string
-}
-
-/** What one profile's SSO settings come to, once merged with its `[sso-session]`. */
-interface SsoSettings {
-  readonly profileName: string
-  readonly sessionName: string | undefined
-  readonly startUrl: string
-  readonly region: string
-  readonly accountId: string
-  readonly roleName: string
-}
-
-/** A property with the file and line it was written on. */
-type Located = ProfileFile.Property
-
-const invalid = (profileName: string, detail: string, at?: Located) =>
-  new CredentialsError({
-    source,
-    reason: "InvalidConfiguration",
-    profile: profileName,
-    path: at?.path,
-    line: at?.line,
-    detail
-  })
-
-interface Merged {
-  readonly keys: ReadonlyMap<string, Located>
-  readonly sessionName: string | undefined
-}
-
-/**
- * The profile's keys merged with its `[sso-session]` section's, checked as botocore checks them:
- * the section must exist, and a key set in both must have the same value in both.
- */
-const mergeSession = (
-  session: Session,
-  profileName: string,
-  profile: ProfileFile.Section
-): Effect.Effect<Merged, CredentialsError> =>
-  Effect.suspend((): Effect.Effect<Merged, CredentialsError> => {
-    const keys = new Map<string, Located>()
-    for (const [key, property] of profile.properties) keys.set(key, property)
-    const reference = keys.get("sso_session")
-    if (reference === undefined) return Effect.succeed({ keys, sessionName: undefined })
-    if (reference.value === "") {
-      return Effect.fail(invalid(profileName, "sso_session is empty; name an [sso-session NAME] section", reference))
-    }
-    const section = session.profiles.ssoSessions.get(reference.value)
-    if (section === undefined) {
-      const known = [...session.profiles.ssoSessions.keys()].sort()
-      return Effect.fail(invalid(
-        profileName,
-        `sso_session = ${reference.value} names an [sso-session ${reference.value}] section ` +
-          `that is not in the config file${known.length === 0 ? "" : ` (sso-sessions defined: ${known.join(", ")})`}`,
-        reference
-      ))
-    }
-    for (const [key, fromSession] of section.properties) {
-      const fromProfile = keys.get(key)
-      if (fromProfile !== undefined && fromProfile.value !== fromSession.value) {
-        return Effect.fail(invalid(
-          profileName,
-          `${key} is "${fromProfile.value}" in the profile but "${fromSession.value}" in ` +
-            `[sso-session ${section.name}] (${fromSession.path}:${fromSession.line}); ` +
-            `remove it from the profile or make them match`,
-          fromProfile
-        ))
-      }
-      keys.set(key, fromSession)
-    }
-    return Effect.succeed({ keys, sessionName: reference.value })
-  })
-
-/**
- * The settings of a profile the `sso` credential source uses: unavailable without
- * `sso_account_id` and `sso_role_name` (botocore's rule; a profile with only `sso_session` is a
- * token profile), an error when the rest is incomplete or inconsistent.
- */
-const credentialSettings = (
-  session: Session,
-  profileName: string
-): Effect.Effect<SsoSettings, CredentialsUnavailable | CredentialsError> =>
-  Effect.gen(function*() {
-    const profile = session.profiles.profiles.get(profileName)
-    if (profile === undefined) {
-      return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
- detail: `profile ${profileName} is not defined` })
-    }
-    if (!profile.properties.has("sso_account_id") && !profile.properties.has("sso_role_name")) {
-      return yield* new CredentialsUnavailable({
-        source,
-        reason: "NotConfigured",
- detail: `profile ${profileName} has no sso_account_id or sso_role_name`
-      })
-    }
-    const { keys, sessionName } = yield* mergeSession(session, profileName, profile)
-    const required = ["sso_start_url", "sso_region", "sso_account_id", "sso_role_name"]
-    const missing = required.filter((key) => (keys.get(key)?.value ?? "") === "")
-    if (missing.length > 0) {
-      return yield* invalid(
-        profileName,
-        `the profile is configured for IAM Identity Center but ${missing.join(", ")} ${
-          missing.length === 1 ? "is" : "are"
-        } missing or empty${
-          sessionName === undefined
-            ? " (set them in the profile, or name an [sso-session] with sso_session)"
-            : ` (sso_start_url and sso_region belong in [sso-session ${sessionName}])`
-        }`,
-        keys.get("sso_account_id") ?? keys.get("sso_role_name")
-      )
-    }
-    return {
-      profileName,
-      sessionName,
-      startUrl: keys.get("sso_start_url")!.value,
-      region: keys.get("sso_region")!.value,
-      accountId: keys.get("sso_account_id")!.value,
-      roleName: keys.get("sso_role_name")!.value
-    }
-  })
-
-const policyOf = (options: Options) => ({
-  timeout: Duration.decode(options.timeout ?? defaults.timeout),
-  attempts: Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts))
-})
-
-const homeOf = (session: Session): Effect.Effect<string> =>
-  Option.match(session.home, { onNone: () => homeDirectory, onSome: Effect.succeed })
-
-const tokenFor = (
-  session: Session,
-  settings: Pick<SsoSettings, "profileName" | "sessionName" | "startUrl" | "region">,
-  options: Options & { readonly gate?: TokenRefreshGate | undefined }
-) =>
-  Effect.gen(function*() {
-    const token = yield* Internal.loadToken({
-      profileName: settings.profileName,
-      sessionName: settings.sessionName,
-      startUrl: settings.startUrl,
-      region: settings.region,
-      home: yield* homeOf(session),
-      oidcSettings: ConfiguredEndpoint.resolve({
-        session,
-        profileName: session.profileName,
-        service: ConfiguredEndpoint.services.ssoOidc,
-        source
-      }),
-      policy: policyOf(options),
-      refreshWindow: Duration.decode(options.tokenRefreshWindow ?? defaults.tokenRefreshWindow),
-      retryInterval: Duration.decode(options.tokenRefreshRetryInterval ?? defaults.tokenRefreshRetryInterval),
-      gate: options.gate?.lastAttempt
-    })
-    return token
-  })
-
-/**
- * The SSO bearer token of a profile with `sso_session` (botocore's `SSOTokenProvider`): the
- * `[sso-session]` section must exist and have `sso_start_url` and `sso_region`. Refreshed through
- * SSO-OIDC within the refresh window when the cache has a refresh token. Unavailable for a
- * profile without `sso_session`.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const resolveToken = (
-  options: Options & {
-    readonly session: Session
-    readonly profileName: string
-    readonly gate?: TokenRefreshGate | undefined
-  }
-): Effect.Effect<Token, CredentialsUnavailable | CredentialsError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const { profileName, session } = options
-    const profile = session.profiles.profiles.get(profileName)
-    if (profile === undefined || !profile.properties.has("sso_session")) {
-      return yield* new CredentialsUnavailable({
-        source,
-        reason: "NotConfigured",
- detail: profile === undefined
-          ? `profile ${profileName} is not defined`
-          : `profile ${profileName} has no sso_session`
-      })
-    }
-    const { keys, sessionName } = yield* mergeSession(session, profileName, profile)
-    const missing = ["sso_start_url", "sso_region"].filter((key) => (keys.get(key)?.value ?? "") === "")
-    if (missing.length > 0) {
-      return yield* invalid(
-        profileName,
-        `[sso-session ${sessionName}] is missing ${missing.join(", ")}`,
-        keys.get("sso_session")
-      )
-    }
-    const settings = {
-      profileName,
-      sessionName,
-      startUrl: keys.get("sso_start_url")!.value,
-      region: keys.get("sso_region")!.value
-    }
-    const token = yield* tokenFor(session, settings, options)
-    return {
-      ...token,
-      sessionName: Option.fromNullable(sessionName),
-      startUrl: settings.startUrl,
-      region: settings.region
-    }
-  })
-
-/** The AWS CLI cache entry of a profile's role, when `cache: "cli"` is on. */
-const cliCacheFor = (session: Session, settings: SsoSettings) =>
-  Effect.gen(function*() {
-    const directory = CliCache.cacheDirectory(yield* homeOf(session))
-    const key = CliCache.ssoCacheKey({
-      accountId: settings.accountId,
-      roleName: settings.roleName,
-      sessionName: settings.sessionName,
-      startUrl: settings.startUrl
-    })
-    return { cliCache: CliCache, directory, key, file: `${key}.json in ${directory}` }
-  })
-
-const describeRole = (settings: SsoSettings): string =>
-  `profile ${settings.profileName}: IAM Identity Center role ${settings.roleName} in account ${settings.accountId}`
-
-const sessionSuffix = (settings: SsoSettings): string =>
-  settings.sessionName === undefined ? "" : ` (sso-session ${settings.sessionName})`
-
-/**
- * The role credentials of a named profile, for sources that need an SSO profile at the root of
- * a chain (assume-role with `source_profile`). Reads the token cache at every call; pass a
- * `gate` that lives as long as your source to keep SSO-OIDC refreshes spaced.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const resolveForProfile = (
-  options: Options & {
-    readonly session: Session
-    readonly profileName: string
-    readonly gate?: TokenRefreshGate | undefined
-  }
-): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const { profileName, session } = options
-    const settings = yield* credentialSettings(session, profileName)
-    const cache = options.cache === "cli" ? yield* cliCacheFor(session, settings) : undefined
-    if (cache !== undefined) {
-      const hit = yield* cache.cliCache.read(cache.directory, cache.key)
-      if (Option.isSome(hit)) {
-        yield* Effect.logDebug("SSO role credentials from the AWS CLI cache").pipe(
-          Effect.annotateLogs({ source, profile: profileName, key: cache.key })
-        )
-        return Credentials.make({
-          accessKeyId: hit.value.accessKeyId,
-          secretAccessKey: hit.value.secretAccessKey,
-          sessionToken: hit.value.sessionToken,
-          expiration: hit.value.expiration,
-          // Files written before botocore added AccountId have none; the profile names it.
-          accountId: hit.value.accountId ?? settings.accountId,
-          source,
-          provenance: `${describeRole(settings)}${sessionSuffix(settings)}, from the AWS CLI cache (${cache.file})`
-        })
-      }
-    }
-    const portal = yield* ConfiguredEndpoint.resolve({
-      session,
-      profileName: session.profileName,
-      service: ConfiguredEndpoint.services.sso,
-      source
-    })
-    const token = yield* tokenFor(session, settings, options)
-    const credentials = yield* Internal.getRoleCredentials({
-      profileName,
-      accountId: settings.accountId,
-      roleName: settings.roleName,
-      region: settings.region,
-      token,
-      settings: portal,
-      policy: policyOf(options),
-      fix: Internal.loginCommand(settings),
-      provenance: `${describeRole(settings)} via SSO portal in ${settings.region}${
-        sessionSuffix(settings)
-      }, token ${token.path}`
-    })
-    if (cache !== undefined && Option.isSome(credentials.expiration) && Option.isSome(credentials.sessionToken)) {
-      yield* cache.cliCache.write(cache.directory, cache.key, {
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: credentials.secretAccessKey,
-        sessionToken: credentials.sessionToken.value,
-        expiration: credentials.expiration.value,
-        accountId: settings.accountId,
-        assumedRoleArn: undefined
-      }, "sso")
-    }
-    return credentials
-  })
-
-/**
- * Resolves the session's profile through IAM Identity Center.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const resolve = (
-  options: Options & { readonly gate?: TokenRefreshGate | undefined } = {}
-): Effect.Effect<
-  Credentials.Credentials,
-  CredentialsUnavailable | CredentialsError,
-  AwsSession | FileSystem.FileSystem
-> =>
-  Effect.flatMap(AwsSession, (session) => resolveForProfile({ ...options, session, profileName: session.profileName }))
+} = SsoProfile.defaults
 
 /**
  * The `sso` source with its tunables.
@@ -434,8 +75,16 @@ export const resolve = (
  */
 export const layerWith = (
   options: Options
-): Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError, AwsSession | FileSystem.FileSystem> =>
-  Layer.unwrapEffect(Effect.map(makeTokenRefreshGate, (gate) => sourceLayer(source, resolve({ ...options, gate }))))
+): Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError, AwsSession | FileSystem.FileSystem> => {
+  const settings = SsoProfile.settingsOf(options)
+  // One refresh gate for the layer's life: a failing CreateToken is not asked again at each refresh.
+  return Layer.unwrapEffect(Effect.map(SsoProfile.makeGate, (gate) =>
+    sourceLayer(
+      source,
+      Effect.flatMap(AwsSession, (session) =>
+        SsoProfile.fetchCredentials({ session, profileName: session.profileName, gate }, settings))
+    )))
+}
 
 /**
  * The `sso` source with the defaults (10 s per call, 3 attempts, token refresh 15 minutes ahead).
