@@ -149,14 +149,41 @@ const error = (profile: string, reason: CredentialsError["reason"], detail: stri
 const hasStaticKeys = (section: ProfileFile.Section): boolean =>
   Option.isSome(get(section, "aws_access_key_id")) || Option.isSome(get(section, "aws_secret_access_key"))
 
+/** A profile's static keys as written; empty values count as unset. */
+export interface StaticKeys {
+  readonly accessKey: Option.Option<ProfileFile.Property>
+  readonly secret: Option.Option<ProfileFile.Property>
+  /** `aws_session_token`, else the legacy `aws_security_token`. */
+  readonly token: Option.Option<ProfileFile.Property>
+  readonly accountId: Option.Option<ProfileFile.Property>
+}
+
+/**
+ * The static keys of a profile: in the merged view, or with `path` what that one file gives
+ * each key, even where the other file overrides it (botocore reads each file on its own for the
+ * `shared-credentials-file` and `config-file` sources).
+ */
+export const staticKeysOf = (section: ProfileFile.Section, path?: string): StaticKeys => {
+  const read = (key: string): Option.Option<ProfileFile.Property> => {
+    let property = section.properties.get(key)
+    while (path !== undefined && property !== undefined && property.path !== path) property = property.overridden
+    return property !== undefined && property.value !== "" ? Option.some(property) : Option.none()
+  }
+  return {
+    accessKey: read("aws_access_key_id"),
+    secret: read("aws_secret_access_key"),
+    token: Option.orElse(read("aws_session_token"), () => read("aws_security_token")),
+    accountId: read("aws_account_id")
+  }
+}
+
 /** The profile's static keys; either key alone is `PartialCredentials`. */
 const staticRoot = (
   name: string,
   section: ProfileFile.Section,
   credentialsFile: string | undefined
 ): Either.Either<Root, CredentialsError> => {
-  const accessKey = get(section, "aws_access_key_id")
-  const secret = get(section, "aws_secret_access_key")
+  const { accessKey, accountId, secret, token } = staticKeysOf(section)
   if (Option.isNone(accessKey)) {
     return Either.left(error(
       name,
@@ -173,14 +200,13 @@ const staticRoot = (
       originOf(accessKey.value)
     ))
   }
-  const token = Option.orElse(get(section, "aws_session_token"), () => get(section, "aws_security_token"))
   return Either.right({
     _tag: "AccessKey",
     profile: name,
     accessKeyId: accessKey.value.value,
     secretAccessKey: Redacted.make(secret.value.value),
     sessionToken: Option.getOrUndefined(Option.map(token, (t) => Redacted.make(t.value))),
-    accountId: valueOf(section, "aws_account_id"),
+    accountId: Option.getOrUndefined(Option.map(accountId, (a) => a.value)),
     label: credentialsFile !== undefined && accessKey.value.path === credentialsFile
       ? "shared-credentials-file"
       : "config-file",

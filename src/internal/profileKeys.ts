@@ -9,6 +9,7 @@ import { AwsSession, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import type * as ProfileFile from "../ProfileFile.js"
+import { staticKeysOf } from "./profileChain.js"
 
 export const keysFromProfile = (options: {
   readonly source: Credentials.Source
@@ -20,17 +21,9 @@ export const keysFromProfile = (options: {
 }): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> =>
   Effect.suspend((): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> => {
     const { path, profileName, section, source } = options
-    // The value this file gives the key, even where the other file overrides it in the merged
-    // view (botocore reads each file on its own for these two sources).
-    const get = (key: string): Option.Option<ProfileFile.Property> => {
-      let property = section.properties.get(key)
-      while (property !== undefined && property.path !== path) property = property.overridden
-      return property !== undefined && property.value !== "" ? Option.some(property) : Option.none()
-    }
     const inFile = (property: ProfileFile.Property): boolean =>
       property.path === path || (property.overridden !== undefined && inFile(property.overridden))
-    const accessKey = get("aws_access_key_id")
-    const secret = get("aws_secret_access_key")
+    const { accessKey, accountId, secret, token } = staticKeysOf(section, path)
     if (Option.isNone(accessKey)) {
       return Effect.fail(
         new CredentialsUnavailable({
@@ -56,22 +49,21 @@ export const keysFromProfile = (options: {
         })
       )
     }
-    const token = Option.orElse(get("aws_session_token"), () => get("aws_security_token"))
     return Effect.succeed(Credentials.make({
       accessKeyId: accessKey.value.value,
       secretAccessKey: secret.value.value,
       sessionToken: Option.getOrUndefined(Option.map(token, (t) => t.value)),
-      accountId: Option.getOrUndefined(Option.map(get("aws_account_id"), (a) => a.value)),
+      accountId: Option.getOrUndefined(Option.map(accountId, (a) => a.value)),
       source,
       provenance: `profile ${profileName} in ${path}:${accessKey.value.line}`
     }))
   })
 
 /**
- * The whole resolution of a file-keys source: the file must exist and hold the profile, then
- * its keys are read from that file only.
+ * The fetch of a file-keys source (`shared-credentials-file`, `config-file`): the file must
+ * exist and hold the active profile, then its keys are read from that file only.
  */
-export const resolveFromFile = (options: {
+export const keysFromFile = (options: {
   readonly source: Credentials.Source
   readonly file: (session: Session) => ProfileFile.FileInfo
   readonly fileLabel: string

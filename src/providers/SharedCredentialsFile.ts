@@ -4,32 +4,19 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type { AwsCredentials } from "../AwsCredentials.js"
 import type { AwsSession } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
 import type { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import { resolveFromFile } from "../internal/profileKeys.js"
+import { keysFromFile } from "../internal/profileKeys.js"
 import { sourceLayer } from "../internal/provider.js"
 
 const source = "shared-credentials-file" satisfies Credentials.Source
-
-/**
- * Resolves the keys of the session's profile, written in the credentials file.
- *
- * @since 0.1.0
- * @category resolution
- */
-export const resolve: Effect.Effect<
-  Credentials.Credentials,
-  CredentialsUnavailable | CredentialsError,
-  AwsSession
-> = resolveFromFile({ source, file: (session) => session.credentialsFile, fileLabel: "shared credentials file" })
 
 /**
  * @since 0.1.0
  * @category layers
  */
 export const layer: Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError, AwsSession> =
-  sourceLayer(source, resolve)
+  sourceLayer(source, keysFromFile({ source, file: (session) => session.credentialsFile, fileLabel: "shared credentials file" }))
