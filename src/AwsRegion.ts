@@ -10,9 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AwsSession } from "./AwsSession.js"
-import * as Env from "./internal/env.js"
-import * as ProfileFile from "./ProfileFile.js"
-import * as ImdsRegion from "./internal/imdsRegion.js"
+import * as Region from "./internal/region.js"
 
 /**
  * A resolved region and its origin, e.g. `{ name: "eu-west-1", source: "env AWS_REGION" }`.
@@ -58,24 +56,7 @@ export class RegionNotFound extends Data.TaggedError("RegionNotFound")<{
  * @since 0.1.0
  * @category resolution
  */
-export const resolve: Effect.Effect<Option.Option<Service>, never, AwsSession> = Effect.gen(function*(): Effect.fn.Return<Option.Option<Service>, never, AwsSession> {
-  const session = yield* AwsSession
-  if (Option.isSome(session.explicitRegion)) {
-    return Option.some({ name: session.explicitRegion.value, source: "explicit" })
-  }
-  const fromEnv = yield* Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"])
-  if (Option.isSome(fromEnv)) {
-    return Option.some({ name: fromEnv.value.value, source: `env ${fromEnv.value.name}` })
-  }
-  const fromProfile = Option.flatMap(session.profile, (profile) =>
-    Option.map(
-      Option.filter(ProfileFile.property(profile, "region"), (p) => p.value !== ""),
-      (p): Service => ({ name: p.value, source: `profile ${session.profileName}`, path: p.path, line: p.line })
-    ))
-  if (Option.isSome(fromProfile)) return fromProfile
-  // Last: the instance metadata service (off when AWS_EC2_METADATA_DISABLED=true).
-  return yield* ImdsRegion.resolve
-})
+export const resolve: Effect.Effect<Option.Option<Service>, never, AwsSession> = Effect.flatMap(AwsSession, Region.resolve)
 
 /**
  * The region as a layer; fails with `RegionNotFound` when nothing sets one.

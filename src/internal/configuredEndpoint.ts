@@ -17,6 +17,7 @@ import { CredentialsError } from "../CredentialsError.js"
 import * as ProfileFile from "../ProfileFile.js"
 import * as Env from "./env.js"
 import { displayUrl } from "./scrub.js"
+import * as Setting from "./setting.js"
 
 /** A service as the configuration names it: `SSO OIDC` is `AWS_ENDPOINT_URL_SSO_OIDC` and `sso_oidc`. */
 export interface ServiceId {
@@ -46,14 +47,10 @@ export interface EndpointSettings {
 }
 
 const flag = (
-  envName: string,
+  variable: string,
   profile: Option.Option<ProfileFile.Section>,
   key: string
-): Effect.Effect<boolean> =>
-  Effect.map(Env.optional(envName), (fromEnv) =>
-    Option.isSome(fromEnv)
-      ? Env.isTrue(fromEnv)
-      : Env.isTrue(Option.flatMap(profile, (section) => ProfileFile.value(section, key))))
+): Effect.Effect<boolean> => Effect.map(Setting.read(profile, "", { variable, key }), Setting.isTrue)
 
 const checkUrl = (
   candidate: ConfiguredEndpoint,

@@ -13,9 +13,9 @@ import * as Ref from "effect/Ref"
 import { AwsSession } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import * as ProfileFile from "../ProfileFile.js"
 import * as CallPolicy from "./callPolicy.js"
 import * as Env from "./env.js"
+import * as ConfigSetting from "./setting.js"
 import { displayUrl, scrub } from "./scrub.js"
 
 const source = "iam-role" satisfies Credentials.Source
@@ -91,23 +91,17 @@ interface Setting {
   readonly line?: number | undefined
 }
 
-/** A setting from the environment first, then the active profile; empty counts as unset. */
+/** A setting from the environment first, then the active profile (in this source's wording). */
 const setting = (variable: string, key: string): Effect.Effect<Option.Option<Setting>, never, AwsSession> =>
-  Effect.gen(function*() {
-    const fromEnv = yield* Env.optional(variable)
-    if (Option.isSome(fromEnv)) return Option.some({ value: fromEnv.value, from: variable })
-    const session = yield* AwsSession
-    return Option.flatMap(session.profile, (profile) =>
-      Option.map(
-        Option.filter(ProfileFile.property(profile, key), (property) => property.value !== ""),
-        (property): Setting => ({
-          value: property.value,
-          from: `${key} of profile ${session.profileName}`,
-          path: property.path,
-          line: property.line
-        })
-      ))
-  })
+  Effect.flatMap(AwsSession, (session) =>
+    Effect.map(
+      ConfigSetting.read(session.profile, session.profileName, { variable, key }),
+      Option.map(({ origin, value }): Setting =>
+        origin._tag === "Env"
+          ? { value, from: origin.variable }
+          : { value, from: `${key} of profile ${origin.profileName}`, path: origin.property.path, line: origin.property.line }
+      )
+    ))
 
 const invalid = (where: Setting | { readonly from: string }, detail: string) =>
   new CredentialsError({

@@ -13,6 +13,7 @@ import * as ProfileFile from "../ProfileFile.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import * as Env from "./env.js"
 import * as Internal from "./login.js"
+import * as Region from "./region.js"
 import * as TokenCache from "./tokenCache.js"
 
 const source = "login" satisfies Credentials.Source
@@ -40,25 +41,6 @@ export const settingsOf = (options: {
   maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts)),
   refreshThreshold: Duration.decode(options.refreshThreshold ?? defaults.refreshThreshold)
 })
-
-/**
- * The region for the sign-in service when the cache does not name one: the session's region
- * option, `AWS_REGION`, `AWS_DEFAULT_REGION`, the login profile's `region`, the active profile's.
- */
-const regionFor = (
-  session: Session,
-  profile: ProfileFile.Section
-): Effect.Effect<Option.Option<{ readonly name: string; readonly source: string }>> =>
-  Effect.gen(function*() {
-    if (Option.isSome(session.explicitRegion)) {
-      return Option.some({ name: session.explicitRegion.value, source: "explicit" })
-    }
-    const fromEnv = yield* Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"])
-    if (Option.isSome(fromEnv)) return Option.some({ name: fromEnv.value.value, source: `env ${fromEnv.value.name}` })
-    const fromProfile = (section: ProfileFile.Section) =>
-      Option.map(ProfileFile.value(section, "region"), (name) => ({ name, source: `profile ${section.name}` }))
-    return Option.orElse(fromProfile(profile), () => Option.flatMap(session.profile, fromProfile))
-  })
 
 /**
  * The credentials of a named profile's `aws login` session (the active profile for the `login`
@@ -95,7 +77,8 @@ export const fetchCredentials = (
       profileName,
       loginSession: loginSession.value.value,
       path: yield* TokenCache.loginCachePath(home, loginSession.value.value),
-      region: yield* regionFor(session, profile),
+      // The sign-in region when the cache does not name one: the login profile's before the active one's.
+      region: yield* Region.configured(session, profile),
       signinSettings: ConfiguredEndpoint.resolve({
         session,
         profileName: session.profileName,

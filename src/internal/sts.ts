@@ -40,12 +40,12 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { AwsSession, type Service as Session } from "../AwsSession.js"
+import { AwsSession } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
-import * as ProfileFile from "../ProfileFile.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
-import * as Env from "./env.js"
+import * as Region from "./region.js"
+import * as Setting from "./setting.js"
 import * as SdkCall from "./sdkCall.js"
 import * as CallPolicy from "./callPolicy.js"
 import { displayUrl, scrub } from "./scrub.js"
@@ -159,48 +159,6 @@ export const defaultEndpoint = (options: {
   }
 }
 
-/** An environment variable, else a property of the active profile (botocore's config store order). */
-const setting = (
-  profile: Option.Option<ProfileFile.Section>,
-  profileName: string,
-  variable: string,
-  key: string
-): Effect.Effect<Option.Option<{ readonly value: string; readonly from: string }>> =>
-  Effect.map(Env.optional(variable), (fromEnv) =>
-    Option.isSome(fromEnv)
-      ? Option.some({ value: fromEnv.value, from: variable })
-      : Option.map(
-        Option.flatMap(profile, (section) => ProfileFile.property(section, key)).pipe(
-          Option.filter((p) => p.value !== "")
-        ),
-        (p) => ({ value: p.value, from: `${key} in profile ${profileName} (${p.path}:${p.line})` })
-      ))
-
-/**
- * The region STS calls use: explicit > `AWS_REGION` > `AWS_DEFAULT_REGION` > the active profile's
- * `region`, with its source in `AwsRegion`'s words. Unlike `AwsRegion.resolve` this never asks
- * the instance metadata service: botocore builds its STS client from the configured region only,
- * and asking would cost a web identity or assume-role link up to two metadata timeouts off EC2
- * (and pick the instance's region on it).
- */
-export const configuredRegion = (
-  session: Session
-): Effect.Effect<Option.Option<{ readonly name: string; readonly source: string }>> =>
-  Effect.gen(function*() {
-    if (Option.isSome(session.explicitRegion)) {
-      return Option.some({ name: session.explicitRegion.value, source: "explicit" })
-    }
-    const fromEnv = yield* Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"])
-    if (Option.isSome(fromEnv)) {
-      return Option.some({ name: fromEnv.value.value, source: `env ${fromEnv.value.name}` })
-    }
-    return Option.flatMap(session.profile, (profile) =>
-      Option.map(
-        Option.filter(ProfileFile.property(profile, "region"), (p) => p.value !== ""),
-        (p) => ({ name: p.value, source: `profile ${session.profileName}` })
-      ))
-  })
-
 /** botocore's `validate_region_name`: the region becomes part of a host name. */
 const validRegionName = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/
 
@@ -217,7 +175,7 @@ export const settings = (
   Effect.gen(function*() {
     const session = yield* AwsSession
     const { profile, profileName } = session
-    const region = yield* configuredRegion(session)
+    const region = yield* Region.configured(session)
     if (Option.isSome(region) && !validRegionName.test(region.value.name)) {
       return yield* new CredentialsError({
         source,
@@ -228,7 +186,7 @@ export const settings = (
         }", is not a valid region name (letters, digits and hyphens, at most 63)`
       })
     }
-    const mode = yield* setting(profile, profileName, "AWS_STS_REGIONAL_ENDPOINTS", "sts_regional_endpoints")
+    const mode = yield* Setting.read(profile, profileName, { variable: "AWS_STS_REGIONAL_ENDPOINTS", key: "sts_regional_endpoints" })
     if (Option.isSome(mode) && mode.value.value !== "legacy" && mode.value.value !== "regional") {
       return yield* new CredentialsError({
         source,

@@ -10,10 +10,9 @@ import * as Option from "effect/Option"
 import { AwsSession, profileNamedExplicitly, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import * as ProfileFile from "../ProfileFile.js"
-import * as Env from "./env.js"
 import { readOptionalFile } from "./files.js"
 import { secret } from "./scrub.js"
+import * as Setting from "./setting.js"
 import * as Sts from "./sts.js"
 
 const source = "assume-role-with-web-identity" satisfies Credentials.Source
@@ -87,24 +86,9 @@ export const fetchWithToken = (
     )
   })
 
-/** A setting from its environment variable (unless disabled), else from the profile. */
-const lookup = (
-  session: Session,
-  useEnv: boolean,
-  variable: string,
-  key: string
-): Effect.Effect<Option.Option<{ readonly value: string; readonly from: string }>> =>
-  Effect.gen(function*() {
-    if (useEnv) {
-      const fromEnv = yield* Env.optional(variable)
-      if (Option.isSome(fromEnv)) return Option.some({ value: fromEnv.value, from: variable })
-    }
-    return Option.flatMap(session.profile, (profile) =>
-      Option.map(
-        Option.filter(ProfileFile.property(profile, key), (p) => p.value !== ""),
-        (p) => ({ value: p.value, from: `${key} in profile ${session.profileName} (${p.path}:${p.line})` })
-      ))
-  })
+/** A setting from its environment variable (unless disabled), else from the active profile. */
+const lookup = (session: Session, useEnv: boolean, variable: string, key: string) =>
+  Setting.read(session.profile, session.profileName, { variable, key }, useEnv)
 
 /**
  * The configuration of the session (environment, then active profile), or `None` when no token
