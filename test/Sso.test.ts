@@ -215,6 +215,12 @@ describe("Sso: broken configuration", () => {
       ["sso_region is \"eu-west-1\" in the profile but \"us-east-1\" in [sso-session s]"]
     ],
     [
+      "sso_region in the profile that its session leaves out (botocore reads it from the session only)",
+      `[default]\nsso_session = s\nsso_region = eu-west-1\nsso_account_id = 1\nsso_role_name = r\n\n` +
+      `[sso-session s]\nsso_start_url = https://b.example/start\n`,
+      ["sso_region is set in the profile", "move it to [sso-session s]"]
+    ],
+    [
       "session without sso_start_url",
       `[default]\nsso_session = s\nsso_account_id = 1\nsso_role_name = r\n\n[sso-session s]\nsso_region = us-east-1\n`,
       ["sso_start_url is missing", "[sso-session s]"]

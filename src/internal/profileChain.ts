@@ -35,6 +35,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import type * as ProfileFile from "../ProfileFile.js"
+import { hasSsoKeys, ssoSettingsOf } from "./profileSso.js"
 import { boundedList } from "./scrub.js"
 
 const source = "assume-role" satisfies Credentials.Source
@@ -214,78 +215,23 @@ const staticRoot = (
   })
 }
 
-const ssoKeys = ["sso_account_id", "sso_region", "sso_role_name", "sso_start_url", "sso_session"] as const
-
-/** An SSO root, validated as the vectors validate it (see the module comment of `Sso`). */
+/** An SSO root, with the settings checked once for every SSO consumer (`profileSso.ts`). */
 const ssoRoot = (
   profiles: ProfileFile.ProfileSet,
   name: string,
   section: ProfileFile.Section
-): Option.Option<Either.Either<Root, CredentialsError>> => {
-  if (ssoKeys.every((key) => valueOf(section, key) === undefined)) return Option.none()
-  const accountId = valueOf(section, "sso_account_id")
-  const roleName = valueOf(section, "sso_role_name")
-  let region = get(section, "sso_region")
-  let startUrl = get(section, "sso_start_url")
-  const sessionName = get(section, "sso_session")
-  if (Option.isSome(sessionName)) {
-    const session = profiles.ssoSessions.get(sessionName.value.value)
-    if (session === undefined) {
-      return Option.some(Either.left(error(
-        name,
-        "InvalidConfiguration",
-        `sso_session = ${sessionName.value.value} names an [sso-session ${sessionName.value.value}] section that does not exist`,
-        originOf(sessionName.value)
-      )))
-    }
-    // The vectors reject sso_region / sso_start_url in a profile that names a session; botocore
-    // accepts them when the session says the same. Both agree that a disagreement is an error.
-    for (const key of ["sso_region", "sso_start_url"] as const) {
-      const own = get(section, key)
-      if (Option.isSome(own) && valueOf(session, key) !== own.value.value) {
-        return Option.some(Either.left(error(
-          name,
-          "InvalidConfiguration",
-          `\`${key}\` can only be specified in the [sso-session] config when a session name is given ` +
-            `(profile ${name} sets it, [sso-session ${session.name}] ${
-              valueOf(session, key) === undefined ? "does not" : "sets another value"
-            })`,
-          originOf(own.value)
-        )))
-      }
-    }
-    region = get(session, "sso_region")
-    startUrl = get(session, "sso_start_url")
-  }
-  if (accountId !== undefined && roleName === undefined) {
-    return Option.some(Either.left(
-      error(name, "InvalidConfiguration", "if `sso_account_id` is set, then `sso_role_name` must also be set")
-    ))
-  }
-  if (accountId === undefined && roleName !== undefined) {
-    return Option.some(Either.left(
-      error(name, "InvalidConfiguration", "if `sso_role_name` is set, then `sso_account_id` must also be set")
-    ))
-  }
-  const where = Option.isSome(sessionName) ? `[sso-session ${sessionName.value.value}]` : `profile ${name}`
-  if (Option.isNone(region)) {
-    return Option.some(Either.left(error(name, "InvalidConfiguration", `SSO is configured but ${where} has no sso_region`)))
-  }
-  if (Option.isNone(startUrl)) {
-    return Option.some(Either.left(
-      error(name, "InvalidConfiguration", `SSO is configured but ${where} has no sso_start_url`)
-    ))
-  }
-  return Option.some(Either.right({
-    _tag: "Sso",
-    profile: name,
-    ssoSession: Option.getOrUndefined(Option.map(sessionName, (s) => s.value)),
-    ssoRegion: region.value.value,
-    ssoStartUrl: startUrl.value.value,
-    ssoAccountId: accountId,
-    ssoRoleName: roleName
-  }))
-}
+): Option.Option<Either.Either<Root, CredentialsError>> =>
+  hasSsoKeys(section)
+    ? Option.some(Either.map(ssoSettingsOf(profiles, name, section, source), (settings): Root => ({
+      _tag: "Sso",
+      profile: name,
+      ssoSession: settings.sessionName,
+      ssoRegion: settings.region,
+      ssoStartUrl: settings.startUrl,
+      ssoAccountId: settings.accountId,
+      ssoRoleName: settings.roleName
+    })))
+    : Option.none()
 
 /**
  * What gives a profile credentials without a role step, in botocore's provider order. `None`

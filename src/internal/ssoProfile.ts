@@ -9,16 +9,17 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type { Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import type * as ProfileFile from "../ProfileFile.js"
 import * as CliCache from "./cliCache.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import { homeDirectory } from "./env.js"
+import * as ProfileSso from "./profileSso.js"
 import * as Internal from "./sso.js"
 
 const source = "sso" satisfies Credentials.Source
@@ -82,76 +83,11 @@ export interface Token {
   readonly region: string
 }
 
-/** What one profile's SSO settings come to, once merged with its `[sso-session]`. */
-interface SsoSettings {
-  readonly profileName: string
-  readonly sessionName: string | undefined
-  readonly startUrl: string
-  readonly region: string
-  readonly accountId: string
-  readonly roleName: string
-}
+/** The settings of a profile that names an SSO role: account and role are both set. */
+type SsoSettings = ProfileSso.SsoSettings & { readonly accountId: string; readonly roleName: string }
 
-/** A property with the file and line it was written on. */
-type Located = ProfileFile.Property
-
-const invalid = (profileName: string, detail: string, at?: Located) =>
-  new CredentialsError({
-    source,
-    reason: "InvalidConfiguration",
-    profile: profileName,
-    path: at?.path,
-    line: at?.line,
-    detail
-  })
-
-interface Merged {
-  readonly keys: ReadonlyMap<string, Located>
-  readonly sessionName: string | undefined
-}
-
-/**
- * The profile's keys merged with its `[sso-session]` section's, checked as botocore checks them:
- * the section must exist, and a key set in both must have the same value in both.
- */
-const mergeSession = (
-  session: Session,
-  profileName: string,
-  profile: ProfileFile.Section
-): Effect.Effect<Merged, CredentialsError> =>
-  Effect.suspend((): Effect.Effect<Merged, CredentialsError> => {
-    const keys = new Map<string, Located>()
-    for (const [key, property] of profile.properties) keys.set(key, property)
-    const reference = keys.get("sso_session")
-    if (reference === undefined) return Effect.succeed({ keys, sessionName: undefined })
-    if (reference.value === "") {
-      return Effect.fail(invalid(profileName, "sso_session is empty; name an [sso-session NAME] section", reference))
-    }
-    const section = session.profiles.ssoSessions.get(reference.value)
-    if (section === undefined) {
-      const known = [...session.profiles.ssoSessions.keys()].sort()
-      return Effect.fail(invalid(
-        profileName,
-        `sso_session = ${reference.value} names an [sso-session ${reference.value}] section ` +
-          `that is not in the config file${known.length === 0 ? "" : ` (sso-sessions defined: ${known.join(", ")})`}`,
-        reference
-      ))
-    }
-    for (const [key, fromSession] of section.properties) {
-      const fromProfile = keys.get(key)
-      if (fromProfile !== undefined && fromProfile.value !== fromSession.value) {
-        return Effect.fail(invalid(
-          profileName,
-          `${key} is "${fromProfile.value}" in the profile but "${fromSession.value}" in ` +
-            `[sso-session ${section.name}] (${fromSession.path}:${fromSession.line}); ` +
-            `remove it from the profile or make them match`,
-          fromProfile
-        ))
-      }
-      keys.set(key, fromSession)
-    }
-    return Effect.succeed({ keys, sessionName: reference.value })
-  })
+const fromEither = <A>(either: Either.Either<A, CredentialsError>): Effect.Effect<A, CredentialsError> =>
+  Either.match(either, { onLeft: Effect.fail, onRight: Effect.succeed })
 
 /**
  * The settings of a profile the `sso` credential source uses: unavailable without
@@ -164,41 +100,18 @@ const credentialSettings = (
 ): Effect.Effect<SsoSettings, CredentialsUnavailable | CredentialsError> =>
   Effect.gen(function*() {
     const profile = session.profiles.profiles.get(profileName)
-    if (profile === undefined) {
-      return yield* new CredentialsUnavailable({ source, reason: "NotConfigured",
- detail: `profile ${profileName} is not defined` })
-    }
-    if (!profile.properties.has("sso_account_id") && !profile.properties.has("sso_role_name")) {
+    if (profile === undefined || !ProfileSso.namesSsoRole(profile)) {
       return yield* new CredentialsUnavailable({
         source,
         reason: "NotConfigured",
- detail: `profile ${profileName} has no sso_account_id or sso_role_name`
+        detail: profile === undefined
+          ? `profile ${profileName} is not defined`
+          : `profile ${profileName} has no sso_account_id or sso_role_name`
       })
     }
-    const { keys, sessionName } = yield* mergeSession(session, profileName, profile)
-    const required = ["sso_start_url", "sso_region", "sso_account_id", "sso_role_name"]
-    const missing = required.filter((key) => (keys.get(key)?.value ?? "") === "")
-    if (missing.length > 0) {
-      return yield* invalid(
-        profileName,
-        `the profile is configured for IAM Identity Center but ${missing.join(", ")} ${
-          missing.length === 1 ? "is" : "are"
-        } missing or empty${
-          sessionName === undefined
-            ? " (set them in the profile, or name an [sso-session] with sso_session)"
-            : ` (sso_start_url and sso_region belong in [sso-session ${sessionName}])`
-        }`,
-        keys.get("sso_account_id") ?? keys.get("sso_role_name")
-      )
-    }
-    return {
-      profileName,
-      sessionName,
-      startUrl: keys.get("sso_start_url")!.value,
-      region: keys.get("sso_region")!.value,
-      accountId: keys.get("sso_account_id")!.value,
-      roleName: keys.get("sso_role_name")!.value
-    }
+    const settings = yield* fromEither(ProfileSso.ssoSettingsOf(session.profiles, profileName, profile, source))
+    // Both are set: `ssoSettingsOf` requires the other when either is.
+    return { ...settings, accountId: settings.accountId!, roleName: settings.roleName! }
   })
 
 const policyOf = (settings: Settings) => ({ timeout: settings.timeout, attempts: settings.maxAttempts })
@@ -255,25 +168,11 @@ export const fetchToken = (
           : `profile ${profileName} has no sso_session`
       })
     }
-    const { keys, sessionName } = yield* mergeSession(session, profileName, profile)
-    const missing = ["sso_start_url", "sso_region"].filter((key) => (keys.get(key)?.value ?? "") === "")
-    if (missing.length > 0) {
-      return yield* invalid(
-        profileName,
-        `[sso-session ${sessionName}] is missing ${missing.join(", ")}`,
-        keys.get("sso_session")
-      )
-    }
-    const settings = {
-      profileName,
-      sessionName,
-      startUrl: keys.get("sso_start_url")!.value,
-      region: keys.get("sso_region")!.value
-    }
+    const settings = yield* fromEither(ProfileSso.ssoSettingsOf(session.profiles, profileName, profile, source))
     const token = yield* tokenFor(session, settings, tunables, request.gate)
     return {
       ...token,
-      sessionName: Option.fromNullable(sessionName),
+      sessionName: Option.fromNullable(settings.sessionName),
       startUrl: settings.startUrl,
       region: settings.region
     }
