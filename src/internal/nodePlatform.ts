@@ -11,13 +11,14 @@
  * Errors are the platform's own `SystemError`.
  *
  * Start-up: these are the modules the package loads anyway (the process runner needs
- * `Command`); building the layers makes a record of functions and opens nothing.
+ * `Command`); building the layers makes a record of functions and opens nothing, and Node's
+ * executor is only built when a process is run.
  *
  * Everything is imported statically: a dynamic `import()` of a module that shares code with the
  * rest of the package makes bundlers (esbuild) wrap the whole shared graph in lazy initialisers,
  * which then cannot be tree-shaken (see the README's "Bundling").
  */
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
@@ -128,8 +129,24 @@ export const fileSystemLayer: Layer.Layer<FileSystem.FileSystem> = Layer.effect(
   Layer.provide(NodeFileSystem.layer)
 )
 
+/**
+ * Node's process runner, built by the platform's constructor. Node's own executor is built when a
+ * process is run (a record of functions, cheap), not with the layer: most chains never run one,
+ * and start-up should not pay for it.
+ */
+const commandExecutorLayer: Layer.Layer<CommandExecutor.CommandExecutor> = Layer.sync(
+  CommandExecutor.CommandExecutor,
+  () => {
+    const node = Effect.provide(
+      CommandExecutor.CommandExecutor,
+      NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer))
+    )
+    return CommandExecutor.makeExecutor((command) => Effect.flatMap(node, (executor) => executor.start(command)))
+  }
+)
+
 /** Node's file system and process runner (see above). */
 export const platformLayer: Layer.Layer<FileSystem.FileSystem | CommandExecutor.CommandExecutor> = Layer.merge(
   fileSystemLayer,
-  NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer))
+  commandExecutorLayer
 )
