@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -16,8 +16,7 @@ import type * as AwsCredentials from "./AwsCredentials.js"
 import * as Credentials from "./Credentials.js"
 import { CredentialsError } from "./CredentialsError.js"
 import * as Env from "./internal/env.js"
-import { fileSystemLayer as nodeFileSystem } from "./internal/nodePlatformLite.js"
-import { FileSystemTag } from "./internal/platform.js"
+import { fileSystemLayer as nodeFileSystem } from "./internal/nodePlatform.js"
 import * as ProfileFile from "./ProfileFile.js"
 import { boundedList } from "./internal/scrub.js"
 
@@ -132,7 +131,7 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<Service, CredentialsError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const fileSystem = yield* FileSystemTag
+    const fileSystem = yield* FileSystem.FileSystem
     const configProvider = yield* Effect.configProviderWith(Effect.succeed)
     const env = {
       HOME: Option.getOrUndefined(yield* Env.optional("HOME")),
@@ -194,7 +193,7 @@ export const make = (
       profiles: loaded.profiles,
       profile,
       reload: Effect.suspend(() => make(options)).pipe(
-        Effect.provideService(FileSystemTag, fileSystem),
+        Effect.provideService(FileSystem.FileSystem, fileSystem),
         Effect.withConfigProvider(configProvider)
       )
     }

@@ -23,7 +23,7 @@ import {
   CredentialsUnavailable,
   NoCredentialsFound
 } from "./CredentialsError.js"
-import { platformLayer as nodePlatform } from "./internal/nodePlatformLite.js"
+import { platformLayer as nodePlatform } from "./internal/nodePlatform.js"
 import { elapsedMs } from "./internal/provider.js"
 import * as AssumeRole from "./providers/AssumeRole.js"
 import * as BotoConfig from "./providers/BotoConfig.js"

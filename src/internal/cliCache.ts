@@ -27,7 +27,7 @@
  * file is ignored (logged at debug level), never fatal; so is a cache directory that cannot be
  * written.
  */
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -37,7 +37,6 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { createHash, randomBytes } from "node:crypto"
 import * as path from "node:path"
-import { FileSystemTag } from "./platform.js"
 import type { StsCredentials } from "./sts.js"
 import { parseTimestamp } from "./time.js"
 import { decodeJson } from "./untrusted.js"
@@ -189,7 +188,7 @@ export const write = (
   format: Format = "assume-role"
 ): Effect.Effect<void, never, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystemTag
+    const fs = yield* FileSystem.FileSystem
     yield* fs.makeDirectory(directory, { recursive: true, mode: 0o700 })
     const body: Record<string, unknown> = {
       ...(format === "sso" ? { ProviderType: "sso" } : {}),

@@ -11,12 +11,11 @@
  * `ConfigParseError`), never silently replaced.
  */
 import type * as PlatformError from "@effect/platform/Error"
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { Source } from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
-import { FileSystemTag } from "./platform.js"
 
 /** What a file holds, which sets how large it may be. */
 export type FileKind = "config" | "token"
@@ -100,7 +99,7 @@ export const readOptionalFile = (
   options: { readonly source?: Source | undefined; readonly what?: string | undefined; readonly kind: FileKind }
 ): Effect.Effect<Option.Option<string>, CredentialsError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystemTag
+    const fs = yield* FileSystem.FileSystem
     const what = options.what ?? "file"
     const cap = maxFileBytes[options.kind]
     const unreadable = (detail: string, cause?: unknown) =>

@@ -13,7 +13,7 @@
  * process reading it (the AWS CLI, another SDK) sees the old file or the new one, never half of
  * one. Fields we do not know are kept.
  */
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Data from "effect/Data"
 import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -27,7 +27,6 @@ import { CredentialsError } from "../CredentialsError.js"
 import * as Env from "./env.js"
 import { readOptionalFile, stripBom } from "./files.js"
 import { expandHome } from "./paths.js"
-import { FileSystemTag } from "./platform.js"
 import { parseTimestamp } from "./time.js"
 import { describeParseError, maxDepth, tooDeep } from "./untrusted.js"
 
@@ -193,7 +192,7 @@ export const writeAtomic = (
   value: unknown
 ): Effect.Effect<void, WriteFailed, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystemTag
+    const fs = yield* FileSystem.FileSystem
     const directory = path.dirname(file)
     const temporary = path.join(directory, `.${path.basename(file)}.${randomUUID()}.tmp`)
     const bytes = new TextEncoder().encode(JSON.stringify(value))

@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { AwsCredentials } from "../../src/AwsCredentials.js"
 import * as AwsSession from "../../src/AwsSession.js"
-import { platformLayer as nodePlatform } from "../../src/internal/nodePlatformLite.js"
+import { platformLayer as nodePlatform } from "../../src/internal/nodePlatform.js"
 import * as AssumeRole from "../../src/providers/AssumeRole.js"
 
 const layer = AssumeRole.layerWith({ cache: "cli", timeout: "10 seconds", maxAttempts: 2 }).pipe(
