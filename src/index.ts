@@ -31,20 +31,20 @@ export * as BotoConfig from "./providers/BotoConfig.js"
 /** @since 0.1.0 */
 export * as ConfigFile from "./providers/ConfigFile.js"
 /** @since 0.1.0 */
-export * as ContainerCredentials from "./providers/Container.js"
+export * as ContainerCredentials from "./providers/ContainerCredentials.js"
 /** @since 0.1.0 */
 export * as Ec2CredentialsFile from "./providers/Ec2CredentialsFile.js"
 /** @since 0.1.0 */
-export * as EnvCredentials from "./providers/Env.js"
+export * as EnvCredentials from "./providers/EnvCredentials.js"
 /** @since 0.1.0 */
 export * as InstanceMetadata from "./providers/InstanceMetadata.js"
 /** @since 0.1.0 */
-export * as LoginCredentials from "./providers/Login.js"
+export * as LoginCredentials from "./providers/LoginCredentials.js"
 /** @since 0.1.0 */
-export * as ProcessCredentials from "./providers/Process.js"
+export * as ProcessCredentials from "./providers/ProcessCredentials.js"
 /** @since 0.1.0 */
 export * as SharedCredentialsFile from "./providers/SharedCredentialsFile.js"
 /** @since 0.1.0 */
-export * as SsoCredentials from "./providers/Sso.js"
+export * as SsoCredentials from "./providers/SsoCredentials.js"
 /** @since 0.1.0 */
 export * as WebIdentity from "./providers/WebIdentity.js"

@@ -8,7 +8,7 @@ import { AwsCredentials } from "../src/AwsCredentials.js"
 import type * as Credentials from "../src/Credentials.js"
 import type { CredentialsError, CredentialsUnavailable } from "../src/CredentialsError.js"
 import * as ContainerFetcher from "../src/internal/container.js"
-import * as Container from "../src/providers/Container.js"
+import * as Container from "../src/providers/ContainerCredentials.js"
 import { settingsOf } from "./support/containerSettings.js"
 import {
   type Env,

@@ -15,7 +15,7 @@ import * as CredentialChain from "../src/CredentialChain.js"
 import * as Credentials from "../src/Credentials.js"
 import { CredentialsError } from "../src/CredentialsError.js"
 import * as BotoConfig from "../src/providers/BotoConfig.js"
-import * as Env from "../src/providers/Env.js"
+import * as Env from "../src/providers/EnvCredentials.js"
 import * as SharedCredentialsFile from "../src/providers/SharedCredentialsFile.js"
 import {
   defaultChain,

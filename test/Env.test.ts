@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import * as Env from "../src/providers/Env.js"
+import * as Env from "../src/providers/EnvCredentials.js"
 import { getFailure, getSuccess, resolveWith, tempHome } from "./support/fixtures.js"
 
 const now = Date.parse("2030-01-01T00:00:00Z")

@@ -12,7 +12,7 @@ import * as path from "node:path"
 import * as AwsSession from "../src/AwsSession.js"
 import type { CredentialsError } from "../src/CredentialsError.js"
 import * as LoginProfile from "../src/internal/loginProfile.js"
-import * as Login from "../src/providers/Login.js"
+import * as Login from "../src/providers/LoginCredentials.js"
 import {
   type Env,
   getFailure,

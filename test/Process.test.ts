@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { AwsCredentials } from "../src/AwsCredentials.js"
 import type { CredentialsError } from "../src/CredentialsError.js"
-import * as Process from "../src/providers/Process.js"
+import * as Process from "../src/providers/ProcessCredentials.js"
 import {
   getFailure,
   getSuccess,

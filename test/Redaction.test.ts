@@ -26,7 +26,7 @@ import { AwsSession } from "../src/AwsSession.js"
 import * as Credentials from "../src/Credentials.js"
 import { CredentialsError, NoCredentialsFound } from "../src/CredentialsError.js"
 import { explain, formatHuman } from "../src/internal/explain.js"
-import * as Process from "../src/providers/Process.js"
+import * as Process from "../src/providers/ProcessCredentials.js"
 import {
   defaultChain,
   type Env,

@@ -16,7 +16,7 @@ import * as util from "node:util"
 import { AwsCredentials } from "../src/AwsCredentials.js"
 import * as AwsSession from "../src/AwsSession.js"
 import type { CredentialsError } from "../src/CredentialsError.js"
-import * as Sso from "../src/providers/Sso.js"
+import * as Sso from "../src/providers/SsoCredentials.js"
 import * as SsoProfile from "../src/internal/ssoProfile.js"
 import {
   type Env,

@@ -18,7 +18,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as CliCache from "../src/internal/cliCache.js"
-import * as Sso from "../src/providers/Sso.js"
+import * as Sso from "../src/providers/SsoCredentials.js"
 import {
   defaultChain,
   type Env,

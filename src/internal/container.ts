@@ -1,7 +1,7 @@
 /**
  * The container credentials fetcher (botocore's `container-role`): which endpoint the environment
  * configures and whether its host is allowed, the authorization token for this fetch, and the
- * fetch itself. `providers/Container.ts` is its layer; assume-role roots with
+ * fetch itself. `providers/ContainerCredentials.ts` is its layer; assume-role roots with
  * `credential_source = EcsContainer` call `fetchCredentials` directly.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"

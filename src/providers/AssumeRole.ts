@@ -40,7 +40,7 @@ import type * as Credentials from "../Credentials.js"
 import type { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as Internal from "../internal/assumeRole.js"
 import { sourceLayer } from "../internal/provider.js"
-import type * as Process from "./Process.js"
+import type * as Process from "./ProcessCredentials.js"
 
 const source = "assume-role" satisfies Credentials.Source
 

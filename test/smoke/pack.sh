@@ -21,7 +21,7 @@ echo "== packed $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB) with 
 # What the tarball holds: the build, the docs, the license; no tests.
 tar -tzf "$tarball" | sed 's#^package/##' > "$work/contents"
 for required in package.json README.md LICENSE CHANGELOG.md dist/index.js dist/index.d.ts dist/bin.js \
-  dist/providers/Env.js dist/providers/Env.d.ts; do
+  dist/providers/EnvCredentials.js dist/providers/EnvCredentials.d.ts; do
   grep -qx "$required" "$work/contents" || { echo "the tarball lacks $required" >&2; exit 1; }
 done
 if grep -E '(^|/)test/|\.test\.(ts|js)$|\.tgz$|^scratch/' "$work/contents"; then
@@ -99,7 +99,7 @@ JS
 cat > "$app/subpath.mjs" <<'JS'
 import { Effect } from "effect"
 import * as AwsCredentials from "effect-aws-credentials/AwsCredentials"
-import * as EnvCredentials from "effect-aws-credentials/providers/Env"
+import * as EnvCredentials from "effect-aws-credentials/providers/EnvCredentials"
 const program = Effect.flatMap(AwsCredentials.AwsCredentials, (service) => service.get)
 Effect.runPromise(program.pipe(Effect.provide(EnvCredentials.layer))).then((c) => console.log(c.source))
 JS
