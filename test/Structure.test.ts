@@ -20,11 +20,7 @@ import ts from "typescript"
 const root = path.resolve(import.meta.dirname, "..")
 
 /** Cycles still to be taken apart, as the sorted list of the files in each. */
-const knownCycles: ReadonlyArray<ReadonlyArray<string>> = [
-  // The S3 backends import the public module's types and S3Error; they become one small
-  // backend interface and one assembly (issue 11, "S3 as a small backend and one assembly").
-  ["src/S3.ts", "src/internal/s3Common.ts", "src/internal/s3Memory.ts", "src/internal/s3Sdk.ts", "src/internal/s3Upload.ts"]
-]
+const knownCycles: ReadonlyArray<ReadonlyArray<string>> = []
 
 /**
  * Functions still over the bound, as `file#name` (the declaration they belong to: an arrow

@@ -11,7 +11,9 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { AwsCredentials } from "../AwsCredentials.js"
 import type * as Credentials from "../Credentials.js"
-import * as S3 from "../S3.js"
+import { defaults } from "../S3Model.js"
+import type * as S3 from "../S3Model.js"
+import { S3Error, type Reason } from "../S3Error.js"
 
 /** SigV4's longest presigned URL lifetime (7 days). */
 export const maxPresignSeconds = 604_800
@@ -63,14 +65,14 @@ export interface CallContext {
 export const failure = (
   context: CallContext,
   fields: {
-    readonly reason: S3.Reason
+    readonly reason: Reason
     readonly detail: string
     readonly code?: string | undefined
     readonly status?: number | undefined
     readonly requestId?: string | undefined
   }
-): S3.S3Error =>
-  new S3.S3Error({
+): S3Error =>
+  new S3Error({
     operation: context.operation,
     bucket: context.bucket,
     key: context.key,
@@ -86,9 +88,9 @@ export const failure = (
  */
 export const singleUseBody = (
   context: CallContext,
-  body: Stream.Stream<Uint8Array, S3.S3Error>,
+  body: Stream.Stream<Uint8Array, S3Error>,
   released: () => boolean
-): Stream.Stream<Uint8Array, S3.S3Error> => {
+): Stream.Stream<Uint8Array, S3Error> => {
   let taken = false
   return Stream.suspend(() => {
     if (released()) {
@@ -116,7 +118,7 @@ export const uploadSettings = (
   context: CallContext,
   options: S3.UploadOptions | undefined,
   defaults: { readonly partSize: number; readonly concurrency: number }
-): Effect.Effect<{ readonly partSize: number; readonly concurrency: number }, S3.S3Error> => {
+): Effect.Effect<{ readonly partSize: number; readonly concurrency: number }, S3Error> => {
   const partSize = options?.partSize ?? defaults.partSize
   const concurrency = options?.concurrency ?? defaults.concurrency
   if (!Number.isSafeInteger(partSize) || partSize < minPartSize) {
@@ -137,7 +139,7 @@ export const uploadSettings = (
 }
 
 /** `getObjectText` / `getObjectBytes` over their cap. */
-export const tooLarge = (context: CallContext, size: number, maxBytes: number): Effect.Effect<never, S3.S3Error> =>
+export const tooLarge = (context: CallContext, size: number, maxBytes: number): Effect.Effect<never, S3Error> =>
   Effect.fail(failure(context, {
     reason: "Other",
     code: "MaxBytesExceeded",
@@ -153,7 +155,7 @@ export const readBody = (
   context: CallContext,
   result: S3.GetObjectResult,
   maxBytes: number
-): Effect.Effect<Uint8Array, S3.S3Error> => {
+): Effect.Effect<Uint8Array, S3Error> => {
   if (result.contentLength > maxBytes) return tooLarge(context, result.contentLength, maxBytes)
   return result.body.pipe(
     Stream.runFoldEffect(
@@ -199,9 +201,9 @@ export const presignLifetime = (options: {
   readonly requested: S3.PresignOptions["expiresIn"]
   readonly now: DateTime.Utc
   readonly credentialsExpiry: Option.Option<DateTime.Utc>
-}): Effect.Effect<PresignLifetime, S3.S3Error> => {
+}): Effect.Effect<PresignLifetime, S3Error> => {
   const requested = options.requested === undefined
-    ? Duration.seconds(S3.defaults.presignExpiresInSeconds)
+    ? Duration.seconds(defaults.presignExpiresInSeconds)
     : Duration.decode(options.requested)
   const requestedSeconds = Math.floor(Duration.toSeconds(requested))
   if (!Number.isFinite(requestedSeconds) || requestedSeconds < 1) {

@@ -15,8 +15,9 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
 import { AwsCredentials } from "../AwsCredentials.js"
-import type * as S3 from "../S3.js"
-import { defaults } from "../S3.js"
+import type * as S3 from "../S3Model.js"
+import type { Reason, S3Error } from "../S3Error.js"
+import { defaults } from "../S3Model.js"
 import {
   batches,
   type CallContext,
@@ -146,8 +147,8 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
 
     const fail = (
       context: CallContext,
-      fields: { reason: S3.Reason; code: string; status: number; detail: string }
-    ): Effect.Effect<never, S3.S3Error> => Effect.fail(failure(context, { ...fields, requestId: nextRequestId() }))
+      fields: { reason: Reason; code: string; status: number; detail: string }
+    ): Effect.Effect<never, S3Error> => Effect.fail(failure(context, { ...fields, requestId: nextRequestId() }))
 
     const noSuchBucket = (context: CallContext, bucket: string) =>
       fail(context, {
@@ -168,13 +169,13 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
         detail: `At least one of the pre-conditions you specified did not hold (${condition})`
       })
 
-    const getBucket = (context: CallContext, name: string): Effect.Effect<Bucket, S3.S3Error> =>
+    const getBucket = (context: CallContext, name: string): Effect.Effect<Bucket, S3Error> =>
       Effect.suspend(() => {
         const bucket = buckets.get(name)
         return bucket === undefined ? noSuchBucket(context, name) : Effect.succeed(bucket)
       })
 
-    const checkKey = (context: CallContext, key: string): Effect.Effect<void, S3.S3Error> => {
+    const checkKey = (context: CallContext, key: string): Effect.Effect<void, S3Error> => {
       if (key === "") {
         return fail(context, { reason: "Other", code: "InvalidArgument", status: 400, detail: "The key must not be empty." })
       }
@@ -218,7 +219,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
       context: CallContext,
       current: StoredObject | undefined,
       conditions: { readonly ifMatch?: string | undefined; readonly ifNoneMatch?: string | undefined }
-    ): Effect.Effect<void, S3.S3Error> => {
+    ): Effect.Effect<void, S3Error> => {
       if (conditions.ifNoneMatch !== undefined) {
         if (conditions.ifNoneMatch !== "*") {
           return fail(context, {
@@ -249,7 +250,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
         readonly ifMatch?: string | undefined
         readonly ifNoneMatch?: string | undefined
       }
-    ): Effect.Effect<Upload.Written, S3.S3Error> =>
+    ): Effect.Effect<Upload.Written, S3Error> =>
       Effect.gen(function*() {
         yield* checkKey(context, key)
         const bucket = yield* getBucket(context, bucketName)
@@ -277,7 +278,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
       context: CallContext,
       stream: Stream.Stream<Uint8Array, E, R>,
       length: number
-    ): Effect.Effect<Uint8Array, S3.S3Error | E, R> =>
+    ): Effect.Effect<Uint8Array, S3Error | E, R> =>
       Effect.gen(function*() {
         const out = new Uint8Array(length)
         let size = 0
@@ -307,7 +308,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
       key: string,
       body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
       options: S3.PutOptions = {}
-    ): Effect.Effect<S3.PutResult, S3.S3Error | E, R> => {
+    ): Effect.Effect<S3.PutResult, S3Error | E, R> => {
       const context = { operation: "PutObject", bucket, key }
       if (typeof body === "string") return putBytes(context, bucket, key, Buffer.from(body, "utf8"), options)
       if (body instanceof Uint8Array) return putBytes(context, bucket, key, copy(body), options)
@@ -330,7 +331,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
       context: CallContext,
       range: S3.Range,
       size: number
-    ): Effect.Effect<S3.ByteRange, S3.S3Error> => {
+    ): Effect.Effect<S3.ByteRange, S3Error> => {
       const unsatisfiable = fail(context, {
         reason: "Other",
         code: "InvalidRange",
@@ -351,7 +352,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
       bucketName: string,
       key: string,
       options: S3.GetOptions = {}
-    ): Effect.Effect<S3.GetObjectResult, S3.S3Error, Scope.Scope> =>
+    ): Effect.Effect<S3.GetObjectResult, S3Error, Scope.Scope> =>
       Effect.gen(function*() {
         const context = { operation: "GetObject", bucket: bucketName, key }
         const bucket = yield* getBucket(context, bucketName)
@@ -398,7 +399,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
       bucketName: string,
       options: S3.ListOptions,
       token: string | undefined
-    ): Effect.Effect<readonly [S3.ListPage, Option.Option<string>], S3.S3Error> =>
+    ): Effect.Effect<readonly [S3.ListPage, Option.Option<string>], S3Error> =>
       Effect.gen(function*() {
         const bucket = yield* getBucket(context, bucketName)
         const pageSize = Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 1000)))
@@ -454,7 +455,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
         return [{ objects, commonPrefixes }, Option.none()] as const
       })
 
-    const listPages = (bucket: string, options: S3.ListOptions = {}): Stream.Stream<S3.ListPage, S3.S3Error> =>
+    const listPages = (bucket: string, options: S3.ListOptions = {}): Stream.Stream<S3.ListPage, S3Error> =>
       Stream.paginateEffect(
         undefined as string | undefined,
         (token) =>
@@ -586,7 +587,7 @@ export const make = (options: S3.MemoryOptions): Effect.Effect<S3.Service> =>
       bucket: string,
       key: string,
       options: S3.PresignOptions = {}
-    ): Effect.Effect<S3.PresignedUrl, S3.S3Error> =>
+    ): Effect.Effect<S3.PresignedUrl, S3Error> =>
       Effect.gen(function*() {
         const context = { operation: method === "GET" ? "GetObject" : "PutObject", bucket, key }
         yield* checkKey(context, key)

@@ -34,8 +34,9 @@ import { AwsSession, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
 import { displayUrl, scrub as scrubText } from "./scrub.js"
 import * as ProfileFile from "../ProfileFile.js"
-import type * as S3 from "../S3.js"
-import { defaults } from "../S3.js"
+import type * as S3 from "../S3Model.js"
+import type { Reason, S3Error } from "../S3Error.js"
+import { defaults } from "../S3Model.js"
 import * as CallPolicy from "./callPolicy.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import {
@@ -93,7 +94,7 @@ const throttlingCodes = new Set([
 /** Codes that mean "these credentials' session is over": invalidate and retry once. */
 const tokenCodes = new Set(["ExpiredToken", "InvalidToken", "TokenRefreshRequired"])
 
-const reasons: Record<string, S3.Reason> = {
+const reasons: Record<string, Reason> = {
   NoSuchKey: "NoSuchKey",
   NoSuchBucket: "NoSuchBucket",
   AccessDenied: "AccessDenied",
@@ -123,7 +124,7 @@ const transportCodes = new Set([
 ])
 
 /** Worth another attempt: throttling, timeouts, 5xx, connection trouble. */
-const isTransient = (error: S3.S3Error): boolean =>
+const isTransient = (error: S3Error): boolean =>
   error.reason === "Throttled" || error.reason === "Timeout" ||
   (error.status !== undefined && error.status >= 500 && error.code !== "NotImplemented") ||
   (error.status === undefined && error.code !== undefined && transportCodes.has(error.code))
@@ -144,7 +145,7 @@ const loadSdk: Effect.Effect<Sdk> = Effect.promise(() =>
 /** Builds the SDK-backed service for the current scope. */
 export const make = (
   options: S3.Options
-): Effect.Effect<S3.Service, S3.S3Error, AwsCredentials | AwsRegion | Scope.Scope> =>
+): Effect.Effect<S3.Service, S3Error, AwsCredentials | AwsRegion | Scope.Scope> =>
   Effect.gen(function*() {
     const [{
       AbortMultipartUploadCommand,
@@ -285,7 +286,7 @@ export const make = (
     )
 
     /** The SDK's exception (or a transport error) as an `S3Error`, keeping no body and no secret. */
-    const toS3Error = (context: CallContext, error: unknown): S3.S3Error => {
+    const toS3Error = (context: CallContext, error: unknown): S3Error => {
       const e = record(error)
       const metadata = record(e.$metadata)
       const status = typeof metadata.httpStatusCode === "number" ? metadata.httpStatusCode : undefined
@@ -310,7 +311,7 @@ export const make = (
           : name === "Forbidden"
           ? "AccessDenied"
           : name
-        let reason: S3.Reason = code === undefined ? "Other" : reasons[code] ?? "Other"
+        let reason: Reason = code === undefined ? "Other" : reasons[code] ?? "Other"
         if (code === undefined) {
           if (status === 404) reason = context.key === undefined ? "NoSuchBucket" : "NoSuchKey"
           else if (status === 403) reason = "AccessDenied"
@@ -344,7 +345,7 @@ export const make = (
       maxBackoff: Duration.seconds(2),
       deadline: Duration.infinity
     })
-    const retrying = <A>(attempt: Effect.Effect<A, S3.S3Error>): Effect.Effect<A, S3.S3Error> =>
+    const retrying = <A>(attempt: Effect.Effect<A, S3Error>): Effect.Effect<A, S3Error> =>
       retryPolicy.attempts <= 1 ? attempt : CallPolicy.run(attempt, retryPolicy, {
         isRetryable: isTransient,
         timedOut: () => failure({ operation: "Request" }, { reason: "Other", code: "Timeout", detail: "timed out" })
@@ -363,7 +364,7 @@ export const make = (
       context: CallContext,
       send: (options: { readonly abortSignal: AbortSignal; readonly requestTimeout: number }) => Promise<A>,
       policy: { readonly replayable: boolean; readonly bounded: boolean } = { replayable: true, bounded: true }
-    ): Effect.Effect<A, S3.S3Error> => {
+    ): Effect.Effect<A, S3Error> => {
       const requestTimeout = policy.bounded ? timeoutMs : 0
       const attempt = Effect.tryPromise({
         try: (abortSignal) => send({ abortSignal, requestTimeout }),
@@ -408,7 +409,7 @@ export const make = (
       versionId: Option.fromNullable(output.VersionId)
     })
 
-    const checkRange = (context: CallContext, range: S3.Range | undefined): Effect.Effect<void, S3.S3Error> => {
+    const checkRange = (context: CallContext, range: S3.Range | undefined): Effect.Effect<void, S3Error> => {
       if (range === undefined) return Effect.void
       const ok = "last" in range
         ? Number.isSafeInteger(range.last) && range.last >= 1
@@ -426,7 +427,7 @@ export const make = (
       key: string,
       body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
       putOptions: S3.PutOptions = {}
-    ): Effect.Effect<S3.PutResult, S3.S3Error | E, R> => {
+    ): Effect.Effect<S3.PutResult, S3Error | E, R> => {
       const context = { operation: "PutObject", bucket, key }
       const input = {
         Bucket: bucket,
@@ -459,7 +460,7 @@ export const make = (
         // aborted; the readable handed to the SDK never errors itself, because the SDK's
         // aws-chunked wrapper would not pass the error on to the request (which would then
         // wait for the rest of the body until the socket timed out).
-        let bodyFailure: Option.Option<S3.S3Error | E> = Option.none()
+        let bodyFailure: Option.Option<S3Error | E> = Option.none()
         const controller = new AbortController()
         let seen = 0
         const checked = body.pipe(
@@ -497,7 +498,7 @@ export const make = (
             }),
           { replayable: false, bounded: false }
         ).pipe(
-          Effect.catchAll((error): Effect.Effect<never, S3.S3Error | E> =>
+          Effect.catchAll((error): Effect.Effect<never, S3Error | E> =>
             Effect.fail(Option.getOrElse(bodyFailure, () => error))
           ),
           Effect.ensuring(Effect.sync(() => readable.destroy()))
@@ -548,7 +549,7 @@ export const make = (
       })
 
     /** A body's read failure as an `S3Error`: a silent connection is `Timeout`. */
-    const bodyError = (context: CallContext, error: unknown): S3.S3Error => {
+    const bodyError = (context: CallContext, error: unknown): S3Error => {
       const mapped = toS3Error(context, error)
       return mapped.reason === "Timeout" ? mapped : failure(context, {
         reason: "Other",
@@ -571,10 +572,10 @@ export const make = (
     const bodyReader = (
       context: CallContext,
       readable: Readable
-    ): Effect.Effect<Effect.Effect<Option.Option<ReadonlyArray<Uint8Array>>, S3.S3Error>, never, Scope.Scope> =>
+    ): Effect.Effect<Effect.Effect<Option.Option<ReadonlyArray<Uint8Array>>, S3Error>, never, Scope.Scope> =>
       Effect.gen(function*() {
         let ended = false
-        let failed: S3.S3Error | undefined
+        let failed: S3Error | undefined
         let queue: Array<Uint8Array> = []
         let queued = 0
         let wake: (() => void) | undefined
@@ -594,7 +595,7 @@ export const make = (
           wake?.()
         })
         yield* Scope.addFinalizer(yield* Effect.scope, Effect.sync(() => ended || readable.destroy()))
-        const pull: Effect.Effect<Option.Option<ReadonlyArray<Uint8Array>>, S3.S3Error> = Effect.suspend(() => {
+        const pull: Effect.Effect<Option.Option<ReadonlyArray<Uint8Array>>, S3Error> = Effect.suspend(() => {
           // A pull takes a whole batch, or what is left at the end: taking whatever has arrived
           // would take a network read or two per pull whenever the reader keeps up.
           if (queue.length > 0 && (queued >= batchBytes || ended || failed !== undefined)) {
@@ -606,7 +607,7 @@ export const make = (
           }
           if (failed !== undefined) return Effect.fail(failed)
           if (ended) return Effect.succeed(Option.none())
-          return Effect.async<Option.Option<ReadonlyArray<Uint8Array>>, S3.S3Error>((resume) => {
+          return Effect.async<Option.Option<ReadonlyArray<Uint8Array>>, S3Error>((resume) => {
             wake = () => {
               wake = undefined
               resume(pull)
@@ -623,7 +624,7 @@ export const make = (
       bucket: string,
       key: string,
       getOptions: S3.GetOptions = {}
-    ): Effect.Effect<S3.GetObjectResult, S3.S3Error, Scope.Scope> =>
+    ): Effect.Effect<S3.GetObjectResult, S3Error, Scope.Scope> =>
       Effect.map(fetchObject({ operation: "GetObject", bucket, key }, getOptions), (fetched) => ({
         ...fetched.head,
         body: singleUseBody(
@@ -679,7 +680,7 @@ export const make = (
         typeof collected === "number" ? tooLarge(context, collected, maxBytes) : Effect.succeed(collected))
     }
 
-    const listPages = (bucket: string, listOptions: S3.ListOptions = {}): Stream.Stream<S3.ListPage, S3.S3Error> =>
+    const listPages = (bucket: string, listOptions: S3.ListOptions = {}): Stream.Stream<S3.ListPage, S3Error> =>
       Stream.paginateEffect(
         undefined as string | undefined,
         (token) =>
@@ -820,7 +821,7 @@ export const make = (
       readonly path: string
       readonly query: Record<string, string | Array<string> | null>
       readonly signingRegion: string
-    }, S3.S3Error> =>
+    }, S3Error> =>
       Effect.tryPromise({
         try: async () => {
           const stack = client.middlewareStack.clone()
@@ -855,7 +856,7 @@ export const make = (
       bucket: string,
       key: string,
       presignOptions: S3.PresignOptions = {}
-    ): Effect.Effect<S3.PresignedUrl, S3.S3Error> =>
+    ): Effect.Effect<S3.PresignedUrl, S3Error> =>
       Effect.gen(function*() {
         const context = { operation: method === "GET" ? "GetObject" : "PutObject", bucket, key }
         const current = yield* credentials.get.pipe(

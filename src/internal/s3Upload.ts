@@ -18,7 +18,8 @@ import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import type * as S3 from "../S3.js"
+import type * as S3 from "../S3Model.js"
+import type { S3Error } from "../S3Error.js"
 import { type CallContext, failure, maxParts } from "./s3Common.js"
 
 /** A part as `CompleteMultipartUpload` wants it back. */
@@ -36,11 +37,11 @@ export interface Written {
 
 /** The S3 calls an upload makes, bound to one bucket, key, content type and metadata. */
 export interface Backend {
-  readonly putObject: (bytes: Uint8Array) => Effect.Effect<Written, S3.S3Error>
-  readonly create: Effect.Effect<string, S3.S3Error>
-  readonly uploadPart: (uploadId: string, partNumber: number, bytes: Uint8Array) => Effect.Effect<CompletedPart, S3.S3Error>
-  readonly complete: (uploadId: string, parts: ReadonlyArray<CompletedPart>) => Effect.Effect<Written, S3.S3Error>
-  readonly abort: (uploadId: string) => Effect.Effect<void, S3.S3Error>
+  readonly putObject: (bytes: Uint8Array) => Effect.Effect<Written, S3Error>
+  readonly create: Effect.Effect<string, S3Error>
+  readonly uploadPart: (uploadId: string, partNumber: number, bytes: Uint8Array) => Effect.Effect<CompletedPart, S3Error>
+  readonly complete: (uploadId: string, parts: ReadonlyArray<CompletedPart>) => Effect.Effect<Written, S3Error>
+  readonly abort: (uploadId: string) => Effect.Effect<void, S3Error>
 }
 
 /** Reads a stream of byte chunks into buffers of any size. */
@@ -103,7 +104,7 @@ export const upload = <E, R>(
   backend: Backend,
   body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
   settings: { readonly partSize: number; readonly concurrency: number }
-): Effect.Effect<S3.UploadResult, S3.S3Error | E, R> =>
+): Effect.Effect<S3.UploadResult, S3Error | E, R> =>
   Effect.scoped(Effect.gen(function*() {
     const { concurrency, partSize } = settings
     const reader = makeReader(yield* Stream.toPull(toStream(body)))
@@ -146,7 +147,7 @@ export const upload = <E, R>(
     const fibers = yield* FiberSet.make<void, never>()
 
     const parts: Array<CompletedPart> = []
-    const failed = yield* Deferred.make<never, S3.S3Error>()
+    const failed = yield* Deferred.make<never, S3Error>()
     const start = (partNumber: number, part: Buffer, size: number) =>
       FiberSet.run(
         fibers,
