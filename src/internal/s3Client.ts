@@ -1,0 +1,383 @@
+/**
+ * `S3.layer`'s client: one `@aws-sdk/client-s3` client per layer scope, destroyed when it closes,
+ * and the one way every request is made on it (`call`). The SDK is loaded with a dynamic
+ * `import()` when a layer is built, so importing the package does not load it (and a bundle of a
+ * program that never builds `S3.layer` does not contain it).
+ *
+ * The client's `credentials` is a provider function marked `memoized`, so that the SDK calls it
+ * for every request instead of caching credentials itself: every request (every part of an
+ * upload) signs with what `AwsCredentials.get` serves at that moment, and the client is never
+ * rebuilt for a refresh.
+ *
+ * Everything the SDK would read from `process.env` or `~/.aws` (region, endpoint, retry mode,
+ * checksum settings, FIPS and dual-stack, app id, ...) is given explicitly: the region from
+ * `AwsRegion`, the endpoint from the options or from `Config` and the session's profile
+ * (`configuredEndpoint.ts`, botocore's order), the rest from the options. The SDK makes one
+ * attempt per call; timeouts, retries (the one call policy: jittered capped backoff for
+ * throttling, 5xx, timeouts and connection errors) and the one retry after `ExpiredToken` /
+ * `InvalidToken` (with `AwsCredentials.invalidate` first) are done here, in Effect.
+ */
+import type { S3Client } from "@aws-sdk/client-s3"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as crypto from "node:crypto"
+import { AwsCredentials, toAwsSdkProvider } from "../AwsCredentials.js"
+import { AwsRegion } from "../AwsRegion.js"
+import { AwsSession, type Service as Session } from "../AwsSession.js"
+import * as ProfileFile from "../ProfileFile.js"
+import type { Reason, S3Error } from "../S3Error.js"
+import { defaults, type Options } from "../S3Model.js"
+import * as CallPolicy from "./callPolicy.js"
+import * as ConfiguredEndpoint from "./configuredEndpoint.js"
+import { type CallContext, failure } from "./s3Common.js"
+import { displayUrl, scrub as scrubText } from "./scrub.js"
+
+export type Sdk = typeof import("@aws-sdk/client-s3") & typeof import("@smithy/signature-v4")
+
+const loadSdk: Effect.Effect<Sdk> = Effect.promise(() =>
+  Promise.all([import("@aws-sdk/client-s3"), import("@smithy/signature-v4")]).then(([s3, signer]) => ({
+    ...s3,
+    ...signer
+  }))
+)
+
+/** The client and what every request on it needs. */
+export interface Client {
+  readonly sdk: Sdk
+  readonly client: S3Client
+  readonly region: string
+  readonly credentials: AwsCredentials["Type"]
+  /** Scrubs server text of the secrets handed to the SDK lately (and of anything secret-like). */
+  readonly scrub: (text: string) => string
+  readonly toS3Error: (context: CallContext, error: unknown) => S3Error
+  readonly call: <A>(
+    context: CallContext,
+    send: (options: { readonly abortSignal: AbortSignal; readonly requestTimeout: number }) => Promise<A>,
+    policy?: CallShape
+  ) => Effect.Effect<A, S3Error>
+}
+
+/**
+ * `replayable`: the request may be sent again (retries, and once more after a token error);
+ * `bounded`: no body streams, so the whole exchange has `timeout` (else only silence is timed).
+ */
+export interface CallShape {
+  readonly replayable: boolean
+  readonly bounded: boolean
+}
+
+/** S3 as endpoint configuration names it (`AWS_ENDPOINT_URL_S3`, `s3 =` in `[services]`). */
+const s3Service: ConfiguredEndpoint.ServiceId = { env: "S3", key: "s3" }
+
+/** Without an `AwsSession` in the context: no profile, so only the environment configures S3. */
+const noSession: Session = {
+  profileName: "default",
+  profileSource: "default",
+  explicitCredentials: Option.none(),
+  explicitRegion: Option.none(),
+  home: Option.none(),
+  configFile: { path: undefined, exists: false },
+  credentialsFile: { path: undefined, exists: false },
+  profiles: ProfileFile.empty,
+  profile: Option.none()
+}
+
+const throttlingCodes = new Set([
+  "SlowDown",
+  "Throttling",
+  "ThrottlingException",
+  "ThrottledException",
+  "RequestThrottled",
+  "RequestLimitExceeded",
+  "TooManyRequests",
+  "TooManyRequestsException",
+  "ServiceUnavailable",
+  "RequestThrottledException",
+  "BandwidthLimitExceeded"
+])
+
+/** Codes that mean "these credentials' session is over": invalidate and retry once. */
+const tokenCodes = new Set(["ExpiredToken", "InvalidToken", "TokenRefreshRequired"])
+
+const reasons: Record<string, Reason> = {
+  NoSuchKey: "NoSuchKey",
+  NoSuchBucket: "NoSuchBucket",
+  AccessDenied: "AccessDenied",
+  AllAccessDisabled: "AccessDenied",
+  InvalidAccessKeyId: "InvalidAccessKeyId",
+  SignatureDoesNotMatch: "SignatureDoesNotMatch",
+  ExpiredToken: "ExpiredToken",
+  PreconditionFailed: "PreconditionFailed",
+  BucketAlreadyOwnedByYou: "BucketAlreadyOwnedByYou",
+  RequestTimeout: "Timeout"
+}
+
+const transportCodes = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ECONNABORTED",
+  "UND_ERR_SOCKET"
+])
+
+/** Worth another attempt: throttling, timeouts, 5xx, connection trouble. */
+const isTransient = (error: S3Error): boolean =>
+  error.reason === "Throttled" || error.reason === "Timeout" ||
+  (error.status !== undefined && error.status >= 500 && error.code !== "NotImplemented") ||
+  (error.status === undefined && error.code !== undefined && transportCodes.has(error.code))
+
+/** A token error: the credentials are invalidated and the request made once more. */
+const isTokenError = (error: S3Error): boolean =>
+  (error.code !== undefined && tokenCodes.has(error.code)) ||
+  // A HEAD answer has no body, so no error code: S3 answers an expired or invalid token with
+  // 400, which a HEAD gets for little else.
+  (error.status === 400 && (error.code === "HTTP 400" || error.code === "BadRequest"))
+
+const record = (u: unknown): Record<string, unknown> =>
+  typeof u === "object" && u !== null ? u as Record<string, unknown> : {}
+
+const invalidConfiguration = (detail: string): S3Error =>
+  failure({ operation: "Configure" }, { reason: "Other", code: "InvalidConfiguration", detail })
+
+/** Where requests go and how buckets are addressed: the options, else the session's settings. */
+const addressing = (options: Options, session: Session) =>
+  Effect.gen(function*() {
+    const configured = yield* ConfiguredEndpoint.resolve({
+      session,
+      profileName: session.profileName,
+      service: s3Service,
+      source: "explicit"
+    }).pipe(Effect.mapError((error) => invalidConfiguration(error.detail)))
+    let endpoint = Option.map(configured.endpoint, (e) => e.url)
+    if (options.endpoint !== undefined && options.endpoint !== "") {
+      const url = URL.canParse(options.endpoint) ? new URL(options.endpoint) : undefined
+      if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+        return yield* invalidConfiguration(`the endpoint option is not an http(s) URL: "${displayUrl(options.endpoint)}"`)
+      }
+      endpoint = Option.some(options.endpoint)
+    }
+    // botocore's `s3 = \n  addressing_style = path` in the profile.
+    const addressingStyle = Option.flatMap(session.profile, (profile) => ProfileFile.property(profile, "s3")).pipe(
+      Option.flatMap((p) => Option.fromNullable(ProfileFile.subProperties(p.value).get("addressing_style")))
+    )
+    const forcePathStyle = options.forcePathStyle ??
+      (options.compat === "s3-compatible" || Option.getOrUndefined(addressingStyle) === "path")
+    return { endpoint, forcePathStyle, configured }
+  })
+
+/**
+ * The SDK's credentials: `AwsCredentials` on every request, marked as caching by itself (so the
+ * SDK calls it every time), remembering the last secrets it handed out for the scrubber.
+ */
+const sdkCredentials = Effect.map(toAwsSdkProvider, (provider) => {
+  const recentSecrets: Array<string> = []
+  const credentials = Object.assign(
+    (providerOptions?: { readonly forceRefresh?: boolean }) =>
+      provider(providerOptions).then((identity) => {
+        if (!recentSecrets.includes(identity.secretAccessKey)) {
+          recentSecrets.unshift(identity.secretAccessKey, ...(identity.sessionToken === undefined ? [] : [identity.sessionToken]))
+          recentSecrets.length = Math.min(recentSecrets.length, 6)
+        }
+        return identity
+      }),
+    { memoized: true }
+  )
+  return { credentials, scrub: (text: string): string => scrubText(text, { max: 300, known: recentSecrets }) }
+})
+
+/** Servers that predate the SDK's CRC32 default need Content-MD5 where S3 needs a checksum. */
+const addContentMd5 = (client: S3Client): void =>
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown }
+      if (context.commandName === "DeleteObjectsCommand" && request.headers !== undefined) {
+        const body = request.body
+        if (typeof body === "string" || body instanceof Uint8Array) {
+          request.headers["content-md5"] = crypto.createHash("md5").update(body).digest("base64")
+        }
+      }
+      return next(args)
+    },
+    { step: "build", name: "effectAwsCredentialsContentMd5", override: true }
+  )
+
+/** The SDK's exception (or a transport error) as an `S3Error`, keeping no body and no secret. */
+const toS3Error = (
+  limits: { readonly timeout: Duration.Duration; readonly idleTimeout: Duration.Duration },
+  endpoint: Option.Option<string>,
+  scrub: (text: string) => string
+) =>
+(context: CallContext, error: unknown): S3Error => {
+  const e = record(error)
+  const metadata = record(e.$metadata)
+  const status = typeof metadata.httpStatusCode === "number" ? metadata.httpStatusCode : undefined
+  const requestId = typeof metadata.requestId === "string" ? metadata.requestId : undefined
+  const name = typeof e.name === "string" ? e.name : "Error"
+  const message = typeof e.message === "string" ? scrub(e.message) : ""
+  if (name === "TimeoutError" || e.code === "ETIMEDOUT") {
+    return failure(context, {
+      reason: "Timeout",
+      code: "ETIMEDOUT",
+      detail: message.includes("inactivity")
+        ? `the connection was silent for ${Duration.format(limits.idleTimeout)}`
+        : `no answer within ${Duration.format(limits.timeout)}`
+    })
+  }
+  if (typeof e.$fault === "string" || status !== undefined) {
+    return serviceError(context, { name, status, requestId, message })
+  }
+  const code = typeof e.code === "string" ? e.code : name
+  return failure(context, {
+    reason: "Other",
+    code,
+    detail: `${Option.getOrElse(endpoint, () => "S3")} could not be reached or the connection failed: ${
+      message === "" ? code : message
+    }`
+  })
+}
+
+/** What the server answered, as a reason: by its code, or (a HEAD has no body) by its status. */
+const serviceError = (
+  context: CallContext,
+  answer: { readonly name: string; readonly status: number | undefined; readonly requestId: string | undefined; readonly message: string }
+): S3Error => {
+  const { message, name, requestId, status } = answer
+  const code = /^\d+$/.test(name) || name === "UnknownError" || name === "Unknown"
+    ? undefined
+    : name === "NotFound"
+    ? (context.key === undefined ? "NoSuchBucket" : "NoSuchKey")
+    : name === "Forbidden"
+    ? "AccessDenied"
+    : name
+  let reason: Reason = code === undefined ? "Other" : reasons[code] ?? "Other"
+  if (code === undefined) {
+    if (status === 404) reason = context.key === undefined ? "NoSuchBucket" : "NoSuchKey"
+    else if (status === 403) reason = "AccessDenied"
+    else if (status === 412) reason = "PreconditionFailed"
+  }
+  if (reason === "Other" && ((code !== undefined && throttlingCodes.has(code)) || status === 429 || status === 503)) {
+    reason = "Throttled"
+  }
+  const detail = message !== "" && message !== name && message !== "UnknownError"
+    ? message
+    : `the server answered HTTP ${status ?? "?"}${code === undefined ? " without details" : ` ${code}`}`
+  return failure(context, { reason, code: code ?? (status === undefined ? undefined : `HTTP ${status}`), status, requestId, detail })
+}
+
+/** The limits of the layer's options. */
+const limitsOf = (options: Options) => {
+  const timeout = options.timeout === undefined ? Duration.millis(defaults.timeoutMillis) : Duration.decode(options.timeout)
+  return {
+    timeout,
+    idleTimeout: options.idleTimeout === undefined ? timeout : Duration.decode(options.idleTimeout),
+    maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts))
+  }
+}
+
+/**
+ * One S3 call. The attempt's timeout is the SDK handler's `requestTimeout` (connection, the
+ * request and the response's headers; `throwOnRequestTimeout` makes it an error), given per
+ * request: `bounded` calls get `timeout`, others none, their connection being watched for silence
+ * (`socketTimeout`) instead. A timer the handler clears costs far less than racing each request
+ * against `Effect.sleep` (a fiber per request). `replayable` calls are retried by the call policy
+ * (which therefore sets neither a per-attempt nor a total limit: a streamed body may take as long
+ * as it takes) and, after `ExpiredToken` / `InvalidToken`, made once more with fresh credentials.
+ */
+const makeCall = (
+  limits: ReturnType<typeof limitsOf>,
+  credentials: AwsCredentials["Type"],
+  mapError: (context: CallContext, error: unknown) => S3Error
+): Client["call"] => {
+  const retryPolicy = CallPolicy.make({
+    timeout: Duration.infinity,
+    attempts: limits.maxAttempts,
+    backoff: Duration.millis(100),
+    maxBackoff: Duration.seconds(2),
+    deadline: Duration.infinity
+  })
+  const retrying = <A>(attempt: Effect.Effect<A, S3Error>): Effect.Effect<A, S3Error> =>
+    retryPolicy.attempts <= 1 ? attempt : CallPolicy.run(attempt, retryPolicy, {
+      isRetryable: isTransient,
+      timedOut: () => failure({ operation: "Request" }, { reason: "Other", code: "Timeout", detail: "timed out" })
+    })
+  const timeoutMs = Duration.toMillis(limits.timeout)
+  return (context, send, policy = { replayable: true, bounded: true }) => {
+    const requestTimeout = policy.bounded ? timeoutMs : 0
+    const attempt = Effect.tryPromise({
+      try: (abortSignal) => send({ abortSignal, requestTimeout }),
+      catch: (error) => mapError(context, error)
+    })
+    const retried = policy.replayable ? retrying(attempt) : attempt
+    return Effect.catchIf(retried, isTokenError, (error) =>
+      Effect.zipRight(
+        Effect.logDebug(`S3 ${context.operation}: ${error.code}, invalidating the credentials`),
+        Effect.zipRight(credentials.invalidate, policy.replayable ? retried : Effect.fail(error))
+      ))
+  }
+}
+
+/** Builds the client for the current scope. */
+export const make = (options: Options): Effect.Effect<Client, S3Error, AwsCredentials | AwsRegion | Scope.Scope> =>
+  Effect.gen(function*() {
+    const sdk = yield* loadSdk
+    const credentials = yield* AwsCredentials
+    const region = (yield* AwsRegion).name
+    const session = Option.getOrElse(yield* Effect.serviceOption(AwsSession), () => noSession)
+    const compat = options.compat ?? "aws"
+    const limits = limitsOf(options)
+    const { configured, endpoint, forcePathStyle } = yield* addressing(options, session)
+    const signing = yield* sdkCredentials
+    const checksums = compat === "s3-compatible" ? "WHEN_REQUIRED" : "WHEN_SUPPORTED"
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const created = new sdk.S3Client({
+          region,
+          ...(Option.isSome(endpoint) ? { endpoint: endpoint.value } : {}),
+          forcePathStyle,
+          credentials: signing.credentials,
+          maxAttempts: 1,
+          retryMode: "standard",
+          defaultsMode: "standard",
+          requestChecksumCalculation: checksums,
+          responseChecksumValidation: checksums,
+          useFipsEndpoint: configured.useFipsEndpoint,
+          useDualstackEndpoint: configured.useDualstackEndpoint,
+          useArnRegion: false,
+          disableS3ExpressSessionAuth: false,
+          ignoreConfiguredEndpointUrls: true,
+          authSchemePreference: [],
+          sigv4aSigningRegionSet: [],
+          userAgentAppId: () => Promise.resolve(undefined),
+          // The SDK's own console messages (e.g. about a failed streaming request) would bypass
+          // Effect's logging; every failure reaches the caller as an S3Error instead.
+          logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+          requestHandler: {
+            connectionTimeout: Duration.toMillis(limits.timeout),
+            throwOnRequestTimeout: true,
+            socketTimeout: Duration.toMillis(limits.idleTimeout)
+          }
+        })
+        // Swift, older Ceph and MinIO require Content-MD5 on DeleteObjects.
+        if (compat === "s3-compatible") addContentMd5(created)
+        return created
+      }),
+      (c) => Effect.sync(() => c.destroy())
+    )
+    const mapError = toS3Error(limits, endpoint, signing.scrub)
+    return {
+      sdk,
+      client,
+      region,
+      credentials,
+      scrub: signing.scrub,
+      toS3Error: mapError,
+      call: makeCall(limits, credentials, mapError)
+    }
+  })
