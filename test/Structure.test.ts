@@ -27,8 +27,6 @@ const knownCycles: ReadonlyArray<ReadonlyArray<string>> = []
  * function and the `Effect.gen` body inside it count once), with the issue step that splits them.
  */
 const knownLongFunctions: ReadonlyArray<string> = [
-  // The S3 backends' `make` closures (issue 11, "S3 as a small backend and one assembly").
-  "src/internal/s3Memory.ts#make",
   // The refresh engine's shell (issue 11, "the refresh engine split into a pure decision").
   "src/internal/refresh.ts#make"
 ]

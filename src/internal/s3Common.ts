@@ -1,7 +1,7 @@
 /**
- * What the SDK-backed and the in-memory S3 services share: spans on every operation, byte
- * ranges, reading a body into memory under a cap, presign expiry clamping, and the helpers both
- * use to build `S3Error`s.
+ * What the S3 backends (SDK, memory) and the service assembled from them (`s3Service.ts`)
+ * share: spans on every operation, byte ranges, reading a body into memory under a cap, presign
+ * expiry clamping, and the helper they all build `S3Error`s with.
  */
 import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
@@ -16,7 +16,7 @@ import type * as S3 from "../S3Model.js"
 import { S3Error, type Reason } from "../S3Error.js"
 
 /** SigV4's longest presigned URL lifetime (7 days). */
-export const maxPresignSeconds = 604_800
+const maxPresignSeconds = 604_800
 
 /** S3's smallest part (except the last). */
 export const minPartSize = 5 * 1024 * 1024
