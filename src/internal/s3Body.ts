@@ -23,9 +23,9 @@ const pauseBytes = 4 * 1024 * 1024
 const bodyError = (
   context: CallContext,
   error: unknown,
-  toS3Error: (context: CallContext, error: unknown) => S3Error
+  toS3Error: (context: CallContext, error: unknown, during: "body") => S3Error
 ): S3Error => {
-  const mapped = toS3Error(context, error)
+  const mapped = toS3Error(context, error, "body")
   return mapped.reason === "Timeout" ? mapped : failure(context, {
     reason: "Other",
     code: mapped.code,
@@ -47,7 +47,7 @@ const bodyError = (
 const bodyReader = (
   context: CallContext,
   readable: Readable,
-  toS3Error: (context: CallContext, error: unknown) => S3Error
+  toS3Error: (context: CallContext, error: unknown, during: "body") => S3Error
 ): Effect.Effect<Effect.Effect<Option.Option<ReadonlyArray<Uint8Array>>, S3Error>, never, Scope.Scope> =>
   Effect.gen(function*() {
     let ended = false
@@ -100,7 +100,7 @@ const bodyReader = (
 export const bodyStream = (
   context: CallContext,
   readable: Readable,
-  toS3Error: (context: CallContext, error: unknown) => S3Error
+  toS3Error: (context: CallContext, error: unknown, during: "body") => S3Error
 ): Stream.Stream<Uint8Array, S3Error> =>
   Stream.unwrapScoped(
     Effect.map(

@@ -51,7 +51,7 @@ export interface Client {
   readonly credentials: AwsCredentials["Type"]
   /** Scrubs server text of the secrets handed to the SDK lately (and of anything secret-like). */
   readonly scrub: (text: string) => string
-  readonly toS3Error: (context: CallContext, error: unknown) => S3Error
+  readonly toS3Error: (context: CallContext, error: unknown, during?: "request" | "body") => S3Error
   readonly call: <A>(
     context: CallContext,
     send: (options: { readonly abortSignal: AbortSignal; readonly requestTimeout: number }) => Promise<A>,
@@ -208,13 +208,18 @@ const addContentMd5 = (client: S3Client): void =>
     { step: "build", name: "effectAwsCredentialsContentMd5", override: true }
   )
 
-/** The SDK's exception (or a transport error) as an `S3Error`, keeping no body and no secret. */
+/**
+ * The SDK's exception (or a transport error) as an `S3Error`, keeping no body and no secret.
+ * `during` says whether the request or the reading of a body failed: the handler's timeouts are
+ * told apart by where they happen and by its `ETIMEDOUT` code (the request timeout), never by
+ * their text.
+ */
 const toS3Error = (
   limits: { readonly timeout: Duration.Duration; readonly idleTimeout: Duration.Duration },
   endpoint: Option.Option<string>,
   scrub: (text: string) => string
 ) =>
-(context: CallContext, error: unknown): S3Error => {
+(context: CallContext, error: unknown, during: "request" | "body" = "request"): S3Error => {
   const e = record(error)
   const metadata = record(e.$metadata)
   const status = typeof metadata.httpStatusCode === "number" ? metadata.httpStatusCode : undefined
@@ -222,12 +227,15 @@ const toS3Error = (
   const name = typeof e.name === "string" ? e.name : "Error"
   const message = typeof e.message === "string" ? scrub(e.message) : ""
   if (name === "TimeoutError" || e.code === "ETIMEDOUT") {
+    const idle = `the connection was silent for ${Duration.format(limits.idleTimeout)}`
     return failure(context, {
       reason: "Timeout",
       code: "ETIMEDOUT",
-      detail: message.includes("inactivity")
-        ? `the connection was silent for ${Duration.format(limits.idleTimeout)}`
-        : `no answer within ${Duration.format(limits.timeout)}`
+      detail: during === "body"
+        ? idle
+        : e.code === "ETIMEDOUT"
+        ? `no answer within ${Duration.format(limits.timeout)}`
+        : `no connection within ${Duration.format(limits.timeout)}, or ${idle}`
     })
   }
   if (typeof e.$fault === "string" || status !== undefined) {
