@@ -17,7 +17,7 @@ import * as AwsSession from "../AwsSession.js"
 import * as CredentialChain from "../CredentialChain.js"
 import * as Credentials from "../Credentials.js"
 import type { Attempt } from "../CredentialsError.js"
-import * as Env from "./env.js"
+import * as Region from "./region.js"
 import { bound, escapeControls, scrubValue } from "./scrub.js"
 
 export interface Report {
@@ -94,13 +94,13 @@ export const explain = (options: {
       // The session itself failed (profile missing, a file that does not parse): the chain
       // never ran. The region can still be told from the option and the environment.
       const error = sessionResult.left
-      const envRegion = yield* Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"])
-      const region = options.region !== undefined && options.region !== ""
-        ? { name: shown(options.region), source: "explicit" }
-        : Option.match(envRegion, {
-          onNone: () => ({ name: null, source: null }),
-          onSome: ({ name, value }) => ({ name: shown(value), source: `env ${name}` })
-        })
+      const known = yield* Region.beforeProfiles(
+        Option.filter(Option.fromNullable(options.region), (name) => name !== "")
+      )
+      const region = Option.match(known, {
+        onNone: () => ({ name: null, source: null }),
+        onSome: (r) => ({ name: shown(r.name), source: r.source })
+      })
       return {
         report: {
           ok: false,

@@ -28,6 +28,18 @@ const fromProfile = (section: ProfileFile.Section): Option.Option<Region> =>
   )
 
 /**
+ * The region before any profile is read: explicit, else `AWS_REGION`, else `AWS_DEFAULT_REGION`.
+ * What can be told when there is no session (its files do not parse, its profile is missing).
+ */
+export const beforeProfiles = (explicit: Option.Option<string>): Effect.Effect<Option.Option<Region>> =>
+  Option.isSome(explicit)
+    ? Effect.succeed(Option.some({ name: explicit.value, source: "explicit" }))
+    : Effect.map(
+      Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"]),
+      Option.map(({ name, value }): Region => ({ name: value, source: `env ${name}` }))
+    )
+
+/**
  * The configured region, never the metadata service's. `first` is a profile to look at before
  * the active one (the `aws login` profile at the root of a chain names its own region).
  */
@@ -35,15 +47,12 @@ export const configured = (
   session: Session,
   first?: ProfileFile.Section | undefined
 ): Effect.Effect<Option.Option<Region>> =>
-  Effect.gen(function*() {
-    if (Option.isSome(session.explicitRegion)) {
-      return Option.some({ name: session.explicitRegion.value, source: "explicit" })
-    }
-    const fromEnv = yield* Env.firstOf(["AWS_REGION", "AWS_DEFAULT_REGION"])
-    if (Option.isSome(fromEnv)) return Option.some({ name: fromEnv.value.value, source: `env ${fromEnv.value.name}` })
-    const own = first === undefined ? Option.none<Region>() : fromProfile(first)
-    return Option.orElse(own, () => Option.flatMap(session.profile, fromProfile))
-  })
+  Effect.map(beforeProfiles(session.explicitRegion), (region) =>
+    Option.orElse(
+      region,
+      () => Option.orElse(first === undefined ? Option.none<Region>() : fromProfile(first), () =>
+        Option.flatMap(session.profile, fromProfile))
+    ))
 
 /** The configured region, else the instance metadata service's (off when it is disabled). */
 export const resolve = (session: Session): Effect.Effect<Option.Option<Region>, never, AwsSession> =>
