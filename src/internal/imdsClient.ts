@@ -286,6 +286,16 @@ const extend = (credentials: Credentials.Credentials, why: string, settings: Set
     return extended
   })
 
+/** A 404 from the role paths: no role (the next link may have credentials); any other status is an error. */
+const notFoundIsNoRole = (detail: (failure: Http.HttpStatus) => string) =>
+(effect: Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage>) =>
+  Effect.catchTag(effect, "HttpStatus", (failure) =>
+    Effect.fail<CredentialsUnavailable | CredentialsError>(
+      failure.status === 404
+        ? new CredentialsUnavailable({ source, reason: "NoRole", detail: detail(failure) })
+        : unexpectedStatus(failure)
+    ))
+
 const fetchOnce = (context: Context): Effect.Effect<
   Credentials.Credentials,
   CredentialsUnavailable | CredentialsError | Outage
@@ -294,16 +304,7 @@ const fetchOnce = (context: Context): Effect.Effect<
     const { settings } = context
     const first = yield* access(context)
     const [listing, afterListing] = yield* get(context, first, rolePath).pipe(
-      Effect.catchTag("HttpStatus", (failure) =>
-        Effect.fail<CredentialsUnavailable | CredentialsError>(
-          failure.status === 404
-            ? new CredentialsUnavailable({
-              source,
-              reason: "NoRole",
- detail: `no IAM role is attached to this instance (${Http.describe(failure)})`
-            })
-            : unexpectedStatus(failure)
-        ))
+      notFoundIsNoRole((failure) => `no IAM role is attached to this instance (${Http.describe(failure)})`)
     )
     const role = listing.split(/\r?\n/).map((line: string) => line.trim()).find((line: string) => line !== "")
     if (role === undefined) {
@@ -315,16 +316,7 @@ const fetchOnce = (context: Context): Effect.Effect<
     }
     const rolePathFull = `${rolePath}${encodeURIComponent(role)}`
     const [document, used] = yield* get(context, afterListing, rolePathFull).pipe(
-      Effect.catchTag("HttpStatus", (failure) =>
-        Effect.fail<CredentialsUnavailable | CredentialsError>(
-          failure.status === 404
-            ? new CredentialsUnavailable({
-              source,
-              reason: "NoRole",
- detail: `the role ${role} is listed but has no credentials (${Http.describe(failure)})`
-            })
-            : unexpectedStatus(failure)
-        ))
+      notFoundIsNoRole((failure) => `the role ${role} is listed but has no credentials (${Http.describe(failure)})`)
     )
     // The service always sends `Code`: a document without one is not from a metadata service.
     const decoded = decode(document, { code: true, token: true, expiration: true })
