@@ -383,11 +383,12 @@ const makeProperty = <P extends { readonly value: string }>(key: string, propert
   if (!secretKeys.has(key)) return property
   const { value, ...rest } = property
   const shown = () => ({ ...rest, value: "<redacted>" })
+  // `value` is defined below as a getter, which the type of `defineProperties` cannot see.
   return Object.defineProperties({ ...rest }, {
     value: { get: () => value, enumerable: false },
     toJSON: { value: shown, enumerable: false },
     [inspectSymbol]: { value: shown, enumerable: false }
-  }) as unknown as P
+  }) as P
 }
 
 /**
