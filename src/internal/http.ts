@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as http from "node:http"
 import * as https from "node:https"
+import { droppedCodes, networkCode, networkCodes } from "./callFailure.js"
 import * as CallPolicy from "./callPolicy.js"
 import { displayUrl, scrub } from "./scrub.js"
 
@@ -128,35 +129,6 @@ export const isTransient = (failure: HttpFailure): boolean =>
 /** The endpoint answered (a status, a body, a connection it dropped), as opposed to not at all. */
 const answered = (failure: HttpFailure): boolean =>
   failure._tag === "HttpStatus" || failure._tag === "HttpBody" || (failure._tag === "HttpUnreachable" && failure.dropped)
-
-export const networkCodes: Record<string, string> = {
-  ECONNREFUSED: "connection refused",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "host name lookup failed",
-  ETIMEDOUT: "connection timed out",
-  EADDRNOTAVAIL: "address not available",
-  ECONNRESET: "connection reset",
-  EPIPE: "connection closed",
-  UND_ERR_SOCKET: "connection closed by the server",
-  UND_ERR_CLOSED: "connection closed",
-  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
-  UND_ERR_HEADERS_TIMEOUT: "no response headers in time"
-}
-
-export const droppedCodes: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"])
-
-/** The first network error code in a chain of causes (fetch wraps them: `TypeError: fetch failed`). */
-export const networkCode = (cause: unknown): string | undefined => {
-  let current: unknown = cause
-  for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === "string" && code in networkCodes) return code
-    current = (current as { cause?: unknown }).cause
-  }
-  return undefined
-}
 
 /** The innermost message of a chain of causes, scrubbed and bounded; none if empty. */
 export const innermost = (cause: unknown): string => {
