@@ -277,7 +277,7 @@ const toError = (options: FetchOptions, failure: Http.HttpFailure): CredentialsE
 /** GETs the credentials document (retrying 5xx and transport errors) and decodes it. */
 const fetchFrom = (options: FetchOptions): Effect.Effect<Credentials.Credentials, CredentialsError> =>
   Effect.gen(function*() {
-    const client = options.httpClient === undefined ? Http.nodeTransport : HttpPlatform.fromClient(options.httpClient)
+    const client = HttpPlatform.transportFor(options.httpClient)
 
     const headers: Record<string, string> = { accept: "application/json" }
     if (Option.isSome(options.authorization)) headers.authorization = Redacted.value(options.authorization.value.token)
