@@ -284,7 +284,7 @@ const fetchFrom = (options: FetchOptions): Effect.Effect<Credentials.Credentials
     const response = yield* Http.send(
       client,
       { method: "GET", url: options.endpoint.url, headers },
-      { timeout: options.timeout, attempts: options.maxAttempts, backoff: options.backoff, retryOn: Http.isTransient }
+      { timeout: options.timeout, maxAttempts: options.maxAttempts, backoff: options.backoff, retryOn: Http.isTransient }
     ).pipe(Effect.mapError((failure) => toError(options, failure)))
 
     const decoded = decode(response.body, { token: false, expiration: false })

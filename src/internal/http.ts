@@ -106,12 +106,12 @@ export interface Policy {
    * connections): botocore's `metadata_service_num_attempts`, 1 by default for the metadata
    * service, so that a machine without one is not kept waiting.
    */
-  readonly attempts: number
+  readonly maxAttempts: number
   /**
    * Attempts in all when the endpoint did answer, with something a retry may cure (5xx, 429, a
-   * dropped connection, a cut-off body): at least `attempts`, 3 by default. Such answers come fast.
+   * dropped connection, a cut-off body): at least `maxAttempts`, 3 by default. Such answers come fast.
    */
-  readonly answeredAttempts?: number | undefined
+  readonly maxAnsweredAttempts?: number | undefined
   /** The first wait between attempts; doubled each time and jittered (none after a timeout). */
   readonly backoff: Duration.Duration
   /** Which failures are worth another attempt. */
@@ -234,8 +234,8 @@ export const nodeTransport: Transport = {
 
 /**
  * Sends `request` with `policy`, through the one call policy (`callPolicy.ts`): each attempt
- * under the timeout; failures that `retryOn` accepts are retried, at most `attempts` times in all
- * when the endpoint is silent and `answeredAttempts` when it answered (both clamped to
+ * under the timeout; failures that `retryOn` accepts are retried, at most `maxAttempts` times in
+ * all when the endpoint is silent and `maxAnsweredAttempts` when it answered (both clamped to
  * `CallPolicy.maxAttempts`), after a capped, jittered exponential wait (none after a timeout), all
  * within the policy's total deadline.
  */
@@ -257,8 +257,8 @@ export const send = (
       attributes: { "http.request.method": request.method, "url.full": displayUrl(request.url) }
     })
   )
-  const silent = Math.max(1, Math.floor(policy.attempts))
-  const budget = Math.max(silent, Math.floor(policy.answeredAttempts ?? 3))
+  const silent = Math.max(1, Math.floor(policy.maxAttempts))
+  const budget = Math.max(silent, Math.floor(policy.maxAnsweredAttempts ?? 3))
   return CallPolicy.run(
     once,
     CallPolicy.make({ timeout: policy.timeout, attempts: budget, backoff: policy.backoff }),

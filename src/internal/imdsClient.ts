@@ -68,7 +68,7 @@ const hopLimitError = (settings: Settings, tokenFailure: Http.HttpFailure, answe
 
 const policy = (settings: Settings, retryOn: (failure: Http.HttpFailure) => boolean): Http.Policy => ({
   timeout: settings.timeout,
-  attempts: settings.maxAttempts,
+  maxAttempts: settings.maxAttempts,
   backoff: defaults.backoff,
   retryOn
 })
@@ -146,7 +146,7 @@ const withoutToken = (
     return Http.send(
       context.client,
       { method: "GET", url: url(settings, "/latest/meta-data/") },
-      { timeout: settings.timeout, attempts: 1, backoff: defaults.backoff, retryOn: () => false }
+      { timeout: settings.timeout, maxAttempts: 1, backoff: defaults.backoff, retryOn: () => false }
     ).pipe(
       Effect.map((response) => `HTTP ${response.status}`),
       Effect.catchAll((probe) =>
