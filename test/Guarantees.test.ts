@@ -11,6 +11,7 @@ import * as path from "node:path"
 import type { CredentialsError } from "../src/CredentialsError.js"
 import * as DateTime from "effect/DateTime"
 import { explain, formatHuman } from "../src/internal/explain.js"
+import * as CallFailure from "../src/internal/callFailure.js"
 import * as SdkCall from "../src/internal/sdkCall.js"
 import { parseTimestamp } from "../src/internal/time.js"
 import * as Container from "../src/providers/ContainerCredentials.js"
@@ -316,17 +317,17 @@ describe("9. transient answers are retried within the budget; deterministic fail
     }))
 
   it("an SDK that refuses to build the request (EndpointError: FIPS with a custom endpoint) is not retried, nor called a connection failure", () => {
-    const failure = SdkCall.classify(
+    const failure = CallFailure.classify(
       Object.assign(new Error("Invalid Configuration: FIPS and custom endpoint are not supported"), { name: "EndpointError" })
     )
     assert.strictEqual(failure._tag, "Local")
-    assert.isFalse(SdkCall.isTransient(failure))
+    assert.isFalse(CallFailure.isTransient(failure))
     const described = SdkCall.describe(failure, { timeout: Duration.seconds(1), attempts: 3 })
     assert.notInclude(described, "connection failed")
     assert.notInclude(described, "attempts")
     assert.include(described, "EndpointError: Invalid Configuration: FIPS and custom endpoint are not supported")
     for (const code of ["ECONNREFUSED", "ECONNRESET", "UND_ERR_SOCKET", "EAI_AGAIN"]) {
-      assert.strictEqual(SdkCall.classify(Object.assign(new Error("x"), { code }))._tag, "Network", code)
+      assert.strictEqual(CallFailure.classify(Object.assign(new Error("x"), { code }))._tag, "Network", code)
     }
   })
 

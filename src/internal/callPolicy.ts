@@ -12,6 +12,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 
 export interface Policy {
   /** The longest one attempt may take. */
@@ -58,22 +59,54 @@ export const make = (options: {
   return { timeout, attempts, backoff, maxBackoff, deadline }
 }
 
-/** The wait before attempt `next` (2 or more): capped exponential with equal jitter. */
-const waitBefore = (policy: Policy, next: number): Effect.Effect<Duration.Duration> =>
+/**
+ * Equal jitter on a step of the exponential: half of it plus a random half, the step capped at
+ * `maxBackoff` first so that no wait passes it.
+ */
+const equalJitter = (step: Duration.Duration, maxBackoff: Duration.Duration): Effect.Effect<Duration.Duration> =>
   Effect.map(Random.next, (random) => {
-    const step = Math.min(
-      Duration.toMillis(policy.maxBackoff),
-      Duration.toMillis(policy.backoff) * 2 ** Math.min(30, next - 2)
-    )
-    return Duration.millis(step / 2 + (step / 2) * random)
+    const capped = Duration.toMillis(Duration.min(step, maxBackoff))
+    return Duration.millis(capped / 2 + (capped / 2) * random)
   })
 
 /**
- * Runs `attempt` under `policy`. `isRetryable` says which failures another attempt may cure;
- * `timedOut` makes the failure of an attempt that passed its timeout (or the deadline);
- * `isTimeout` tells such failures apart, so that they are retried without a wait. The last
- * failure is returned as it is, so callers can say how many attempts were made
- * (`onAttempt` counts them).
+ * When to try again, as a `Schedule` over the failures: within the attempt budget, only what
+ * `isRetryable` accepts, after a capped exponential wait with equal jitter (none after a timeout),
+ * and never when that wait would end at or past `deadlineMs`. The budget and `isRetryable` are
+ * checked before a random number is drawn, so a call that gives up draws none.
+ */
+const retrySchedule = <E>(
+  policy: Policy,
+  classify: {
+    readonly isRetryable: (failure: E, made: number) => boolean
+    readonly isTimeout?: ((failure: E) => boolean) | undefined
+  },
+  deadlineMs: number
+): Schedule.Schedule<Duration.Duration, E> =>
+  Schedule.recurs(policy.attempts - 1).pipe(
+    Schedule.intersect(Schedule.identity<E>()),
+    // `recurs` counts the retries so far: after the first attempt it says 0.
+    Schedule.check((failure, [retries]) => classify.isRetryable(failure, retries + 1)),
+    Schedule.intersect(Schedule.exponential(policy.backoff)),
+    // The step comes from the schedule's output, not from the interval, which carries the clock's
+    // rounding.
+    Schedule.modifyDelayEffect(([[, failure], step]) =>
+      classify.isTimeout?.(failure) === true ? Effect.succeed(Duration.zero) : equalJitter(step, policy.maxBackoff)
+    ),
+    Schedule.delays,
+    // No time left for another attempt after the wait: give up now with what we have.
+    Schedule.checkEffect((_, wait) =>
+      Effect.map(Clock.currentTimeMillis, (now) => now + Duration.toMillis(wait) < deadlineMs)
+    )
+  )
+
+/**
+ * Runs `attempt` under `policy`: `Effect.retry` with `retrySchedule`, each attempt under its own
+ * `Effect.timeoutFail`, the shorter of the policy's timeout and what is left of the deadline.
+ * `isRetryable` says which failures another attempt may cure; `timedOut` makes the failure of an
+ * attempt that passed its timeout (or the deadline); `isTimeout` tells such failures apart, so that
+ * they are retried without a wait. The last failure is returned as it is, so callers can say how
+ * many attempts were made (`onAttempt` counts them).
  */
 export const run = <A, E, R>(
   attempt: Effect.Effect<A, E, R>,
@@ -86,27 +119,18 @@ export const run = <A, E, R>(
     readonly onAttempt?: ((attempt: number) => void) | undefined
   }
 ): Effect.Effect<A, E, R> =>
-  Effect.gen(function*() {
-    const start = yield* Clock.currentTimeMillis
+  Effect.flatMap(Clock.currentTimeMillis, (start) => {
     const deadlineMs = start + Duration.toMillis(policy.deadline)
+    // Per call, not per module: the attempt number `onAttempt` is told.
     let made = 0
-    while (true) {
+    const once = Effect.flatMap(Clock.currentTimeMillis, (now) => {
       made++
       classify.onAttempt?.(made)
-      const now = yield* Clock.currentTimeMillis
-      const left = Duration.millis(Math.max(0, deadlineMs - now))
-      const limit = Duration.min(policy.timeout, left)
+      const limit = Duration.min(policy.timeout, Duration.millis(Math.max(0, deadlineMs - now)))
       // An infinite limit: the attempt keeps its own timeout (the S3 client's request handler).
-      const result = yield* (Duration.isFinite(limit)
+      return Duration.isFinite(limit)
         ? Effect.timeoutFail(attempt, { duration: limit, onTimeout: () => classify.timedOut(limit) })
-        : attempt).pipe(Effect.either)
-      if (result._tag === "Right") return result.right
-      const failure = result.left
-      if (made >= policy.attempts || !classify.isRetryable(failure, made)) return yield* Effect.fail(failure)
-      const wait = classify.isTimeout?.(failure) === true ? Duration.zero : yield* waitBefore(policy, made + 1)
-      const after = (yield* Clock.currentTimeMillis) + Duration.toMillis(wait)
-      // No time left for another attempt after the wait: give up now with what we have.
-      if (after >= deadlineMs) return yield* Effect.fail(failure)
-      if (Duration.toMillis(wait) > 0) yield* Effect.sleep(wait)
-    }
+        : attempt
+    })
+    return Effect.retry(once, retrySchedule(policy, classify, deadlineMs))
   })

@@ -277,14 +277,14 @@ const toError = (options: FetchOptions, failure: Http.HttpFailure): CredentialsE
 /** GETs the credentials document (retrying 5xx and transport errors) and decodes it. */
 const fetchFrom = (options: FetchOptions): Effect.Effect<Credentials.Credentials, CredentialsError> =>
   Effect.gen(function*() {
-    const client = options.httpClient === undefined ? Http.nodeTransport : HttpPlatform.fromClient(options.httpClient)
+    const client = HttpPlatform.transportFor(options.httpClient)
 
     const headers: Record<string, string> = { accept: "application/json" }
     if (Option.isSome(options.authorization)) headers.authorization = Redacted.value(options.authorization.value.token)
     const response = yield* Http.send(
       client,
       { method: "GET", url: options.endpoint.url, headers },
-      { timeout: options.timeout, attempts: options.maxAttempts, backoff: options.backoff, retryOn: Http.isTransient }
+      { timeout: options.timeout, maxAttempts: options.maxAttempts, backoff: options.backoff, retryOn: Http.isTransient }
     ).pipe(Effect.mapError((failure) => toError(options, failure)))
 
     const decoded = decode(response.body, { token: false, expiration: false })

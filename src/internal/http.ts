@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as http from "node:http"
 import * as https from "node:https"
+import { droppedCodes, networkCode, networkCodes } from "./callFailure.js"
 import * as CallPolicy from "./callPolicy.js"
 import { displayUrl, scrub } from "./scrub.js"
 
@@ -105,12 +106,12 @@ export interface Policy {
    * connections): botocore's `metadata_service_num_attempts`, 1 by default for the metadata
    * service, so that a machine without one is not kept waiting.
    */
-  readonly attempts: number
+  readonly maxAttempts: number
   /**
    * Attempts in all when the endpoint did answer, with something a retry may cure (5xx, 429, a
-   * dropped connection, a cut-off body): at least `attempts`, 3 by default. Such answers come fast.
+   * dropped connection, a cut-off body): at least `maxAttempts`, 3 by default. Such answers come fast.
    */
-  readonly answeredAttempts?: number | undefined
+  readonly maxAnsweredAttempts?: number | undefined
   /** The first wait between attempts; doubled each time and jittered (none after a timeout). */
   readonly backoff: Duration.Duration
   /** Which failures are worth another attempt. */
@@ -128,35 +129,6 @@ export const isTransient = (failure: HttpFailure): boolean =>
 /** The endpoint answered (a status, a body, a connection it dropped), as opposed to not at all. */
 const answered = (failure: HttpFailure): boolean =>
   failure._tag === "HttpStatus" || failure._tag === "HttpBody" || (failure._tag === "HttpUnreachable" && failure.dropped)
-
-export const networkCodes: Record<string, string> = {
-  ECONNREFUSED: "connection refused",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "host name lookup failed",
-  ETIMEDOUT: "connection timed out",
-  EADDRNOTAVAIL: "address not available",
-  ECONNRESET: "connection reset",
-  EPIPE: "connection closed",
-  UND_ERR_SOCKET: "connection closed by the server",
-  UND_ERR_CLOSED: "connection closed",
-  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
-  UND_ERR_HEADERS_TIMEOUT: "no response headers in time"
-}
-
-export const droppedCodes: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"])
-
-/** The first network error code in a chain of causes (fetch wraps them: `TypeError: fetch failed`). */
-export const networkCode = (cause: unknown): string | undefined => {
-  let current: unknown = cause
-  for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === "string" && code in networkCodes) return code
-    current = (current as { cause?: unknown }).cause
-  }
-  return undefined
-}
 
 /** The innermost message of a chain of causes, scrubbed and bounded; none if empty. */
 export const innermost = (cause: unknown): string => {
@@ -262,8 +234,8 @@ export const nodeTransport: Transport = {
 
 /**
  * Sends `request` with `policy`, through the one call policy (`callPolicy.ts`): each attempt
- * under the timeout; failures that `retryOn` accepts are retried, at most `attempts` times in all
- * when the endpoint is silent and `answeredAttempts` when it answered (both clamped to
+ * under the timeout; failures that `retryOn` accepts are retried, at most `maxAttempts` times in
+ * all when the endpoint is silent and `maxAnsweredAttempts` when it answered (both clamped to
  * `CallPolicy.maxAttempts`), after a capped, jittered exponential wait (none after a timeout), all
  * within the policy's total deadline.
  */
@@ -285,8 +257,8 @@ export const send = (
       attributes: { "http.request.method": request.method, "url.full": displayUrl(request.url) }
     })
   )
-  const silent = Math.max(1, Math.floor(policy.attempts))
-  const budget = Math.max(silent, Math.floor(policy.answeredAttempts ?? 3))
+  const silent = Math.max(1, Math.floor(policy.maxAttempts))
+  const budget = Math.max(silent, Math.floor(policy.maxAnsweredAttempts ?? 3))
   return CallPolicy.run(
     once,
     CallPolicy.make({ timeout: policy.timeout, attempts: budget, backoff: policy.backoff }),

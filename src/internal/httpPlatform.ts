@@ -14,6 +14,7 @@ import {
   type HttpResponse,
   type HttpUnreachable,
   maxBodyBytes,
+  nodeTransport,
   redactedHeaderNames,
   type Request,
   transportFailure,
@@ -76,5 +77,12 @@ export const fromClient = (client: HttpClient.HttpClient): Transport => {
     }
   }
 }
+
+/**
+ * The transport a metadata source sends with: the program's own `HttpClient` when the source's
+ * options give one, else Node's `http`/`https` (see `http.ts` for why that is the default).
+ */
+export const transportFor = (client: HttpClient.HttpClient | undefined): Transport =>
+  client === undefined ? nodeTransport : fromClient(client)
 
 export type { HttpFailure }

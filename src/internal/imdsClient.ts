@@ -8,7 +8,6 @@
  * connection errors and other statuses are retried within the attempts; in all those cases the
  * requests go on without a token (IMDSv1) unless v1 is disabled. 400 is an error.
  */
-import type * as HttpClientType from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as DateTime from "effect/DateTime"
@@ -69,7 +68,7 @@ const hopLimitError = (settings: Settings, tokenFailure: Http.HttpFailure, answe
 
 const policy = (settings: Settings, retryOn: (failure: Http.HttpFailure) => boolean): Http.Policy => ({
   timeout: settings.timeout,
-  attempts: settings.maxAttempts,
+  maxAttempts: settings.maxAttempts,
   backoff: defaults.backoff,
   retryOn
 })
@@ -147,7 +146,7 @@ const withoutToken = (
     return Http.send(
       context.client,
       { method: "GET", url: url(settings, "/latest/meta-data/") },
-      { timeout: settings.timeout, attempts: 1, backoff: defaults.backoff, retryOn: () => false }
+      { timeout: settings.timeout, maxAttempts: 1, backoff: defaults.backoff, retryOn: () => false }
     ).pipe(
       Effect.map((response) => `HTTP ${response.status}`),
       Effect.catchAll((probe) =>
@@ -252,9 +251,6 @@ const unexpectedStatus = (failure: Http.HttpStatus) => {
   return error("ServiceError", `${Http.describe(failure)}${summary === undefined ? "" : ` (${summary})`}`)
 }
 
-const clientOf = (given: HttpClientType.HttpClient | undefined): Http.Transport =>
-  given === undefined ? Http.nodeTransport : HttpPlatform.fromClient(given)
-
 /**
  * Static stability: the same credentials, valid until `now` plus 5 to 10 minutes (uniformly
  * jittered through the `Random` service), never shortened. Logs a warning saying why.
@@ -358,7 +354,7 @@ export const fetchCredentials = (
   state: State
 ): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> =>
   Effect.gen(function*() {
-    const client = clientOf(settings.httpClient)
+    const client = HttpPlatform.transportFor(settings.httpClient)
     const context: Context = { settings, client, state }
     const credentials = yield* fetchOnce(context).pipe(
       Effect.catchTag("Outage", (outage) =>
@@ -386,7 +382,7 @@ export const fetchRegion = (
   state: State
 ): Effect.Effect<Option.Option<string>> =>
   Effect.gen(function*() {
-    const client = clientOf(settings.httpClient)
+    const client = HttpPlatform.transportFor(settings.httpClient)
     const context: Context = { settings, client, state }
     const [text] = yield* get(context, yield* access(context), regionPath)
     const region = text.trim()

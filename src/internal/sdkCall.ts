@@ -2,7 +2,8 @@
  * One call to an AWS SDK client, the way every remote source makes it: an explicit timeout per
  * attempt (the request is aborted when it passes) and the one call policy's capped, jittered
  * retries for what is worth retrying (timeouts, transport errors, throttling, 5xx), and the SDK's
- * exception turned into a small value that carries no response body, no request and no token.
+ * exception turned into a small value that carries no response body, no request and no token
+ * (`callFailure.ts` classifies).
  *
  * The SDK clients are built with one attempt of their own (`maxAttempts: 1`) and with
  * `ignoreConfiguredEndpointUrls`, so that retries, endpoints and flags come from here and from
@@ -12,96 +13,16 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Policy from "./callPolicy.js"
-import { networkCodes } from "./http.js"
-import { scrub } from "./scrub.js"
+import { type CallFailure, classify, isTransient } from "./callFailure.js"
 import type { EndpointSettings } from "./configuredEndpoint.js"
-
-/** Why a call failed, without anything the server said beyond its error name and code. */
-export type CallFailure =
-  | { readonly _tag: "Timeout" }
-  | { readonly _tag: "Network"; readonly code: string }
-  | {
-    readonly _tag: "Service"
-    /** The exception name (`UnauthorizedException`, ...). */
-    readonly name: string
-    readonly status: number | undefined
-    /** The OAuth-style `error` member some services return (`TOKEN_EXPIRED`, `invalid_grant`). */
-    readonly errorCode: string | undefined
-  }
-  | { readonly _tag: "Malformed"; readonly status: number | undefined }
-  /**
-   * The SDK would not make the request (an `EndpointError` for settings that do not combine, a
-   * value a header cannot carry): nothing was sent, and another attempt would fail the same way.
-   */
-  | { readonly _tag: "Local"; readonly name: string; readonly message: string }
 
 export interface CallPolicy {
   /** The longest one attempt may take. */
   readonly timeout: Duration.Duration
   /** Attempts in all (1 = no retry; at most `CallPolicy.maxAttempts`). */
   readonly attempts: number
-}
-
-const throttling = new Set([
-  "ThrottlingException",
-  "TooManyRequestsException",
-  "TooManyRequestsError",
-  "SlowDownException",
-  "RequestLimitExceeded"
-])
-
-const record = (error: unknown): Record<string, unknown> =>
-  typeof error === "object" && error !== null ? error as Record<string, unknown> : {}
-
-/** Classifies what `client.send` threw. Reads names and codes only. */
-export const classify = (error: unknown): CallFailure => {
-  const e = record(error)
-  const metadata = record(e.$metadata)
-  const status = typeof metadata.httpStatusCode === "number" ? metadata.httpStatusCode : undefined
-  const name = typeof e.name === "string" ? e.name : "Error"
-  if (name === "AbortError") return { _tag: "Timeout" }
-  if (typeof e.$fault === "string") {
-    return {
-      _tag: "Service",
-      name,
-      status,
-      errorCode: typeof e.error === "string" ? e.error : undefined
-    }
-  }
-  if (status !== undefined) {
-    // The SDK could not read what the server sent (a SyntaxError on an HTML error page or on
-    // truncated JSON). A 5xx or a 429 is the server's trouble and worth a retry; anything else is
-    // garbage.
-    return status >= 500 || status === 429
-      ? { _tag: "Service", name: `HTTP ${status}`, status, errorCode: undefined }
-      : { _tag: "Malformed", status }
-  }
-  const code = typeof e.code === "string" ? e.code : undefined
-  // System errors (`ECONNRESET`, `EAI_AGAIN`, ...) and undici's are the network's; Node's own
-  // `ERR_*` codes (`ERR_INVALID_CHAR`: a header value a token made impossible) are ours, and
-  // deterministic.
-  if (
-    code !== undefined && !code.startsWith("ERR_") &&
-    (code in networkCodes || /^E[A-Z_]+$/.test(code) || code.startsWith("UND_ERR"))
-  ) {
-    return { _tag: "Network", code }
-  }
-  if (name === "TimeoutError" || name === "RequestTimeout") return { _tag: "Timeout" }
-  return { _tag: "Local", name, message: scrub(typeof e.message === "string" ? e.message : "", { max: 200 }) }
-}
-
-export const isTransient = (failure: CallFailure): boolean => {
-  switch (failure._tag) {
-    case "Timeout":
-    case "Network":
-      return true
-    case "Malformed":
-    case "Local":
-      return false
-    case "Service":
-      return throttling.has(failure.name) || failure.status === 429 ||
-        (failure.status !== undefined && failure.status >= 500)
-  }
+  /** The first wait between attempts, doubled and jittered. Default 100 ms. */
+  readonly backoff?: Duration.DurationInput | undefined
 }
 
 /** Words for a failure, e.g. `UnauthorizedException (HTTP 401)`. */
@@ -125,19 +46,27 @@ export const describe = (failure: CallFailure, policy: CallPolicy): string => {
 
 /**
  * Runs `send` (which must honour the abort signal) with the timeout and attempts of `policy`,
- * through the one call policy (`callPolicy.ts`).
+ * through the one call policy (`callPolicy.ts`). A service with error codes of its own passes
+ * `classify` (STS's `Code`) and `isRetryable` (its own throttling code); `onAttempt` is told the
+ * number of each attempt, for messages that say how many were made.
  */
 export const call = <A>(
   send: (signal: AbortSignal) => Promise<A>,
-  policy: CallPolicy
+  policy: CallPolicy,
+  options: {
+    readonly classify?: ((error: unknown) => CallFailure) | undefined
+    readonly isRetryable?: ((failure: CallFailure) => boolean) | undefined
+    readonly onAttempt?: ((attempt: number) => void) | undefined
+  } = {}
 ): Effect.Effect<A, CallFailure> =>
   Policy.run(
-    Effect.tryPromise({ try: send, catch: classify }),
-    Policy.make({ timeout: policy.timeout, attempts: policy.attempts }),
+    Effect.tryPromise({ try: send, catch: options.classify ?? classify }),
+    Policy.make({ timeout: policy.timeout, attempts: policy.attempts, backoff: policy.backoff }),
     {
-      isRetryable: isTransient,
+      isRetryable: options.isRetryable ?? isTransient,
       isTimeout: (failure) => failure._tag === "Timeout",
-      timedOut: (): CallFailure => ({ _tag: "Timeout" })
+      timedOut: (): CallFailure => ({ _tag: "Timeout" }),
+      onAttempt: options.onAttempt
     }
   )
 

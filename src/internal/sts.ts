@@ -26,7 +26,7 @@
  * settings, credentials as a provider function), so it never consults the SDK's own chain or
  * files, and `ConfigProvider`-based tests stay isolated. Each attempt has a timeout; throttling,
  * 5xx, timeouts and transport errors are retried a bounded number of times with jittered
- * exponential backoff (`sdkCall.ts` classifies). SDK exceptions become `CredentialsError`s that
+ * exponential backoff (`sdkCall.ts` calls, `callFailure.ts` classifies). SDK exceptions become `CredentialsError`s that
  * name the STS error code, the region and the endpoint, with a hint for the common codes; nothing
  * the server wrote beyond the code is kept (no message text, no body, no cause).
  */
@@ -47,7 +47,7 @@ import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import * as Region from "./region.js"
 import * as Setting from "./setting.js"
 import * as SdkCall from "./sdkCall.js"
-import * as CallPolicy from "./callPolicy.js"
+import * as CallFailure from "./callFailure.js"
 import { displayUrl, scrub } from "./scrub.js"
 import { headerUnsafe } from "./http.js"
 import { decodeValue } from "./untrusted.js"
@@ -333,8 +333,8 @@ export interface WebIdentityRequest {
  * the common throttling names), plus STS's own throttling code (`Throttling`, HTTP 400) and
  * `IDPCommunicationError`, which botocore's retry table lists for STS.
  */
-const isRetryable = (failure: SdkCall.CallFailure): boolean =>
-  SdkCall.isTransient(failure) ||
+const isRetryable = (failure: CallFailure.CallFailure): boolean =>
+  CallFailure.isTransient(failure) ||
   (failure._tag === "Service" && (failure.name === "Throttling" || failure.name === "IDPCommunicationError"))
 
 /**
@@ -342,8 +342,8 @@ const isRetryable = (failure: SdkCall.CallFailure): boolean =>
  * SDK's class name for it (`InvalidIdentityTokenException`): the code is what botocore, the AWS
  * CLI and the STS documentation show.
  */
-const classify = (error: unknown): SdkCall.CallFailure => {
-  const failure = SdkCall.classify(error)
+const classify = (error: unknown): CallFailure.CallFailure => {
+  const failure = CallFailure.classify(error)
   const code = typeof error === "object" && error !== null ? (error as { readonly Code?: unknown }).Code : undefined
   return failure._tag === "Service" && typeof code === "string" && /^[A-Za-z][\w.]{0,99}$/.test(code)
     ? { ...failure, name: code }
@@ -370,7 +370,7 @@ const hints: Record<string, string> = {
 }
 
 const toError = (
-  failure: SdkCall.CallFailure,
+  failure: CallFailure.CallFailure,
   context: {
     readonly source: Credentials.Source
     readonly profile: string | undefined
@@ -535,13 +535,12 @@ const call = (options: {
         requestHandler: handler ?? { requestTimeout: timeoutMs, connectionTimeout: timeoutMs }
       })
     )
-    const answer = yield* CallPolicy.run(
-      Effect.tryPromise({ try: (signal) => options.send(sdk, client, signal), catch: classify }),
-      CallPolicy.make({ timeout: settings.timeout, attempts: settings.maxAttempts, backoff: Duration.millis(200) }),
+    const answer = yield* SdkCall.call(
+      (signal) => options.send(sdk, client, signal),
+      { timeout: settings.timeout, attempts: settings.maxAttempts, backoff: Duration.millis(200) },
       {
+        classify,
         isRetryable,
-        isTimeout: (failure) => failure._tag === "Timeout",
-        timedOut: (): SdkCall.CallFailure => ({ _tag: "Timeout" }),
         onAttempt: (made) => {
           attempts = made
         }
