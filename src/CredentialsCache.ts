@@ -40,7 +40,8 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
+import type * as Metric from "effect/Metric"
+import * as RefreshPolicyInternal from "./internal/refreshPolicy.js"
 
 /**
  * The tunables of the refresh engine.
@@ -77,23 +78,13 @@ export interface Policy {
   readonly minimumRefreshInterval?: Duration.Duration | undefined
 }
 
-const defaultMinimumRefreshInterval = Duration.seconds(15)
-
 /**
  * The defaults: botocore's windows (advisory 15 min, mandatory 10 min); every field is set.
  *
  * @since 0.1.0
  * @category models
  */
-export const defaultPolicy: Policy = {
-  advisoryWindow: Duration.minutes(15),
-  mandatoryWindow: Duration.minutes(10),
-  jitter: Duration.seconds(30),
-  retryBase: Duration.seconds(1),
-  retryMax: Duration.seconds(60),
-  invalidationCooldown: Duration.seconds(5),
-  minimumRefreshInterval: defaultMinimumRefreshInterval
-}
+export const defaultPolicy: Policy = RefreshPolicyInternal.defaults
 
 /**
  * The policy in effect; `defaultPolicy` unless a layer provides another.
@@ -102,19 +93,9 @@ export const defaultPolicy: Policy = {
  * @category references
  */
 export class RefreshPolicy extends Context.Reference<RefreshPolicy>()(
-  "effect-aws-credentials/RefreshPolicy",
+  RefreshPolicyInternal.referenceKey,
   { defaultValue: () => defaultPolicy }
 ) {}
-
-/** A duration a user wrote, or `undefined` when it is negative, infinite or not a duration. */
-const decodeInput = (input: unknown): Duration.Duration | undefined => {
-  if (typeof input === "number" && !(input >= 0)) return undefined
-  if (typeof input === "bigint" && input < 0n) return undefined
-  if (typeof input === "string" && /^\s*-/.test(input)) return undefined
-  if (Array.isArray(input) && input.some((part) => typeof part === "number" && part < 0)) return undefined
-  const decoded = Duration.decodeUnknown(input)
-  return decoded._tag === "Some" && Duration.isFinite(decoded.value) ? decoded.value : undefined
-}
 
 /**
  * Overrides some of the policy for the source layers built under it:
@@ -134,48 +115,13 @@ const decodeInput = (input: unknown): Duration.Duration | undefined => {
 export const layerPolicy = (
   policy: { readonly [K in keyof Policy]?: Duration.DurationInput | undefined }
 ): Layer.Layer<never> => {
-  const decoded: { -readonly [K in keyof Policy]-?: Duration.Duration } = {
-    ...defaultPolicy,
-    minimumRefreshInterval: defaultPolicy.minimumRefreshInterval ?? defaultMinimumRefreshInterval
-  }
-  const warnings: Array<string> = []
-  const given = new Set<keyof Policy>()
-  for (const key of Object.keys(decoded) as Array<keyof Policy>) {
-    const value = policy[key]
-    if (value === undefined) continue
-    const duration = decodeInput(value)
-    if (duration === undefined) {
-      warnings.push(
-        `${key}: ${String(value)} is not a usable duration (negative, infinite or unreadable); keeping the default ${
-          Duration.format(decoded[key])
-        }`
-      )
-      continue
-    }
-    decoded[key] = duration
-    given.add(key)
-  }
-  if (Duration.greaterThan(decoded.mandatoryWindow, decoded.advisoryWindow)) {
-    if (given.has("mandatoryWindow") && !given.has("advisoryWindow")) {
-      decoded.advisoryWindow = decoded.mandatoryWindow
-    } else {
-      if (given.has("mandatoryWindow")) {
-        warnings.push(
-          `mandatoryWindow ${Duration.format(decoded.mandatoryWindow)} is larger than advisoryWindow ${
-            Duration.format(decoded.advisoryWindow)
-          }; using ${Duration.format(decoded.advisoryWindow)} for both`
-        )
-      }
-      decoded.mandatoryWindow = decoded.advisoryWindow
-    }
-  }
-  const resolved: Policy = decoded
-  return warnings.length === 0
+  const { policy: resolved, problems } = RefreshPolicyInternal.check(policy)
+  return problems.length === 0
     ? Layer.succeed(RefreshPolicy, resolved)
     : Layer.effect(
       RefreshPolicy,
       Effect.as(
-        Effect.forEach(warnings, (warning) => Effect.logWarning(`CredentialsCache.layerPolicy: ${warning}`), {
+        Effect.forEach(problems, (warning) => Effect.logWarning(`CredentialsCache.layerPolicy: ${warning}`), {
           discard: true
         }),
         resolved
@@ -189,9 +135,7 @@ export const layerPolicy = (
  * @since 0.1.0
  * @category metrics
  */
-export const refreshes: Metric.Metric.Counter<number> = Metric.counter("aws_credentials_refreshes_total", {
-  description: "Credential refreshes attempted, by source and outcome"
-})
+export const refreshes: Metric.Metric.Counter<number> = RefreshPolicyInternal.refreshes
 
 /**
  * Calls to `get` answered with the current credentials because a refresh they waited for failed
@@ -200,6 +144,4 @@ export const refreshes: Metric.Metric.Counter<number> = Metric.counter("aws_cred
  * @since 0.1.0
  * @category metrics
  */
-export const servedStale: Metric.Metric.Counter<number> = Metric.counter("aws_credentials_served_stale_total", {
-  description: "get calls served with current credentials after a failed refresh"
-})
+export const servedStale: Metric.Metric.Counter<number> = RefreshPolicyInternal.servedStale

@@ -1,6 +1,6 @@
 /**
- * The refresh engine every source goes through (see `CredentialsCache` for the behaviour and
- * the policy). One instance per source layer, living in the layer's scope.
+ * The refresh engine every source goes through (see `CredentialsCache` for the behaviour, and
+ * `refreshPolicy.ts` for the policy's check). One instance per source layer, living in the layer's scope.
  *
  * Timeline of one set of credentials that expires at `E`, fetched at `F`, life `L = E - F`,
  * with `m` the minimum refresh interval (15 s by default):
@@ -49,80 +49,12 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import type * as Credentials from "../Credentials.js"
-import { defaultPolicy, type Policy, RefreshPolicy, refreshes, servedStale } from "../CredentialsCache.js"
 import { CredentialsError } from "../CredentialsError.js"
+import { Current, refreshes, servedStale, type Tuning, tuningFor } from "./refreshPolicy.js"
 
 export interface Refreshing {
   readonly get: Effect.Effect<Credentials.Credentials, CredentialsError>
   readonly invalidate: Effect.Effect<void>
-}
-
-/** The policy in milliseconds, after the engine's floors. */
-export interface Tuning {
-  readonly advisoryWindow: number
-  readonly mandatoryWindow: number
-  readonly jitter: number
-  readonly retryBase: number
-  readonly retryMax: number
-  readonly invalidationCooldown: number
-  readonly minimumRefreshInterval: number
-}
-
-/** Below these, a setting would make the engine retry or refresh in a loop. */
-const floors = { retryBase: 100, minimumRefreshInterval: 1_000 } as const
-
-/**
- * The policy as the engine runs it, and what had to be changed to make it usable (for a warning):
- * infinite durations fall back to the defaults, the mandatory window is at most the advisory one,
- * `retryBase` and `minimumRefreshInterval` have floors and `retryMax` is at least `retryBase`.
- * `CredentialsCache.layerPolicy` already checks what users write; this covers a `RefreshPolicy`
- * provided directly.
- */
-export const tuningFor = (policy: Policy): { readonly tuning: Tuning; readonly adjusted: ReadonlyArray<string> } => {
-  const adjusted: Array<string> = []
-  const millis = (key: keyof Policy): number => {
-    // `defaultPolicy` sets every field; the last fallback only satisfies the optional field's type.
-    const fallback = Duration.toMillis(defaultPolicy[key] ?? Duration.seconds(15))
-    const ms = Duration.toMillis(policy[key] ?? fallback)
-    if (Number.isFinite(ms) && ms >= 0) return ms
-    adjusted.push(`${key} is not finite; using ${fallback} ms`)
-    return fallback
-  }
-  const advisoryWindow = millis("advisoryWindow")
-  let mandatoryWindow = millis("mandatoryWindow")
-  if (mandatoryWindow > advisoryWindow) {
-    adjusted.push(`mandatoryWindow (${mandatoryWindow} ms) is larger than advisoryWindow; using ${advisoryWindow} ms`)
-    mandatoryWindow = advisoryWindow
-  }
-  let retryBase = millis("retryBase")
-  if (retryBase < floors.retryBase) {
-    adjusted.push(`retryBase (${retryBase} ms) is below ${floors.retryBase} ms; using ${floors.retryBase} ms`)
-    retryBase = floors.retryBase
-  }
-  let retryMax = millis("retryMax")
-  if (retryMax < retryBase) {
-    adjusted.push(`retryMax (${retryMax} ms) is below retryBase; using ${retryBase} ms`)
-    retryMax = retryBase
-  }
-  let minimumRefreshInterval = millis("minimumRefreshInterval")
-  if (minimumRefreshInterval < floors.minimumRefreshInterval) {
-    adjusted.push(
-      `minimumRefreshInterval (${minimumRefreshInterval} ms) is below ${floors.minimumRefreshInterval} ms; using ${floors.minimumRefreshInterval} ms`
-    )
-    minimumRefreshInterval = floors.minimumRefreshInterval
-  }
-  return {
-    tuning: {
-      advisoryWindow,
-      mandatoryWindow,
-      jitter: millis("jitter"),
-      retryBase,
-      retryMax,
-      invalidationCooldown: millis("invalidationCooldown"),
-      minimumRefreshInterval
-    },
-    adjusted
-  }
 }
 
 interface Schedule {
@@ -260,7 +192,7 @@ export const make = (options: {
 }): Effect.Effect<Refreshing, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { fetch, initial, source } = options
-    const { adjusted, tuning } = tuningFor(yield* RefreshPolicy)
+    const { adjusted, tuning } = tuningFor(yield* Current)
     if (adjusted.length > 0) {
       yield* Effect.logWarning(`refresh policy adjusted: ${adjusted.join("; ")}`).pipe(Effect.annotateLogs({ source }))
     }
