@@ -281,22 +281,13 @@ describe("refresh decision: transitions", () => {
   })
 
   it("onStart makes the candidate the fetch in flight, or joins the one there (raising forced, never lowering it)", () => {
+    const seen = (started: ReturnType<typeof Refresh.onStart<string>>) =>
+      [started.flight, started.created, started.state.inflight, started.state.forced] as const
     const started = Refresh.onStart(hourly, "first", false)
-    assert.deepStrictEqual([started.flight, started.created, started.state.inflight, started.state.forced], [
-      "first",
-      true,
-      "first",
-      false
-    ])
+    assert.deepStrictEqual(seen(started), ["first", true, "first", false])
     const joined = Refresh.onStart(started.state, "second", true)
-    assert.deepStrictEqual([joined.flight, joined.created, joined.state.inflight, joined.state.forced], [
-      "first",
-      false,
-      "first",
-      true
-    ])
-    const again = Refresh.onStart(joined.state, "third", false)
-    assert.deepStrictEqual([again.flight, again.created, again.state.forced], ["first", false, true])
+    assert.deepStrictEqual(seen(joined), ["first", false, "first", true])
+    assert.deepStrictEqual(seen(Refresh.onStart(joined.state, "third", false)), ["first", false, "first", true])
   })
 
   it("onInterrupt clears the fetch in flight and keeps everything else", () => {
