@@ -1,38 +1,56 @@
 /**
  * How every source keeps expiring credentials fresh: the refresh windows and retry policy
  * (`RefreshPolicy`, a `Context.Reference` with botocore's numbers as defaults) and the metrics
- * the refresh engine records.
+ * the refresh engine records. This comment is the one description of the engine's rules; the
+ * engine (`internal/refreshDecision.ts`, the rules as pure functions, and `internal/refresh.ts`,
+ * their effects) refers to it.
  *
- * Every source layer goes through one engine: a background fiber, forked in the layer's scope,
- * refreshes at the start of the advisory window (with a little jitter) so that callers normally
- * never wait; in the advisory window a failed refresh keeps the current credentials and retries
- * with jittered exponential backoff; in the mandatory window callers wait for a refresh, which
- * all of them share (single flight); credentials that are still valid are served when a refresh
- * fails, and `get` fails with the refresh error only once they have expired.
+ * Every source layer goes through one engine, living in the layer's scope (closing it stops the
+ * background refresh). For credentials fetched at `F` that expire at `E` (a life `L = E - F`),
+ * with `m` the `minimumRefreshInterval` (15 s):
+ * - from the advisory moment, `max(E - advisoryWindow, F + max(L/2, m))`, a background fiber
+ *   refreshes (at a random moment up to `jitter` later, within the window) so that callers
+ *   normally never wait: a `get` gets the current credentials at once, and nudges the fiber if
+ *   it is idle (never sooner than the fiber's own moment or retry time);
+ * - from the mandatory moment, `max(E - mandatoryWindow, F + 3L/4, advisory)`, callers wait for a
+ *   refresh, all of them for the same one (single flight);
+ * - from `E`, a failed refresh is the caller's failure.
+ * Neither moment is later than `E`; credentials without an expiry are never refreshed, unless
+ * invalidated. The `L/2`, `3L/4` and `m` floors keep credentials that live shorter than the
+ * windows from being fetched again on every call.
+ *
+ * A failed refresh, of any kind, takes one path: counted (`refreshes`, outcome `failure`), logged
+ * as a warning (source, reason, next attempt), and retried by the background fiber with jittered
+ * exponential backoff (`retryBase`, 1 s, doubled per failure, at most `retryMax`, 60 s; each
+ * wait 50-100 % of that). While the current credentials are valid and not invalidated they are
+ * kept: callers that waited for the failed refresh are served them (counted in `servedStale`),
+ * and `get` fails with the refresh error only once they have expired. A refresh fails when the
+ * source fails; when its fetch dies (a thrown exception, `Effect.die`: reason `InvalidResponse`,
+ * with the defect's message left out of the error, as it may hold a secret, and kept `Redacted`
+ * as its `cause`); and when the credentials it returns have already expired (a local clock
+ * skewed against the issuer's, or a broken source: reason `Expired`, naming the source and the
+ * expiry), so that an always-expired source is asked at the backoff's pace, never in a loop.
+ * Credentials found already expired while the layer is built are treated the same way.
  *
  * The rules that keep a broken source from being hammered:
- * - Scheduled refreshes are at least `minimumRefreshInterval` (15 s) after the fetch, and at
- *   half the lifetime for credentials that live shorter than the windows. Credentials living
- *   shorter than that interval are served while valid, with a warning; once they expire, `get`
- *   fails at once (reason `Expired`, saying when the source is asked again) until the interval
- *   has passed. Credentials that arrive already expired (a local clock skewed against the
- *   issuer's, or a broken source) are refused: the refresh counts as failed with reason
- *   `Expired`, naming the source and the expiry, and goes through the backoff and the warning
- *   like any failure.
- * - A defect (a thrown exception, `Effect.die`) inside a source's fetch is a failed refresh too,
- *   with reason `InvalidResponse`; the defect's message is not copied into the error (it may hold
- *   a secret) but kept, `Redacted`, as the error's `cause`.
- * - In the mandatory window a caller waits for the refresh in flight, or starts one, unless an
+ * - The source is asked again no sooner than `m` after a fetch. Credentials living shorter than
+ *   that are served while valid, with a warning; once they expire, `get` fails at once (reason
+ *   `Expired`, saying when the source is asked again) until `m` has passed. Lower
+ *   `minimumRefreshInterval` for a source that really issues such credentials.
+ * - In the mandatory window a caller joins the refresh in flight, or starts one, unless an
  *   attempt ended less than `invalidationCooldown` (5 s) ago and failed: that failure is its
- *   answer and it is served the still-valid credentials at once. So callers wait for at most one
+ *   answer, and it is served the still-valid credentials at once. So callers wait for at most one
  *   fetch, and demand drives at most one attempt per 5 s (the backoff paces the background
  *   fiber).
- * - `invalidate` marks the current credentials as bad. Within `invalidationCooldown` after a
- *   successful fetch it is ignored (those credentials are that fresh). Otherwise the next `get`
- *   fetches, unless the source is failing and the next attempt is not yet allowed (it waits for
- *   both the backoff's retry time and `invalidationCooldown` after the last attempt): then `get`
- *   fails at once with the last refresh error instead of fetching again or serving credentials
- *   a service has just refused. After expiry the same rule applies.
+ * - `invalidate` marks the current credentials as bad (a service refused them): they are not
+ *   served again. Within `invalidationCooldown` after a successful fetch it is ignored (those
+ *   credentials are that fresh, and a burst of `ExpiredToken` answers must not become a burst of
+ *   fetches); a refresh in flight answers it (callers now wait for that one).
+ * - When the current credentials cannot be served (invalidated, or expired), `get` joins the
+ *   refresh in flight, or starts one if the source is not failing; if it is, only once both the
+ *   backoff's retry time and `invalidationCooldown` after the last attempt have passed. Until
+ *   then `get` fails at once with the last refresh error instead of fetching again or serving
+ *   credentials a service has just refused.
  *
  * @since 0.1.0
  */
@@ -40,7 +58,8 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
+import type * as Metric from "effect/Metric"
+import * as RefreshPolicyInternal from "./internal/refreshPolicy.js"
 
 /**
  * The tunables of the refresh engine.
@@ -77,23 +96,13 @@ export interface Policy {
   readonly minimumRefreshInterval?: Duration.Duration | undefined
 }
 
-const defaultMinimumRefreshInterval = Duration.seconds(15)
-
 /**
  * The defaults: botocore's windows (advisory 15 min, mandatory 10 min); every field is set.
  *
  * @since 0.1.0
  * @category models
  */
-export const defaultPolicy: Policy = {
-  advisoryWindow: Duration.minutes(15),
-  mandatoryWindow: Duration.minutes(10),
-  jitter: Duration.seconds(30),
-  retryBase: Duration.seconds(1),
-  retryMax: Duration.seconds(60),
-  invalidationCooldown: Duration.seconds(5),
-  minimumRefreshInterval: defaultMinimumRefreshInterval
-}
+export const defaultPolicy: Policy = RefreshPolicyInternal.defaults
 
 /**
  * The policy in effect; `defaultPolicy` unless a layer provides another.
@@ -102,19 +111,9 @@ export const defaultPolicy: Policy = {
  * @category references
  */
 export class RefreshPolicy extends Context.Reference<RefreshPolicy>()(
-  "effect-aws-credentials/RefreshPolicy",
+  RefreshPolicyInternal.referenceKey,
   { defaultValue: () => defaultPolicy }
 ) {}
-
-/** A duration a user wrote, or `undefined` when it is negative, infinite or not a duration. */
-const decodeInput = (input: unknown): Duration.Duration | undefined => {
-  if (typeof input === "number" && !(input >= 0)) return undefined
-  if (typeof input === "bigint" && input < 0n) return undefined
-  if (typeof input === "string" && /^\s*-/.test(input)) return undefined
-  if (Array.isArray(input) && input.some((part) => typeof part === "number" && part < 0)) return undefined
-  const decoded = Duration.decodeUnknown(input)
-  return decoded._tag === "Some" && Duration.isFinite(decoded.value) ? decoded.value : undefined
-}
 
 /**
  * Overrides some of the policy for the source layers built under it:
@@ -134,48 +133,13 @@ const decodeInput = (input: unknown): Duration.Duration | undefined => {
 export const layerPolicy = (
   policy: { readonly [K in keyof Policy]?: Duration.DurationInput | undefined }
 ): Layer.Layer<never> => {
-  const decoded: { -readonly [K in keyof Policy]-?: Duration.Duration } = {
-    ...defaultPolicy,
-    minimumRefreshInterval: defaultPolicy.minimumRefreshInterval ?? defaultMinimumRefreshInterval
-  }
-  const warnings: Array<string> = []
-  const given = new Set<keyof Policy>()
-  for (const key of Object.keys(decoded) as Array<keyof Policy>) {
-    const value = policy[key]
-    if (value === undefined) continue
-    const duration = decodeInput(value)
-    if (duration === undefined) {
-      warnings.push(
-        `${key}: ${String(value)} is not a usable duration (negative, infinite or unreadable); keeping the default ${
-          Duration.format(decoded[key])
-        }`
-      )
-      continue
-    }
-    decoded[key] = duration
-    given.add(key)
-  }
-  if (Duration.greaterThan(decoded.mandatoryWindow, decoded.advisoryWindow)) {
-    if (given.has("mandatoryWindow") && !given.has("advisoryWindow")) {
-      decoded.advisoryWindow = decoded.mandatoryWindow
-    } else {
-      if (given.has("mandatoryWindow")) {
-        warnings.push(
-          `mandatoryWindow ${Duration.format(decoded.mandatoryWindow)} is larger than advisoryWindow ${
-            Duration.format(decoded.advisoryWindow)
-          }; using ${Duration.format(decoded.advisoryWindow)} for both`
-        )
-      }
-      decoded.mandatoryWindow = decoded.advisoryWindow
-    }
-  }
-  const resolved: Policy = decoded
-  return warnings.length === 0
+  const { policy: resolved, problems } = RefreshPolicyInternal.check(policy)
+  return problems.length === 0
     ? Layer.succeed(RefreshPolicy, resolved)
     : Layer.effect(
       RefreshPolicy,
       Effect.as(
-        Effect.forEach(warnings, (warning) => Effect.logWarning(`CredentialsCache.layerPolicy: ${warning}`), {
+        Effect.forEach(problems, (warning) => Effect.logWarning(`CredentialsCache.layerPolicy: ${warning}`), {
           discard: true
         }),
         resolved
@@ -189,9 +153,7 @@ export const layerPolicy = (
  * @since 0.1.0
  * @category metrics
  */
-export const refreshes: Metric.Metric.Counter<number> = Metric.counter("aws_credentials_refreshes_total", {
-  description: "Credential refreshes attempted, by source and outcome"
-})
+export const refreshes: Metric.Metric.Counter<number> = RefreshPolicyInternal.refreshes
 
 /**
  * Calls to `get` answered with the current credentials because a refresh they waited for failed
@@ -200,6 +162,4 @@ export const refreshes: Metric.Metric.Counter<number> = Metric.counter("aws_cred
  * @since 0.1.0
  * @category metrics
  */
-export const servedStale: Metric.Metric.Counter<number> = Metric.counter("aws_credentials_served_stale_total", {
-  description: "get calls served with current credentials after a failed refresh"
-})
+export const servedStale: Metric.Metric.Counter<number> = RefreshPolicyInternal.servedStale

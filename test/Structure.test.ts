@@ -7,9 +7,7 @@
  *   not depend on a source in `providers/`;
  * - no function is longer than 150 lines (read with the TypeScript compiler's parser).
  *
- * A cycle that is still there is listed in `knownCycles` with the issue that removes it; a new
- * one fails, and so does a listed one that has gone (so the list only shrinks). The same holds
- * for `knownLongFunctions`.
+ * There are no exceptions: a new cycle or a long function fails `npm test`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { cruise, type ICruiseResult, type IViolation } from "dependency-cruiser"
@@ -18,18 +16,6 @@ import * as path from "node:path"
 import ts from "typescript"
 
 const root = path.resolve(import.meta.dirname, "..")
-
-/** Cycles still to be taken apart, as the sorted list of the files in each. */
-const knownCycles: ReadonlyArray<ReadonlyArray<string>> = []
-
-/**
- * Functions still over the bound, as `file#name` (the declaration they belong to: an arrow
- * function and the `Effect.gen` body inside it count once), with the issue step that splits them.
- */
-const knownLongFunctions: ReadonlyArray<string> = [
-  // The refresh engine's shell (issue 11, "the refresh engine split into a pure decision").
-  "src/internal/refresh.ts#make"
-]
 
 const maxFunctionLines = 150
 
@@ -104,41 +90,21 @@ const cycleOf = (violation: IViolation): ReadonlyArray<string> =>
   [...new Set([violation.from, ...(violation.cycle ?? []).map((step) => step.name)])].sort()
 
 describe("the structure of src/", () => {
-  it("no import cycle but the listed ones; core modules do not depend on sources", async () => {
+  it("no import cycle; core modules do not depend on sources", async () => {
     const result = await run()
     assert.isAbove(result.modules.filter((m) => m.source.startsWith("src/")).length, 40, "the cruise saw the sources")
     const resolvedJs = result.modules.flatMap((m) => m.dependencies).filter((d) => d.resolved.startsWith("src/"))
     assert.isAbove(resolvedJs.length, 100, "relative .js imports resolve to the .ts files")
     const violations = result.summary.violations
-    const cycles = new Map<string, ReadonlyArray<string>>()
-    for (const violation of violations.filter((v) => v.rule.name === "no-cycle")) {
-      const files = cycleOf(violation)
-      cycles.set(files.join(" "), files)
-    }
-    const known = new Set(knownCycles.map((files) => [...files].sort().join(" ")))
-    // A cycle of the known group may be reported through any subset of its files.
-    const isKnown = (files: ReadonlyArray<string>) =>
-      knownCycles.some((group) => files.every((file) => group.includes(file)))
-    assert.deepStrictEqual([...cycles.values()].filter((files) => !isKnown(files)).map((f) => f.join(" -> ")), [])
-    for (const group of known) {
-      assert.isTrue(
-        [...cycles.values()].some((files) => files.every((file) => group.includes(file))),
-        `the cycle ${group} is gone: take it off knownCycles`
-      )
-    }
+    const cycles = new Set(violations.filter((v) => v.rule.name === "no-cycle").map((v) => cycleOf(v).join(" -> ")))
+    assert.deepStrictEqual([...cycles], [])
     assert.deepStrictEqual(
       violations.filter((v) => v.rule.name !== "no-cycle").map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`),
       []
     )
   }, 120_000)
 
-  it(`no function over ${maxFunctionLines} lines but the listed ones`, () => {
-    const found = longFunctions()
-    assert.deepStrictEqual(
-      found.filter((f) => !knownLongFunctions.includes(f.at)).map((f) => `${f.at} (${f.lines} lines)`),
-      []
-    )
-    const gone = knownLongFunctions.filter((at) => !found.some((f) => f.at === at))
-    assert.deepStrictEqual(gone, [], "these are short now: take them off knownLongFunctions")
+  it(`no function over ${maxFunctionLines} lines`, () => {
+    assert.deepStrictEqual(longFunctions().map((f) => `${f.at} (${f.lines} lines)`), [])
   })
 })

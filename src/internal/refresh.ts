@@ -1,41 +1,11 @@
 /**
- * The refresh engine every source goes through (see `CredentialsCache` for the behaviour and
- * the policy). One instance per source layer, living in the layer's scope.
- *
- * Timeline of one set of credentials that expires at `E`, fetched at `F`, life `L = E - F`,
- * with `m` the minimum refresh interval (15 s by default):
- * - advisory at `max(E - advisoryWindow, F + max(L/2, m))`: the background fiber refreshes (plus
- *   jitter); callers get the current credentials without waiting;
- * - mandatory at `max(E - mandatoryWindow, F + 3L/4, advisory)`: callers wait for the refresh
- *   (one fetch shared by all of them), see "Who may start a fetch" below;
- * - `E`: a refresh failure is now the caller's failure.
- * The `L/2`, `3L/4` and `m` floors keep credentials that live shorter than the windows from
- * being fetched again on every call: the background fiber refreshes no sooner than `F + m`, and
- * a `get` after such credentials expired, less than `m` after they were fetched, fails at once
- * (reason `Expired`, saying when the source will be asked again) rather than fetching. They are
- * still served while valid (with a warning that they live shorter than `m`; lower
- * `minimumRefreshInterval` for a source that really issues such credentials). Credentials that
- * arrive already expired are not accepted: that fetch counts as a failed refresh (reason
- * `Expired`), so an always-expired source is asked at the backoff's pace, never in a loop.
- *
- * Who may start a fetch:
- * - the background fiber, at the refresh moment, or after a failure at the backoff's retry time
- *   (jittered exponential: 1 s doubled per failure, at most 60 s);
- * - a `get` in the advisory window nudges it (same moments, never earlier) and never waits;
- * - a `get` in the mandatory window with valid credentials joins the fetch in flight, or starts
- *   one, unless the last attempt failed less than `invalidationCooldown` ago: then it is served
- *   the current credentials at once (that failure answered it; a new fetch this soon would only
- *   hammer the source);
- * - a `get` whose credentials are unusable (expired, or invalidated) joins the fetch in flight
- *   or starts one if the source is not failing; if it is, only once both the backoff's retry
- *   time and `invalidationCooldown` after the last attempt have passed; before that it fails at
- *   once with the last refresh error.
- * Failures of any kind (the source's error, a defect, credentials refused as expired) go through
- * the same path: counter, warning (source, reason, next attempt), backoff.
+ * The refresh engine's shell, one instance per source layer, living in the layer's scope: the
+ * state in a `Ref`, fetches forked in that scope, the background fiber, the clock, logs, metrics
+ * and spans. What to do at each moment is decided by `refreshDecision.ts`; the rules are
+ * described once, in `CredentialsCache`'s module comment.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -49,156 +19,17 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import type * as Credentials from "../Credentials.js"
-import { defaultPolicy, type Policy, RefreshPolicy, refreshes, servedStale } from "../CredentialsCache.js"
 import { CredentialsError } from "../CredentialsError.js"
+import * as Decision from "./refreshDecision.js"
+import * as Policy from "./refreshPolicy.js"
 
 export interface Refreshing {
   readonly get: Effect.Effect<Credentials.Credentials, CredentialsError>
   readonly invalidate: Effect.Effect<void>
 }
 
-/** The policy in milliseconds, after the engine's floors. */
-export interface Tuning {
-  readonly advisoryWindow: number
-  readonly mandatoryWindow: number
-  readonly jitter: number
-  readonly retryBase: number
-  readonly retryMax: number
-  readonly invalidationCooldown: number
-  readonly minimumRefreshInterval: number
-}
-
-/** Below these, a setting would make the engine retry or refresh in a loop. */
-const floors = { retryBase: 100, minimumRefreshInterval: 1_000 } as const
-
-/**
- * The policy as the engine runs it, and what had to be changed to make it usable (for a warning):
- * infinite durations fall back to the defaults, the mandatory window is at most the advisory one,
- * `retryBase` and `minimumRefreshInterval` have floors and `retryMax` is at least `retryBase`.
- * `CredentialsCache.layerPolicy` already checks what users write; this covers a `RefreshPolicy`
- * provided directly.
- */
-export const tuningFor = (policy: Policy): { readonly tuning: Tuning; readonly adjusted: ReadonlyArray<string> } => {
-  const adjusted: Array<string> = []
-  const millis = (key: keyof Policy): number => {
-    // `defaultPolicy` sets every field; the last fallback only satisfies the optional field's type.
-    const fallback = Duration.toMillis(defaultPolicy[key] ?? Duration.seconds(15))
-    const ms = Duration.toMillis(policy[key] ?? fallback)
-    if (Number.isFinite(ms) && ms >= 0) return ms
-    adjusted.push(`${key} is not finite; using ${fallback} ms`)
-    return fallback
-  }
-  const advisoryWindow = millis("advisoryWindow")
-  let mandatoryWindow = millis("mandatoryWindow")
-  if (mandatoryWindow > advisoryWindow) {
-    adjusted.push(`mandatoryWindow (${mandatoryWindow} ms) is larger than advisoryWindow; using ${advisoryWindow} ms`)
-    mandatoryWindow = advisoryWindow
-  }
-  let retryBase = millis("retryBase")
-  if (retryBase < floors.retryBase) {
-    adjusted.push(`retryBase (${retryBase} ms) is below ${floors.retryBase} ms; using ${floors.retryBase} ms`)
-    retryBase = floors.retryBase
-  }
-  let retryMax = millis("retryMax")
-  if (retryMax < retryBase) {
-    adjusted.push(`retryMax (${retryMax} ms) is below retryBase; using ${retryBase} ms`)
-    retryMax = retryBase
-  }
-  let minimumRefreshInterval = millis("minimumRefreshInterval")
-  if (minimumRefreshInterval < floors.minimumRefreshInterval) {
-    adjusted.push(
-      `minimumRefreshInterval (${minimumRefreshInterval} ms) is below ${floors.minimumRefreshInterval} ms; using ${floors.minimumRefreshInterval} ms`
-    )
-    minimumRefreshInterval = floors.minimumRefreshInterval
-  }
-  return {
-    tuning: {
-      advisoryWindow,
-      mandatoryWindow,
-      jitter: millis("jitter"),
-      retryBase,
-      retryMax,
-      invalidationCooldown: millis("invalidationCooldown"),
-      minimumRefreshInterval
-    },
-    adjusted
-  }
-}
-
-interface Schedule {
-  readonly expiresAt: number
-  readonly advisoryAt: number
-  readonly mandatoryAt: number
-  /** When the background fiber refreshes: the advisory moment plus jitter. */
-  readonly refreshAt: number
-}
-
-interface State extends Schedule {
-  readonly current: Credentials.Credentials
-  /**
-   * The current credentials must not be served: a service refused them (`invalidate`). Cleared
-   * by the next successful fetch only.
-   */
-  readonly invalidated: boolean
-  readonly inflight: Deferred.Deferred<Credentials.Credentials, CredentialsError> | undefined
-  /** Callers must wait for the refresh in flight (it answers an invalidation or the mandatory window). */
-  readonly forced: boolean
-  /** Consecutive failed attempts; 0 after a success. */
-  readonly failures: number
-  readonly nextRetryAt: number
-  readonly lastError: CredentialsError | undefined
-  /** When the last attempt (success or failure) ended; the resolution while building the layer counts. */
-  readonly lastAttemptAt: number
-}
-
-const never: Schedule = {
-  expiresAt: Number.POSITIVE_INFINITY,
-  advisoryAt: Number.POSITIVE_INFINITY,
-  mandatoryAt: Number.POSITIVE_INFINITY,
-  refreshAt: Number.POSITIVE_INFINITY
-}
-
-const expiresAtOf = (credentials: Credentials.Credentials): number =>
-  Option.isNone(credentials.expiration)
-    ? Number.POSITIVE_INFINITY
-    : DateTime.toEpochMillis(credentials.expiration.value)
-
-/** Computes the moments of a fresh set of credentials; `random` in [0, 1) places the jitter. */
-export const scheduleFor = (
-  credentials: Credentials.Credentials,
-  now: number,
-  tuning: Tuning,
-  random: number
-): Schedule => {
-  const expiresAt = expiresAtOf(credentials)
-  if (!Number.isFinite(expiresAt)) return never
-  const life = Math.max(0, expiresAt - now)
-  // Never later than the expiry: credentials are not served past it from the fast path.
-  const advisoryAt = Math.min(
-    expiresAt,
-    Math.max(expiresAt - tuning.advisoryWindow, now + Math.max(life / 2, tuning.minimumRefreshInterval))
-  )
-  const mandatoryAt = Math.min(
-    expiresAt,
-    Math.max(expiresAt - tuning.mandatoryWindow, now + (life * 3) / 4, advisoryAt)
-  )
-  const spread = Math.min(tuning.jitter, Math.max(0, mandatoryAt - advisoryAt) / 2)
-  // Whole milliseconds: a sleep shorter than the clock's resolution returns at once, and a
-  // background fiber chasing a fractional deadline would spin.
-  return {
-    expiresAt,
-    advisoryAt: Math.ceil(advisoryAt),
-    mandatoryAt: Math.ceil(mandatoryAt),
-    // Credentials living shorter than `m` expire before this: the next fetch still waits for it.
-    refreshAt: Math.ceil(Math.max(advisoryAt + random * spread, now + tuning.minimumRefreshInterval))
-  }
-}
-
-/** The wait before retry number `failures` (1-based): exponential, capped, jittered to 50–100 %. */
-const backoff = (failures: number, tuning: Tuning, random: number): number => {
-  const base = tuning.retryBase * 2 ** Math.min(failures - 1, 30)
-  return Math.ceil(Math.min(tuning.retryMax, base) * (0.5 + random / 2))
-}
+type Flight = Deferred.Deferred<Credentials.Credentials, CredentialsError>
+type State = Decision.State<Flight>
 
 const formatMillis = (ms: number): string => Duration.format(Duration.millis(Math.max(0, Math.round(ms))))
 
@@ -211,7 +42,7 @@ const refuseExpired = (
   credentials: Credentials.Credentials,
   now: number
 ): CredentialsError | undefined => {
-  const expiresAt = expiresAtOf(credentials)
+  const expiresAt = Decision.expiresAtOf(credentials)
   if (!Number.isFinite(expiresAt) || expiresAt > now) return undefined
   const at = new Date(expiresAt).toISOString()
   return new CredentialsError({
@@ -253,6 +84,215 @@ export const unexpectedFailure = (source: Credentials.Source, cause: Cause.Cause
   })
 }
 
+/** The `get` that found credentials expired sooner than the minimum interval after their fetch. */
+const tooSoon = (source: Credentials.Source, state: State, now: number, tuning: Policy.Tuning): CredentialsError =>
+  new CredentialsError({
+    source,
+    reason: "Expired",
+    detail: `the credentials expired at ${new Date(state.expiresAt).toISOString()}, ${
+      formatMillis(state.expiresAt - state.lastAttemptAt)
+    } after they were fetched; the source is asked again no sooner than ${
+      formatMillis(tuning.minimumRefreshInterval)
+    } after its last fetch (in ${formatMillis(state.lastAttemptAt + tuning.minimumRefreshInterval - now)})`
+  })
+
+/** What the parts of one engine share. */
+interface Shell {
+  readonly source: Credentials.Source
+  readonly tuning: Policy.Tuning
+  readonly scope: Scope.Scope
+  readonly state: Ref.Ref<State>
+  /** Wakes the background fiber when the schedule changes. */
+  readonly wake: Queue.Queue<void>
+  readonly attempt: Effect.Effect<Credentials.Credentials, CredentialsError>
+  readonly succeeded: Metric.Metric.Counter<number>
+  readonly failed: Metric.Metric.Counter<number>
+  readonly servedStale: Metric.Metric.Counter<number>
+}
+
+/** One attempt: the source's errors, its defects and refused credentials are all failures. */
+const attemptOf = (
+  source: Credentials.Source,
+  fetch: Effect.Effect<Credentials.Credentials, CredentialsError>
+): Effect.Effect<Credentials.Credentials, CredentialsError> =>
+  fetch.pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.fail(Option.getOrElse(Cause.failureOption(cause), () => unexpectedFailure(source, cause as Cause.Cause<never>)))
+    ),
+    Effect.flatMap((fresh) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const refused = refuseExpired(source, fresh, now)
+        return refused === undefined ? Effect.succeed(fresh) : Effect.fail(refused)
+      })
+    ),
+    Effect.tapBoth({
+      onSuccess: () => Effect.annotateCurrentSpan("outcome", "success"),
+      onFailure: (error) => Effect.annotateCurrentSpan({ outcome: "failure", reason: error.reason })
+    }),
+    Effect.withSpan("AwsCredentials.refresh", { attributes: { source } })
+  )
+
+/** Credentials that expire before the next fetch may run: served, and said so. */
+const warnIfShortLived = (shell: Shell, credentials: Credentials.Credentials, now: number): Effect.Effect<void> => {
+  const expiresAt = Decision.expiresAtOf(credentials)
+  return Number.isFinite(expiresAt) && expiresAt - now < shell.tuning.minimumRefreshInterval
+    ? Effect.logWarning(
+      "the source returned credentials that live shorter than the minimum refresh interval; " +
+        "once they expire, get fails until the next fetch"
+    ).pipe(Effect.annotateLogs({
+      source: shell.source,
+      expiresAt: new Date(expiresAt).toISOString(),
+      livesForMs: Math.round(expiresAt - now),
+      nextFetchInMs: shell.tuning.minimumRefreshInterval
+    }))
+    : Effect.void
+}
+
+const warnRefreshFailed = (shell: Shell, state: State, error: CredentialsError, now: number): Effect.Effect<void> =>
+  Effect.logWarning(
+    state.invalidated
+      ? "credential refresh failed; the current credentials were invalidated, so get fails until a refresh succeeds"
+      : now < state.expiresAt
+      ? "credential refresh failed; keeping the current credentials until they expire"
+      : "credential refresh failed and the current credentials have expired"
+  ).pipe(
+    Effect.annotateLogs({
+      source: shell.source,
+      reason: error.reason,
+      error: error.message,
+      failures: state.failures,
+      nextAttemptInMs: Math.round(state.nextRetryAt - now),
+      ...(Number.isFinite(state.expiresAt) ? { expiresAt: new Date(state.expiresAt).toISOString() } : {})
+    })
+  )
+
+/** Runs the fetch `deferred` stands for, applies its outcome to the state and settles `deferred`. */
+const runFetch = (shell: Shell, deferred: Flight): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const exit = yield* Effect.exit(shell.attempt)
+    const now = yield* Clock.currentTimeMillis
+    const random = yield* Random.next
+    if (Exit.isSuccess(exit)) {
+      const fresh = exit.value
+      yield* Ref.set(shell.state, Decision.onSuccess<Flight>(fresh, now, shell.tuning, random))
+      yield* Metric.increment(shell.succeeded)
+      yield* warnIfShortLived(shell, fresh, now)
+      yield* Queue.offer(shell.wake, undefined)
+      yield* Deferred.succeed(deferred, fresh)
+      return
+    }
+    // `attempt` turns every cause into a `CredentialsError`; an interruption from outside
+    // (the layer's scope closing) never gets here (see `onInterrupt` below).
+    const error = Option.getOrElse(
+      Cause.failureOption(exit.cause),
+      () => unexpectedFailure(shell.source, exit.cause as Cause.Cause<never>)
+    )
+    const state = yield* Ref.updateAndGet(shell.state, (s) => Decision.onFailure(s, error, now, shell.tuning, random))
+    yield* Metric.increment(shell.failed)
+    yield* warnRefreshFailed(shell, state, error, now)
+    yield* Queue.offer(shell.wake, undefined)
+    yield* Deferred.fail(deferred, error)
+  }).pipe(
+    // Closing the layer's scope interrupts a fetch in flight; whoever waits is told so.
+    Effect.onInterrupt(() =>
+      Effect.zipRight(Ref.update(shell.state, Decision.onInterrupt), Deferred.interrupt(deferred))
+    )
+  )
+
+/** The refresh in flight, or a new one; fetches run in the layer's scope, not the caller's. */
+const start = (shell: Shell, forced: boolean): Effect.Effect<Flight> =>
+  Effect.flatMap(Deferred.make<Credentials.Credentials, CredentialsError>(), (candidate) =>
+    Ref.modify(shell.state, (s) => {
+      const { created, flight, state } = Decision.onStart(s, candidate, forced)
+      return [[flight, created] as const, state]
+    }).pipe(
+      Effect.tap(([flight, created]) => created ? Effect.forkIn(runFetch(shell, flight), shell.scope) : Effect.void),
+      Effect.map(([flight]) => flight)
+    ))
+
+/** Waits for the refresh in flight, or a new one, which callers arriving meanwhile wait for too. */
+const awaitRefresh = (shell: Shell): Effect.Effect<Credentials.Credentials, CredentialsError> =>
+  Effect.flatMap(
+    Effect.flatMap(start(shell, true), (flight) => Effect.either(Deferred.await(flight))),
+    Either.match({
+      onLeft: (error) =>
+        Effect.flatMap(Ref.get(shell.state), (state) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            act(shell, state, now, Decision.afterFailedWait(state, now, error)))),
+      onRight: Effect.succeed
+    })
+  )
+
+/** Carries out a decision taken on `state` at `now`. */
+const act = (
+  shell: Shell,
+  state: State,
+  now: number,
+  decision: Decision.Decision
+): Effect.Effect<Credentials.Credentials, CredentialsError> => {
+  switch (decision._tag) {
+    case "Serve":
+      return decision.stale ? Effect.as(Metric.increment(shell.servedStale), state.current) : Effect.succeed(state.current)
+    case "ServeAndRefresh":
+      return Effect.as(start(shell, false), state.current)
+    case "Wait":
+      return awaitRefresh(shell)
+    case "Fail":
+      return Effect.fail(decision.error)
+    case "NotYet":
+      return Effect.fail(tooSoon(shell.source, state, now, shell.tuning))
+  }
+}
+
+const get = (shell: Shell): Effect.Effect<Credentials.Credentials, CredentialsError> =>
+  Effect.flatMap(Ref.get(shell.state), (state) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => act(shell, state, now, Decision.decide(state, now, shell.tuning))))
+
+const invalidate = (shell: Shell): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Ref.update(shell.state, (state) => Decision.onInvalidate(state, now, shell.tuning)))
+
+// The background fiber: sleeps until the next refresh moment (or a retry after a failure),
+// refreshes, and starts over; a change of schedule wakes it early. Credentials without an
+// expiry have no refresh moment, so it only waits to be woken. Every outcome of a fetch is
+// settled by `runFetch`; the fiber only waits for it, whatever it was.
+const background = (shell: Shell): Effect.Effect<never> =>
+  Effect.gen(function*() {
+    while (true) {
+      const due = Decision.dueAt(yield* Ref.get(shell.state))
+      const now = yield* Clock.currentTimeMillis
+      if (!Number.isFinite(due)) {
+        yield* Queue.take(shell.wake)
+        continue
+      }
+      if (due > now) {
+        yield* Effect.raceFirst(Effect.sleep(Duration.millis(due - now)), Queue.take(shell.wake))
+        continue
+      }
+      yield* Effect.exit(Deferred.await(yield* start(shell, false)))
+    }
+  })
+
+/**
+ * The first state, from the credentials resolved while building the layer. They go through the
+ * same check as a refresh: if they are refused, they are still served while valid, and the engine
+ * retries at once (with backoff) instead of at their refresh moment.
+ */
+const initialState = (
+  source: Credentials.Source,
+  initial: Credentials.Credentials,
+  tuning: Policy.Tuning
+): Effect.Effect<{ readonly state: State; readonly refused: CredentialsError | undefined }> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const refused = refuseExpired(source, initial, now)
+    const accepted = Decision.onSuccess<Flight>(initial, now, tuning, yield* Random.next)
+    return {
+      state: refused === undefined ? accepted : Decision.onFailure(accepted, refused, now, tuning, yield* Random.next),
+      refused
+    }
+  })
+
 export const make = (options: {
   readonly source: Credentials.Source
   readonly initial: Credentials.Credentials
@@ -260,264 +300,31 @@ export const make = (options: {
 }): Effect.Effect<Refreshing, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { fetch, initial, source } = options
-    const { adjusted, tuning } = tuningFor(yield* RefreshPolicy)
+    const { adjusted, tuning } = Policy.tuningFor(yield* Policy.Current)
     if (adjusted.length > 0) {
       yield* Effect.logWarning(`refresh policy adjusted: ${adjusted.join("; ")}`).pipe(Effect.annotateLogs({ source }))
     }
     const scope = yield* Effect.scope
-    const now0 = yield* Clock.currentTimeMillis
-    // The credentials resolved while building the layer go through the same check as a refresh:
-    // if they are refused, they are still served while valid, and the engine retries at once
-    // (with backoff) instead of at their refresh moment.
-    const refusedAtStart = refuseExpired(source, initial, now0)
-    const state = yield* Ref.make<State>({
-      ...scheduleFor(initial, now0, tuning, yield* Random.next),
-      current: initial,
-      invalidated: false,
-      inflight: undefined,
-      forced: false,
-      failures: refusedAtStart === undefined ? 0 : 1,
-      nextRetryAt: refusedAtStart === undefined ? 0 : now0 + backoff(1, tuning, yield* Random.next),
-      lastError: refusedAtStart,
-      lastAttemptAt: now0
-    })
-    /** Credentials that expire before the next fetch may run: served, and said so. */
-    const warnIfShortLived = (credentials: Credentials.Credentials, now: number): Effect.Effect<void> => {
-      const expiresAt = expiresAtOf(credentials)
-      return Number.isFinite(expiresAt) && expiresAt - now < tuning.minimumRefreshInterval
-        ? Effect.logWarning(
-          "the source returned credentials that live shorter than the minimum refresh interval; " +
-            "once they expire, get fails until the next fetch"
-        ).pipe(Effect.annotateLogs({
-          source,
-          expiresAt: new Date(expiresAt).toISOString(),
-          livesForMs: Math.round(expiresAt - now),
-          nextFetchInMs: tuning.minimumRefreshInterval
-        }))
-        : Effect.void
+    const first = yield* initialState(source, initial, tuning)
+    const refreshes = Metric.tagged(Policy.refreshes, "source", source)
+    const shell: Shell = {
+      source,
+      tuning,
+      scope,
+      state: yield* Ref.make(first.state),
+      wake: yield* Queue.sliding<void>(1),
+      attempt: attemptOf(source, fetch),
+      succeeded: Metric.tagged(refreshes, "outcome", "success"),
+      failed: Metric.tagged(refreshes, "outcome", "failure"),
+      servedStale: Metric.tagged(Policy.servedStale, "source", source)
     }
-    if (refusedAtStart === undefined) yield* warnIfShortLived(initial, now0)
-    if (refusedAtStart !== undefined) {
+    if (first.refused === undefined) {
+      yield* warnIfShortLived(shell, initial, first.state.lastAttemptAt)
+    } else {
       yield* Effect.logWarning("the credentials found while building the layer have already expired; refreshing").pipe(
-        Effect.annotateLogs({ source, reason: refusedAtStart.reason, error: refusedAtStart.message })
+        Effect.annotateLogs({ source, reason: first.refused.reason, error: first.refused.message })
       )
     }
-    // Wakes the background fiber when the schedule changes.
-    const wake = yield* Queue.sliding<void>(1)
-    const refreshSuccess = Metric.tagged(Metric.tagged(refreshes, "source", source), "outcome", "success")
-    const refreshFailure = Metric.tagged(Metric.tagged(refreshes, "source", source), "outcome", "failure")
-    const staleCounter = Metric.tagged(servedStale, "source", source)
-
-    /** One attempt: the source's errors, its defects and refused credentials are all failures. */
-    const attempt: Effect.Effect<Credentials.Credentials, CredentialsError> = fetch.pipe(
-      Effect.catchAllCause((cause) =>
-        Effect.fail(Option.getOrElse(Cause.failureOption(cause), () => unexpectedFailure(source, cause as Cause.Cause<never>)))
-      ),
-      Effect.flatMap((fresh) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const refused = refuseExpired(source, fresh, now)
-          return refused === undefined ? Effect.succeed(fresh) : Effect.fail(refused)
-        })
-      ),
-      Effect.tapBoth({
-        onSuccess: () => Effect.annotateCurrentSpan("outcome", "success"),
-        onFailure: (error) => Effect.annotateCurrentSpan({ outcome: "failure", reason: error.reason })
-      }),
-      Effect.withSpan("AwsCredentials.refresh", { attributes: { source } })
-    )
-
-    const runFetch = (deferred: Deferred.Deferred<Credentials.Credentials, CredentialsError>) =>
-      Effect.gen(function*() {
-        const exit = yield* Effect.exit(attempt)
-        const now = yield* Clock.currentTimeMillis
-        const random = yield* Random.next
-        if (Exit.isSuccess(exit)) {
-          const fresh = exit.value
-          yield* Ref.update(state, (s) => ({
-            ...s,
-            ...scheduleFor(fresh, now, tuning, random),
-            current: fresh,
-            invalidated: false,
-            inflight: undefined,
-            forced: false,
-            failures: 0,
-            nextRetryAt: 0,
-            lastError: undefined,
-            lastAttemptAt: now
-          }))
-          yield* Metric.increment(refreshSuccess)
-          yield* warnIfShortLived(fresh, now)
-          yield* Queue.offer(wake, undefined)
-          yield* Deferred.succeed(deferred, fresh)
-          return
-        }
-        // `attempt` turns every cause into a `CredentialsError`; an interruption from outside
-        // (the layer's scope closing) never gets here (see `onInterrupt` below).
-        const error = Option.getOrElse(
-          Cause.failureOption(exit.cause),
-          () => unexpectedFailure(source, exit.cause as Cause.Cause<never>)
-        )
-        const s = yield* Ref.updateAndGet(state, (s) => {
-          const failures = s.failures + 1
-          return {
-            ...s,
-            inflight: undefined,
-            forced: false,
-            failures,
-            nextRetryAt: now + backoff(failures, tuning, random),
-            lastError: error,
-            lastAttemptAt: now
-          }
-        })
-        yield* Metric.increment(refreshFailure)
-        yield* Effect.logWarning(
-          s.invalidated
-            ? "credential refresh failed; the current credentials were invalidated, so get fails until a refresh succeeds"
-            : now < s.expiresAt
-            ? "credential refresh failed; keeping the current credentials until they expire"
-            : "credential refresh failed and the current credentials have expired"
-        ).pipe(
-          Effect.annotateLogs({
-            source,
-            reason: error.reason,
-            error: error.message,
-            failures: s.failures,
-            nextAttemptInMs: Math.round(s.nextRetryAt - now),
-            ...(Number.isFinite(s.expiresAt) ? { expiresAt: new Date(s.expiresAt).toISOString() } : {})
-          })
-        )
-        yield* Queue.offer(wake, undefined)
-        yield* Deferred.fail(deferred, error)
-      }).pipe(
-        // Closing the layer's scope interrupts a fetch in flight; whoever waits is told so.
-        Effect.onInterrupt(() =>
-          Effect.zipRight(
-            Ref.update(state, (s) => ({ ...s, inflight: undefined, forced: false })),
-            Deferred.interrupt(deferred)
-          )
-        )
-      )
-
-    /**
-     * The refresh in flight, or a new one; fetches run in the layer's scope, not the caller's.
-     * `forced`: callers arriving meanwhile wait for it instead of taking the current credentials.
-     */
-    const start = (forced: boolean): Effect.Effect<Deferred.Deferred<Credentials.Credentials, CredentialsError>> =>
-      Effect.flatMap(
-        Deferred.make<Credentials.Credentials, CredentialsError>(),
-        (candidate) =>
-          Ref.modify(state, (s): readonly [readonly [typeof candidate, boolean], State] =>
-            s.inflight !== undefined
-              ? [[s.inflight, false], forced && !s.forced ? { ...s, forced } : s]
-              : [[candidate, true], { ...s, inflight: candidate, forced }]).pipe(
-              Effect.tap(([deferred, created]) => created ? Effect.forkIn(runFetch(deferred), scope) : Effect.void),
-              Effect.map(([deferred]) => deferred)
-            )
-      )
-
-    /** Credentials still valid and not invalidated after a failed refresh are served (and counted). */
-    const servedAfterFailure = (error: CredentialsError): Effect.Effect<Credentials.Credentials, CredentialsError> =>
-      Effect.gen(function*() {
-        const s = yield* Ref.get(state)
-        if (!s.invalidated && (yield* Clock.currentTimeMillis) < s.expiresAt) {
-          yield* Metric.increment(staleCounter)
-          return s.current
-        }
-        return yield* Effect.fail(error)
-      })
-
-    /** Waits for the refresh in flight, or a new one, which callers arriving meanwhile wait for too. */
-    const awaitRefresh: Effect.Effect<Credentials.Credentials, CredentialsError> = Effect.flatMap(
-      Effect.flatMap(start(true), (deferred) => Effect.either(Deferred.await(deferred))),
-      Either.match({ onLeft: servedAfterFailure, onRight: Effect.succeed })
-    )
-
-    const slowGet = (now: number): Effect.Effect<Credentials.Credentials, CredentialsError> =>
-      Effect.gen(function*() {
-        const s = yield* Ref.get(state)
-        const usable = !s.invalidated && now < s.expiresAt
-        if (usable && !s.forced && now < s.mandatoryAt) {
-          // Advisory window: the background fiber is on it; nudge it if it is idle, never wait.
-          if (s.inflight === undefined && now >= s.nextRetryAt && now >= s.refreshAt) yield* start(false)
-          return s.current
-        }
-        if (
-          s.inflight === undefined && s.failures === 0 && !s.invalidated && now >= s.expiresAt &&
-          now < s.lastAttemptAt + tuning.minimumRefreshInterval
-        ) {
-          // Expired sooner than the minimum interval after they were fetched: not asked again yet.
-          const next = s.lastAttemptAt + tuning.minimumRefreshInterval
-          return yield* Effect.fail(
-            new CredentialsError({
-              source,
-              reason: "Expired",
-              detail: `the credentials expired at ${new Date(s.expiresAt).toISOString()}, ${
-                formatMillis(s.expiresAt - s.lastAttemptAt)
-              } after they were fetched; the source is asked again no sooner than ${
-                formatMillis(tuning.minimumRefreshInterval)
-              } after its last fetch (in ${formatMillis(next - now)})`
-            })
-          )
-        }
-        if (s.inflight !== undefined || s.failures === 0) return yield* awaitRefresh
-        if (usable) {
-          // Mandatory window while the source is failing: one attempt per cooldown, whoever asks.
-          if (now >= s.lastAttemptAt + tuning.invalidationCooldown) return yield* awaitRefresh
-          yield* Metric.increment(staleCounter)
-          return s.current
-        }
-        // Expired or invalidated while the source is failing: no fetch before the backoff and the
-        // cooldown allow one; until then the last error, at once.
-        if (now >= Math.max(s.nextRetryAt, s.lastAttemptAt + tuning.invalidationCooldown)) return yield* awaitRefresh
-        return yield* Effect.fail(s.lastError!)
-      })
-
-    const get: Effect.Effect<Credentials.Credentials, CredentialsError> = Effect.flatMap(
-      Ref.get(state),
-      (s) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          !s.invalidated && !s.forced && now < s.advisoryAt ? Effect.succeed(s.current) : slowGet(now))
-    )
-
-    // A refresh already in flight answers the invalidation (its callers now wait for it); one
-    // that succeeded within the cooldown does too, so a burst of invalidations is one fetch.
-    // Otherwise the current credentials are not served again (see `slowGet` for when the next
-    // fetch may start).
-    const invalidate: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Ref.update(state, (s) =>
-        s.inflight !== undefined
-          ? (s.forced && s.invalidated ? s : { ...s, forced: true, invalidated: true })
-          : s.failures === 0 && now - s.lastAttemptAt < tuning.invalidationCooldown
-          ? s
-          : s.invalidated
-          ? s
-          : { ...s, invalidated: true }))
-
-    // The background fiber: sleeps until the next refresh moment (or a retry after a failure),
-    // refreshes, and starts over; a change of schedule wakes it early. Credentials without an
-    // expiry have no refresh moment, so it only waits to be woken. Every outcome of a fetch is
-    // settled by `runFetch`; the fiber only waits for it, whatever it was.
-    const background = Effect.gen(function*() {
-      while (true) {
-        const s = yield* Ref.get(state)
-        const now = yield* Clock.currentTimeMillis
-        const due = !Number.isFinite(s.expiresAt)
-          ? Number.POSITIVE_INFINITY
-          : s.failures > 0
-          ? s.nextRetryAt
-          : s.refreshAt
-        if (!Number.isFinite(due)) {
-          yield* Queue.take(wake)
-          continue
-        }
-        if (due > now) {
-          yield* Effect.raceFirst(Effect.sleep(Duration.millis(due - now)), Queue.take(wake))
-          continue
-        }
-        yield* Effect.exit(Deferred.await(yield* start(false)))
-      }
-    })
-    yield* Effect.forkIn(background, scope)
-
-    return { get, invalidate }
+    yield* Effect.forkIn(background(shell), scope)
+    return { get: get(shell), invalidate: invalidate(shell) }
   })
