@@ -34,12 +34,12 @@ import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import { type CallContext, failure } from "./s3Common.js"
 import { displayUrl, scrub as scrubText } from "./scrub.js"
 
-export type Sdk = typeof import("@aws-sdk/client-s3") & typeof import("@smithy/signature-v4")
+export type Sdk = typeof import("@aws-sdk/client-s3") & typeof import("@aws-sdk/s3-request-presigner")
 
 const loadSdk: Effect.Effect<Sdk> = Effect.promise(() =>
-  Promise.all([import("@aws-sdk/client-s3"), import("@smithy/signature-v4")]).then(([s3, signer]) => ({
+  Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/s3-request-presigner")]).then(([s3, presigner]) => ({
     ...s3,
-    ...signer
+    ...presigner
   }))
 )
 

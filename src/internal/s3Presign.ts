@@ -1,9 +1,24 @@
 /**
- * Presigned URLs on the SDK's client: the request the client would send for a GetObject or a
- * PutObject (its endpoint, addressing style and signing region, as the client resolves them),
- * signed as a query string with the credentials `presign` was given, for the lifetime it was
- * given. The lifetime is decided before (`s3Common.presignLifetime`: never past the expiry of
- * those same credentials).
+ * Presigned URLs by the SDK's own presigner (`getSignedUrl` from `@aws-sdk/s3-request-presigner`,
+ * which stops the client's middleware where the SDK itself knows signing happens): the request
+ * the client would send for a GetObject or a PutObject (its endpoint, addressing style and
+ * signing region, as the client resolves them), signed as a query string for the lifetime
+ * `presign` was given, from `now`. The lifetime is decided before (`s3Common.presignLifetime`:
+ * never past the expiry of the credentials `presign` is given), so the URL must be signed with
+ * exactly those. The presigner signs with its client's `credentials`, and the client's provider
+ * asks `AwsCredentials` again (after a refresh in between, the URL would be signed with other
+ * credentials than the ones that bounded its lifetime); so it is handed a view of the client
+ * whose `credentials` are those, and only those.
+ *
+ * With `requestChecksumCalculation: "WHEN_SUPPORTED"` (the `"aws"` compat) the SDK puts a CRC32 of
+ * the empty body on a PutObject (`x-amz-checksum-crc32: AAAAAA==`, `x-amz-sdk-checksum-algorithm`)
+ * and asks for checksums on a GetObject (`x-amz-checksum-mode`), and the presigner hoists them
+ * into the query: servers that check it (SeaweedFS, R2, Garage, ...) then refuse every upload
+ * through the URL, whose body is not empty (moto does not check). They are kept as headers and
+ * left unsigned instead, so the URL has none. The URL is checked anyway, for checksum parameters,
+ * the access key and the lifetime it was meant to have: an SDK that adds another checksum, or
+ * signs with other credentials, fails here (`SigningFailed`) instead of handing out a URL that
+ * cannot be used or that says the wrong lifetime.
  */
 import type { S3Client } from "@aws-sdk/client-s3"
 import * as DateTime from "effect/DateTime"
@@ -13,66 +28,45 @@ import type { S3Error } from "../S3Error.js"
 import { type CallContext, failure } from "./s3Common.js"
 import type { Sdk } from "./s3Client.js"
 
-/** What the client would send, stopped before it is signed. */
-interface UnsignedRequest {
-  readonly protocol: string
-  readonly hostname: string
-  readonly port: number | undefined
-  readonly path: string
-  readonly query: Record<string, string | Array<string> | null>
-  readonly signingRegion: string
+/** The checksum headers the SDK may add, that must not reach a presigned URL. */
+const checksumHeaders = [
+  "x-amz-sdk-checksum-algorithm",
+  "x-amz-checksum-mode",
+  "x-amz-checksum-crc32",
+  "x-amz-checksum-crc32c",
+  "x-amz-checksum-crc64nvme",
+  "x-amz-checksum-sha1",
+  "x-amz-checksum-sha256",
+  "x-amz-checksum-type"
+]
+
+const checksumParameter = /^x-amz-(sdk-)?checksum/i
+
+/** `client`, with `credentials` as the only credentials it has (what the presigner signs with). */
+const signingWith = (client: S3Client, credentials: Credentials.Credentials): S3Client => {
+  const identity = Credentials.toAwsIdentity(credentials)
+  const view: S3Client = Object.create(client)
+  Object.defineProperty(view, "config", {
+    value: { ...client.config, credentials: () => Promise.resolve(identity) }
+  })
+  return view
 }
 
-const record = (u: unknown): Record<string, unknown> =>
-  typeof u === "object" && u !== null ? u as Record<string, unknown> : {}
-
-/** Runs the client's middleware up to signing and keeps the request it built. */
-const unsignedRequest = async (
-  client: S3Client,
-  command: { readonly input: object; readonly resolveMiddleware: (...args: Array<never>) => unknown },
-  region: string
-): Promise<UnsignedRequest> => {
-  const stack = client.middlewareStack.clone()
-  let captured: unknown
-  let signingRegion: unknown
-  stack.addRelativeTo(
-    (_next: unknown, handlerContext: Record<string, unknown>) => (args: { readonly request: unknown }) => {
-      captured = args.request
-      const scheme = record(handlerContext.selectedHttpAuthScheme)
-      signingRegion = record(scheme.signingProperties).signing_region
-      return Promise.resolve({ output: { $metadata: {} }, response: {} })
-    },
-    { relation: "before", toMiddleware: "httpSigningMiddleware", name: "effectAwsCredentialsPresign", override: true }
-  )
-  const handler = (command.resolveMiddleware as (...args: Array<unknown>) => (args: unknown) => Promise<unknown>)(
-    stack,
-    client.config,
-    {}
-  )
-  await handler({ input: command.input })
-  const request = record(captured)
-  return {
-    protocol: typeof request.protocol === "string" ? request.protocol : "https:",
-    hostname: String(request.hostname),
-    port: typeof request.port === "number" ? request.port : undefined,
-    path: typeof request.path === "string" ? request.path : "/",
-    query: { ...record(request.query) } as Record<string, string | Array<string> | null>,
-    signingRegion: typeof signingRegion === "string" ? signingRegion : region
+/** Why a URL the presigner returned is not the one asked for, if it is not. */
+const mismatch = (
+  url: string,
+  expected: { readonly accessKeyId: string; readonly seconds: number }
+): string | undefined => {
+  const query = new URL(url).searchParams
+  for (const name of query.keys()) {
+    if (checksumParameter.test(name)) return `the SDK put a checksum parameter (${name}) in the URL`
   }
+  if (!query.get("X-Amz-Credential")?.startsWith(`${expected.accessKeyId}/`)) {
+    return "the URL was not signed with the credentials given"
+  }
+  if (query.get("X-Amz-Expires") !== String(expected.seconds)) return "the URL does not have the lifetime given"
+  return undefined
 }
-
-/** RFC 3986 escaping, as SigV4 canonicalizes query strings. */
-const escape = (text: string): string =>
-  encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-
-const queryString = (query: Record<string, string | Array<string> | null | undefined>): string =>
-  Object.entries(query)
-    .flatMap(([name, value]) =>
-      (value === null || value === undefined ? [] : Array.isArray(value) ? value : [value]).map((v) =>
-        `${escape(name)}=${escape(v)}`
-      )
-    )
-    .join("&")
 
 /**
  * The URL of `method` on `bucket`/`key`, signed with `credentials` for `seconds` from `now`.
@@ -82,7 +76,6 @@ const queryString = (query: Record<string, string | Array<string> | null | undef
 export const presign = (options: {
   readonly sdk: Sdk
   readonly client: S3Client
-  readonly region: string
   readonly context: CallContext
   readonly method: "GET" | "PUT"
   readonly credentials: Credentials.Credentials
@@ -91,48 +84,25 @@ export const presign = (options: {
   readonly toS3Error: (context: CallContext, error: unknown) => S3Error
 }): Effect.Effect<string, S3Error> =>
   Effect.gen(function*() {
-    const { client, context, method, sdk } = options
+    const { context, method, sdk } = options
     const input = { Bucket: context.bucket, Key: context.key }
     const command = method === "GET" ? new sdk.GetObjectCommand(input) : new sdk.PutObjectCommand(input)
-    const request = yield* Effect.tryPromise({
-      try: () => unsignedRequest(client, command, options.region),
+    const url = yield* Effect.tryPromise({
+      // Fresh sets on every call: the presigner adds to them.
+      try: () =>
+        sdk.getSignedUrl(signingWith(options.client, options.credentials), command, {
+          expiresIn: options.seconds,
+          signingDate: DateTime.toDate(options.now),
+          unhoistableHeaders: new Set(checksumHeaders),
+          unsignableHeaders: new Set(checksumHeaders)
+        }),
       catch: (error) => options.toS3Error(context, error)
     })
-    const host = request.port === undefined ? request.hostname : `${request.hostname}:${request.port}`
-    const signer = new sdk.SignatureV4({
-      service: "s3",
-      region: request.signingRegion,
-      credentials: Credentials.toAwsIdentity(options.credentials),
-      sha256: client.config.sha256,
-      uriEscapePath: false,
-      applyChecksum: false
-    })
-    const signed = yield* Effect.tryPromise({
-      try: () =>
-        signer.presign(
-          {
-            method,
-            protocol: request.protocol,
-            hostname: request.hostname,
-            ...(request.port === undefined ? {} : { port: request.port }),
-            path: request.path,
-            query: request.query,
-            // Presigned S3 URLs sign no payload: whoever uses the URL sends the body.
-            headers: { host, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" }
-          },
-          {
-            expiresIn: options.seconds,
-            signingDate: DateTime.toDate(options.now),
-            unsignableHeaders: new Set(["content-type"])
-          }
-        ),
-      catch: (error) =>
-        failure(context, {
-          reason: "Other",
-          code: "SigningFailed",
-          detail: `could not sign the URL: ${error instanceof Error ? error.name : "unknown error"}`
-        })
-    })
-    const search = queryString(signed.query ?? {})
-    return `${request.protocol}//${host}${request.path}${search === "" ? "" : `?${search}`}`
+    const wrong = mismatch(url, { accessKeyId: options.credentials.accessKeyId, seconds: options.seconds })
+    if (wrong !== undefined) {
+      return yield* Effect.fail(
+        failure(context, { reason: "Other", code: "SigningFailed", detail: `could not sign the URL: ${wrong}` })
+      )
+    }
+    return url
   })

@@ -342,7 +342,6 @@ const presigner = (c: Client) => (context: ObjectContext) =>
         Presign.presign({
           sdk: c.sdk,
           client: c.client,
-          region: c.region,
           context,
           method: context.operation === "GetObject" ? "GET" : "PUT",
           credentials,
