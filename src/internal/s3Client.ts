@@ -29,6 +29,7 @@ import { AwsSession, type Service as Session } from "../AwsSession.js"
 import * as ProfileFile from "../ProfileFile.js"
 import type { Reason, S3Error } from "../S3Error.js"
 import { defaults, type Options } from "../S3Model.js"
+import * as CallFailure from "./callFailure.js"
 import * as CallPolicy from "./callPolicy.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import { type CallContext, failure } from "./s3Common.js"
@@ -114,24 +115,11 @@ const reasons: Record<string, Reason> = {
   RequestTimeout: "Timeout"
 }
 
-const transportCodes = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ECONNABORTED",
-  "UND_ERR_SOCKET"
-])
-
-/** Worth another attempt: throttling, timeouts, 5xx, connection trouble. */
+/** Worth another attempt: throttling, timeouts, 5xx (but 501), connection trouble. */
 const isTransient = (error: S3Error): boolean =>
   error.reason === "Throttled" || error.reason === "Timeout" ||
   (error.status !== undefined && error.status >= 500 && error.code !== "NotImplemented") ||
-  (error.status === undefined && error.code !== undefined && transportCodes.has(error.code))
+  (error.status === undefined && error.code !== undefined && error.code in CallFailure.networkCodes)
 
 /** A token error: the credentials are invalidated and the request made once more. */
 const isTokenError = (error: S3Error): boolean =>
@@ -209,10 +197,11 @@ const addContentMd5 = (client: S3Client): void =>
   )
 
 /**
- * The SDK's exception (or a transport error) as an `S3Error`, keeping no body and no secret.
- * `during` says whether the request or the reading of a body failed: the handler's timeouts are
- * told apart by where they happen and by its `ETIMEDOUT` code (the request timeout), never by
- * their text.
+ * The SDK's exception (or a transport error) as an `S3Error`, keeping no body and no secret:
+ * classified by `callFailure.classify`, as every SDK call is, then named in S3's terms. `during`
+ * says whether the request or the reading of a body failed: the handler's timeouts are told
+ * apart by where they happen and by its `ETIMEDOUT` code (the request timeout), never by their
+ * text.
  */
 const toS3Error = (
   limits: { readonly timeout: Duration.Duration; readonly idleTimeout: Duration.Duration },
@@ -220,44 +209,58 @@ const toS3Error = (
   scrub: (text: string) => string
 ) =>
 (context: CallContext, error: unknown, during: "request" | "body" = "request"): S3Error => {
-  const e = record(error)
-  const metadata = record(e.$metadata)
-  const status = typeof metadata.httpStatusCode === "number" ? metadata.httpStatusCode : undefined
-  const requestId = typeof metadata.requestId === "string" ? metadata.requestId : undefined
-  const name = typeof e.name === "string" ? e.name : "Error"
-  const message = typeof e.message === "string" ? scrub(e.message) : ""
-  if (name === "TimeoutError" || e.code === "ETIMEDOUT") {
-    const idle = `the connection was silent for ${Duration.format(limits.idleTimeout)}`
-    return failure(context, {
-      reason: "Timeout",
-      code: "ETIMEDOUT",
-      detail: during === "body"
-        ? idle
-        : e.code === "ETIMEDOUT"
-        ? `no answer within ${Duration.format(limits.timeout)}`
-        : `no connection within ${Duration.format(limits.timeout)}, or ${idle}`
-    })
+  const classified = CallFailure.classify(error)
+  const message = typeof record(error).message === "string" ? scrub(record(error).message as string) : ""
+  const idle = `the connection was silent for ${Duration.format(limits.idleTimeout)}`
+  const timedOut = (detail: string) => failure(context, { reason: "Timeout", code: "ETIMEDOUT", detail })
+  switch (classified._tag) {
+    case "Timeout":
+      return timedOut(
+        during === "body" ? idle : `no connection within ${Duration.format(limits.timeout)}, or ${idle}`
+      )
+    case "Network":
+      if (classified.code === "ETIMEDOUT") {
+        return timedOut(during === "body" ? idle : `no answer within ${Duration.format(limits.timeout)}`)
+      }
+      return failure(context, {
+        reason: "Other",
+        code: classified.code,
+        detail: `${Option.getOrElse(endpoint, () => "S3")} could not be reached or the connection failed: ${
+          message === "" ? classified.code : message
+        }`
+      })
+    case "Service":
+      return serviceError(context, { ...classified, throttled: CallFailure.isThrottled(classified), message })
+    case "Malformed":
+      return serviceError(context, {
+        name: `HTTP ${classified.status ?? "?"}`,
+        status: classified.status,
+        requestId: undefined,
+        throttled: false,
+        message: ""
+      })
+    case "Local":
+      return failure(context, {
+        reason: "Other",
+        code: classified.name,
+        detail: `the request was not sent: ${classified.name}${classified.message === "" ? "" : `: ${classified.message}`}`
+      })
   }
-  if (typeof e.$fault === "string" || status !== undefined) {
-    return serviceError(context, { name, status, requestId, message })
-  }
-  const code = typeof e.code === "string" ? e.code : name
-  return failure(context, {
-    reason: "Other",
-    code,
-    detail: `${Option.getOrElse(endpoint, () => "S3")} could not be reached or the connection failed: ${
-      message === "" ? code : message
-    }`
-  })
 }
 
 /** What the server answered, as a reason: by its code, or (a HEAD has no body) by its status. */
 const serviceError = (
   context: CallContext,
-  answer: { readonly name: string; readonly status: number | undefined; readonly requestId: string | undefined; readonly message: string }
+  answer: {
+    readonly name: string
+    readonly status: number | undefined
+    readonly requestId: string | undefined
+    readonly throttled: boolean
+    readonly message: string
+  }
 ): S3Error => {
   const { message, name, requestId, status } = answer
-  const code = /^\d+$/.test(name) || name === "UnknownError" || name === "Unknown"
+  const code = /^(HTTP )?\d+$/.test(name) || name === "UnknownError" || name === "Unknown"
     ? undefined
     : name === "NotFound"
     ? (context.key === undefined ? "NoSuchBucket" : "NoSuchKey")
@@ -270,7 +273,7 @@ const serviceError = (
     else if (status === 403) reason = "AccessDenied"
     else if (status === 412) reason = "PreconditionFailed"
   }
-  if (reason === "Other" && ((code !== undefined && throttlingCodes.has(code)) || status === 429 || status === 503)) {
+  if (reason === "Other" && (answer.throttled || (code !== undefined && throttlingCodes.has(code)) || status === 503)) {
     reason = "Throttled"
   }
   const detail = message !== "" && message !== name && message !== "UnknownError"
