@@ -35,7 +35,8 @@ export interface Settings {
   readonly timeout: Duration.Duration
   readonly maxAttempts: number
   readonly backoff: Duration.Duration
-  readonly httpClient: HttpClientType.HttpClient | undefined
+  /** The program's own `HttpClient` (the `httpClient` option), else Node's: chosen once, here. */
+  readonly transport: Http.Transport
   readonly lookup: Lookup | undefined
 }
 
@@ -44,9 +45,24 @@ export const defaults: Settings = {
   timeout: Duration.seconds(2),
   maxAttempts: 3,
   backoff: Duration.seconds(1),
-  httpClient: undefined,
+  transport: HttpPlatform.transportFor(undefined),
   lookup: undefined
 }
+
+/** The settings of the source's options (any of them left out: botocore's). */
+export const settingsOf = (options: {
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly maxAttempts?: number | undefined
+  readonly backoff?: Duration.DurationInput | undefined
+  readonly httpClient?: HttpClientType.HttpClient | undefined
+  readonly lookup?: Lookup | undefined
+}): Settings => ({
+  timeout: Duration.decode(options.timeout ?? defaults.timeout),
+  maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts)),
+  backoff: Duration.decode(options.backoff ?? defaults.backoff),
+  transport: HttpPlatform.transportFor(options.httpClient),
+  lookup: options.lookup
+})
 
 /** The ECS endpoint a relative URI is resolved against. */
 export const ecsEndpoint = "http://169.254.170.2"
@@ -277,12 +293,10 @@ const toError = (options: FetchOptions, failure: Http.HttpFailure): CredentialsE
 /** GETs the credentials document (retrying 5xx and transport errors) and decodes it. */
 const fetchFrom = (options: FetchOptions): Effect.Effect<Credentials.Credentials, CredentialsError> =>
   Effect.gen(function*() {
-    const client = HttpPlatform.transportFor(options.httpClient)
-
     const headers: Record<string, string> = { accept: "application/json" }
     if (Option.isSome(options.authorization)) headers.authorization = Redacted.value(options.authorization.value.token)
     const response = yield* Http.send(
-      client,
+      options.transport,
       { method: "GET", url: options.endpoint.url, headers },
       { timeout: options.timeout, maxAttempts: options.maxAttempts, backoff: options.backoff, retryOn: Http.isTransient }
     ).pipe(Effect.mapError((failure) => toError(options, failure)))

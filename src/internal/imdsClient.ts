@@ -23,7 +23,6 @@ import type { AwsSession } from "../AwsSession.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import { defaults, type Overrides, resolveSettings, type Settings, type State } from "./imdsSettings.js"
 import * as Http from "./http.js"
-import * as HttpPlatform from "./httpPlatform.js"
 import { decode, describeProblem } from "./metadataCredentials.js"
 import { secret } from "./scrub.js"
 
@@ -354,7 +353,7 @@ export const fetchCredentials = (
   state: State
 ): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> =>
   Effect.gen(function*() {
-    const client = HttpPlatform.transportFor(settings.httpClient)
+    const client = settings.transport
     const context: Context = { settings, client, state }
     const credentials = yield* fetchOnce(context).pipe(
       Effect.catchTag("Outage", (outage) =>
@@ -382,7 +381,7 @@ export const fetchRegion = (
   state: State
 ): Effect.Effect<Option.Option<string>> =>
   Effect.gen(function*() {
-    const client = HttpPlatform.transportFor(settings.httpClient)
+    const client = settings.transport
     const context: Context = { settings, client, state }
     const [text] = yield* get(context, yield* access(context), regionPath)
     const region = text.trim()

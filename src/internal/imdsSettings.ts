@@ -15,6 +15,8 @@ import type * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import * as CallPolicy from "./callPolicy.js"
 import * as Env from "./env.js"
+import type * as Http from "./http.js"
+import * as HttpPlatform from "./httpPlatform.js"
 import * as ConfigSetting from "./setting.js"
 import { displayUrl, scrub } from "./scrub.js"
 
@@ -81,7 +83,8 @@ export interface Settings {
   readonly v1DisabledBy: string | undefined
   readonly timeout: Duration.Duration
   readonly maxAttempts: number
-  readonly httpClient: HttpClient.HttpClient | undefined
+  /** The program's own `HttpClient` (the `httpClient` option), else Node's: chosen once, here. */
+  readonly transport: Http.Transport
 }
 
 interface Setting {
@@ -255,7 +258,7 @@ export const resolveSettings = (
       v1DisabledBy: v1Disabled && Option.isSome(v1) ? v1.value.from : undefined,
       timeout: boundedTimeout,
       maxAttempts: boundedAttempts,
-      httpClient: options.httpClient
+      transport: HttpPlatform.transportFor(options.httpClient)
     }
   })
 

@@ -13,7 +13,7 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type { AwsCredentials } from "../AwsCredentials.js"
@@ -69,13 +69,7 @@ export const layerWith = (
 ): Layer.Layer<AwsCredentials, CredentialsUnavailable | CredentialsError, FileSystem.FileSystem> =>
   sourceLayer(
     source,
-    Fetcher.fetchCredentials({
-      timeout: Duration.decode(options.timeout ?? defaults.timeout),
-      maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts)),
-      backoff: Duration.decode(options.backoff ?? defaults.backoff),
-      httpClient: options.httpClient,
-      lookup: options.lookup
-    })
+    Fetcher.fetchCredentials(Fetcher.settingsOf(options))
   )
 
 /**
