@@ -252,13 +252,7 @@ const write = (store: Store, context: ObjectContext, bytes: Uint8Array, options:
   })
 
 /** Collects a stream body that `s3Service` has checked to be exactly `length` bytes. */
-const putStream = (store: Store) =>
-<E, R>(
-  context: ObjectContext,
-  body: Stream.Stream<Uint8Array, S3Error | E, R>,
-  length: number,
-  options: S3.PutOptions
-): Effect.Effect<S3.PutResult, S3Error | E, R> =>
+const putStream = (store: Store): Backend["putStream"] => (context, body, length, options) =>
   Effect.gen(function*() {
     // Fail early on a missing bucket, as S3 answers before reading the body.
     yield* getBucket(store, context, context.bucket)
