@@ -6,12 +6,14 @@
  * - memory: a 256 MiB object streamed up with `upload` (8 MiB parts, 4 at a time) and down with
  *   `getObject`, sampling this process's resident set size every 20 ms; the growth over the
  *   baseline (taken after a 24 MiB warm-up round trip) must stay under 64 MiB;
- * - operations per second: small PUTs and GETs (4 KiB, 8 at a time) through `S3` and through
- *   `client.send`, in alternating rounds;
- * - throughput: 16 MiB PUTs and GETs, MB/s through both, alternating request by request.
- * Ratios are ours / raw (1.00 = same speed; the goal is 0.97 or better), the median of the
- * rounds' (or pairs') ratios, so that moto's own drift hits both alike. Needs `npm run build`
- * first (`npm run bench` does it). Never asserted in tests.
+ * - operations per second: small PUTs and GETs (4 KiB, 300 per sample, 8 at a time) through `S3`
+ *   and through `client.send`;
+ * - throughput: 16 MiB GETs (streamed) and PUTs, MB/s through both, 4 requests per sample.
+ * Each figure is a series of interleaved pairs (`pairs.ts`); ratios are ours / raw (1.00 = same
+ * speed; the goal is 0.97 or better), the median of the pairs' ratios, so that moto's own drift
+ * hits both alike. With `BENCH_S3_ROWS` set, the rows are also written there as JSON (how
+ * `npm run bench` gets them). Needs `npm run build` first (`npm run bench` does it). Never
+ * asserted in tests.
  */
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import * as Effect from "effect/Effect"
@@ -19,10 +21,12 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import type { Readable } from "node:stream"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { compare, type Row, single, table } from "./pairs.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 // The built package, typed by its sources (so that this file typechecks before a build).
@@ -95,11 +99,6 @@ const drainNode = (body: Readable): Promise<number> =>
     body.once("error", reject)
   })
 
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]!
-}
-
 /** Runs `task` for indices 0..n-1, `concurrency` at a time; returns the seconds it took. */
 const timed = async (n: number, concurrency: number, task: (i: number) => Promise<unknown>): Promise<number> => {
   let next = 0
@@ -110,7 +109,8 @@ const timed = async (n: number, concurrency: number, task: (i: number) => Promis
   return Number(process.hrtime.bigint() - start) / 1e9
 }
 
-export const s3 = async (): Promise<void> => {
+/** Row 8 of the table (GET 16 MiB, PUT and GET 4 KiB), then PUT 16 MiB and the memory figure. */
+export const s3 = async (): Promise<ReadonlyArray<Row>> => {
   const moto = await startMoto()
   const layer = S3.layer({ endpoint: moto.url, forcePathStyle: true }).pipe(
     Layer.provide(Layer.merge(AwsCredentials.layerStatic(keys), AwsRegion.layerStatic("us-east-1")))
@@ -123,8 +123,6 @@ export const s3 = async (): Promise<void> => {
     const bucket = "bench-s3"
     await ours(service.createBucket(bucket))
     await ours(service.putObject(bucket, "warm-up", "x"))
-
-    console.log("S3 on moto (ours: the S3 service; raw: S3Client.send, same moto, same settings):")
 
     // Memory: 256 MiB up and down. A 24 MiB round trip first, so that the baseline already has
     // the code, the heap and the connections that any upload needs: what is measured is what
@@ -144,78 +142,70 @@ export const s3 = async (): Promise<void> => {
     const upGrowth = (up.peak - baseline) / MiB
     const downGrowth = (down.peak - downBaseline) / MiB
     const overall = (Math.max(up.peak, down.peak) - baseline) / MiB
-    console.log(
-      `  256 MiB upload (${up.value.parts} parts of 8 MiB, 4 at a time, after a 24 MiB warm-up): ` +
-        `peak RSS growth ${upGrowth.toFixed(1)} MiB; ` +
-        `getObject stream down: ${downGrowth.toFixed(1)} MiB over the RSS after the upload, ` +
-        `${overall.toFixed(1)} MiB over the baseline for both (limit 64 MiB: ${overall < 64 ? "ok" : "EXCEEDED"})`
-    )
     await ours(service.deleteObject(bucket, "big"))
 
-    // Small operations per second, and large-object MB/s, alternating rounds.
+    const memory = single(
+      {
+        figure: "S3 256 MiB `upload` + streamed `getObject`, peak RSS growth over the baseline",
+        unit: "MiB",
+        referenceName: "limit",
+        goal: "< 64 MiB",
+        oursNote: `up ${upGrowth.toFixed(1)} MiB, down ${downGrowth.toFixed(1)} MiB`
+      },
+      overall,
+      64
+    )
+
+    // Operations per second and MB/s, in interleaved pairs (`pairs.ts`).
     const small = Buffer.alloc(4 * 1024, 7)
     const large = Buffer.alloc(16 * MiB, 9)
     await ours(service.putObject(bucket, "large", large))
     const ops = 300
-    const rows = { putOps: [] as Array<[number, number]>, getOps: [] as Array<[number, number]>, putMBs: [] as Array<[number, number]>, getMBs: [] as Array<[number, number]> }
-    for (let round = 0; round < 7; round++) {
-      // Which side goes first alternates, so that a warming or tiring moto favours neither.
-      const pair = async (ourSide: () => Promise<number>, rawSide: () => Promise<number>): Promise<[number, number]> => {
-        if (round % 2 === 0) {
-          const o = await ourSide()
-          return [o, await rawSide()]
-        }
-        const r = await rawSide()
-        return [await ourSide(), r]
-      }
-      const [ourPut, rawPut] = await pair(
-        () => timed(ops, 8, (i) => ours(service.putObject(bucket, `small/${i}`, small))),
-        () => timed(ops, 8, (i) => raw.send(new PutObjectCommand({ Bucket: bucket, Key: `small/${i}`, Body: small })))
+    const largeCount = 4
+    await timed(ops, 8, (i) => ours(service.putObject(bucket, `small/${i}`, small)))
+    const opsPerSecond = (task: (i: number) => Promise<unknown>) => async () => ops / (await timed(ops, 8, task))
+    const mbPerSecond = (task: () => Promise<unknown>) => async () =>
+      (largeCount * 16 * MiB) / 1e6 / (await timed(largeCount, 1, task))
+    const reference = { referenceName: "raw `S3Client.send`, same moto" }
+    const rows: Array<Row> = []
+    rows.push(
+      await compare(
+        { ...reference, figure: `S3 GET 16 MiB streamed, one at a time (${largeCount} per sample)`, unit: "MB/s", goal: ">= 0.97x" },
+        mbPerSecond(() =>
+          ours(Effect.scoped(Effect.flatMap(service.getObject(bucket, "large"), (object) => Stream.runDrain(object.body))))
+        ),
+        mbPerSecond(async () => {
+          const output = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: "large" }))
+          await drainNode(output.Body as Readable)
+        })
       )
-      rows.putOps.push([ops / ourPut, ops / rawPut])
-      const [ourGet, rawGet] = await pair(
-        () => timed(ops, 8, (i) => ours(service.getObjectBytes(bucket, `small/${i}`))),
-        () =>
-          timed(ops, 8, async (i) => {
-            const output = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `small/${i}` }))
-            await drainNode(output.Body as Readable)
-          })
+    )
+    rows.push(
+      await compare(
+        { ...reference, figure: `S3 PUT 4 KiB, 8 concurrent (${ops} per sample)`, unit: "ops/s", goal: ">= 0.97x" },
+        opsPerSecond((i) => ours(service.putObject(bucket, `small/${i}`, small))),
+        opsPerSecond((i) => raw.send(new PutObjectCommand({ Bucket: bucket, Key: `small/${i}`, Body: small })))
       )
-      rows.getOps.push([ops / ourGet, ops / rawGet])
-      // Large objects: one request each way per pair, four pairs a round.
-      for (let i = 0; i < 4; i++) {
-        const [ourLargePut, rawLargePut] = await pair(
-          () => timed(1, 1, () => ours(service.putObject(bucket, "large-put", large))),
-          () => timed(1, 1, () => raw.send(new PutObjectCommand({ Bucket: bucket, Key: "large-put", Body: large })))
-        )
-        rows.putMBs.push([(16 * MiB) / 1e6 / ourLargePut, (16 * MiB) / 1e6 / rawLargePut])
-        const [ourLargeGet, rawLargeGet] = await pair(
-          () =>
-            timed(1, 1, () =>
-              ours(Effect.scoped(Effect.flatMap(service.getObject(bucket, "large"), (object) => Stream.runDrain(object.body))))),
-          () =>
-            timed(1, 1, async () => {
-              const output = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: "large" }))
-              await drainNode(output.Body as Readable)
-            })
-        )
-        rows.getMBs.push([(16 * MiB) / 1e6 / ourLargeGet, (16 * MiB) / 1e6 / rawLargeGet])
-      }
-    }
-    const line = (label: string, unit: string, samples: ReadonlyArray<[number, number]>) => {
-      const oursMedian = median(samples.map(([o]) => o))
-      const rawMedian = median(samples.map(([, r]) => r))
-      const ratio = median(samples.map(([o, r]) => o / r))
-      console.log(
-        `  ${label.padEnd(34)} ours ${oursMedian.toFixed(1).padStart(7)} ${unit}, raw ${rawMedian.toFixed(1).padStart(7)} ${unit}, ` +
-          `ratio ${ratio.toFixed(2)}`
+    )
+    rows.push(
+      await compare(
+        { ...reference, figure: `S3 GET 4 KiB, 8 concurrent (${ops} per sample)`, unit: "ops/s", goal: ">= 0.97x" },
+        opsPerSecond((i) => ours(service.getObjectBytes(bucket, `small/${i}`))),
+        opsPerSecond(async (i) => {
+          const output = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `small/${i}` }))
+          await drainNode(output.Body as Readable)
+        })
       )
-    }
-    line("PUT 4 KiB, 8 concurrent", "ops/s", rows.putOps)
-    line("GET 4 KiB, 8 concurrent", "ops/s", rows.getOps)
-    line("PUT 16 MiB, one at a time", "MB/s", rows.putMBs)
-    line("GET 16 MiB (streamed), one at a time", "MB/s", rows.getMBs)
-    console.log("  (4 KiB: 7 rounds of 300 each way; 16 MiB: 28 pairs of one request each way; ratio = ours / raw, the median of the rounds' or pairs' ratios)")
+    )
+    rows.push(
+      await compare(
+        { ...reference, figure: `S3 PUT 16 MiB, one at a time (${largeCount} per sample)`, unit: "MB/s", goal: ">= 0.97x" },
+        mbPerSecond(() => ours(service.putObject(bucket, "large-put", large))),
+        mbPerSecond(() => raw.send(new PutObjectCommand({ Bucket: bucket, Key: "large-put", Body: large })))
+      )
+    )
+    rows.push(memory)
+    return rows
   } finally {
     raw.destroy()
     await runtime.dispose()
@@ -227,5 +217,9 @@ export const s3 = async (): Promise<void> => {
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   process.env.AWS_EC2_METADATA_DISABLED = "true"
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true"
-  await s3()
+  const rows = await s3()
+  // `npm run bench` merges these rows into its table.
+  const out = process.env.BENCH_S3_ROWS
+  if (out !== undefined && out !== "") fs.writeFileSync(out, JSON.stringify(rows))
+  console.log(table(rows))
 }

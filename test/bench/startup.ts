@@ -1,23 +1,22 @@
 /**
- * Start-up cost, whole process: minimal programs that resolve environment credentials with this
- * package and with `@aws-sdk/credential-providers`, run as they are (unbundled) and bundled with
- * esbuild (`--bundle --minify --format=esm --platform=node`, what Lambda and container users
- * ship), and the installed command line against `aws configure list`. Runs are interleaved (one
- * of each program per round, in a rotating order) and each ratio is the median of the rounds'
- * ratios, so that drift of the machine hits both sides alike. Also prints the bundles' sizes:
- * one source imported from the package root against the same program importing by subpath.
- * Needs `npm run build` first (`npm run bench` does it).
+ * Start-up cost: minimal programs that resolve environment credentials with this package and
+ * with `@aws-sdk/credential-providers`, bundled with esbuild (`--bundle --minify --format=esm
+ * --platform=node`, what Lambda and container users ship) and as they are (unbundled), timed as
+ * whole processes; the default chain's build and first resolution timed inside a fresh process,
+ * after its imports; and the installed command line against `aws configure list`. Every figure
+ * is a series of interleaved pairs of fresh processes (`pairs.ts`). The bundles' sizes are shown
+ * next to the times. Needs `npm run build` first (`npm run bench` does it).
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { compare, type Row, type RowOptions, single, table } from "./pairs.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repo = path.resolve(here, "..", "..")
 const programs = path.join(here, "programs")
-const runs = Number(process.env.BENCH_RUNS ?? 11)
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "eac-bench-"))
 
 const env = {
@@ -32,36 +31,25 @@ const env = {
   NODE_NO_WARNINGS: "1"
 }
 
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]!
-}
-
 interface Program {
   readonly name: string
   readonly command: string
   readonly args: ReadonlyArray<string>
+  /** "wall": the whole process, as seen from here; "inside": the `ms` the program prints. */
+  readonly timing?: "wall" | "inside"
 }
 
+/** One fresh process of `program`, in ms. */
 const runOnce = (program: Program): number => {
   const start = process.hrtime.bigint()
   const result = spawnSync(program.command, program.args, { cwd: repo, env, encoding: "utf8" })
   const elapsed = Number(process.hrtime.bigint() - start) / 1e6
-  if (result.status !== 0) throw new Error(`${program.name} failed: ${result.stderr}`)
-  return elapsed
-}
-
-/** Every program once per round, the order rotated each round; the samples per program. */
-const interleaved = (list: ReadonlyArray<Program>): Map<string, Array<number>> => {
-  const samples = new Map(list.map((p) => [p.name, [] as Array<number>]))
-  for (const program of list) runOnce(program) // warm the file cache
-  for (let round = 0; round < runs; round++) {
-    for (let i = 0; i < list.length; i++) {
-      const program = list[(i + round) % list.length]!
-      samples.get(program.name)!.push(runOnce(program))
-    }
-  }
-  return samples
+  if (result.status !== 0) throw new Error(`${program.name} failed (exit ${result.status}): ${result.stderr}`)
+  if (program.timing !== "inside") return elapsed
+  const last = result.stdout.trim().split("\n").at(-1) ?? ""
+  const ms = (JSON.parse(last) as { ms?: unknown }).ms
+  if (typeof ms !== "number") throw new Error(`${program.name} printed no time: ${result.stdout}`)
+  return ms
 }
 
 const bundle = (entry: string, outDir: string): { readonly file: string; readonly bytes: number } => {
@@ -79,66 +67,62 @@ const bundle = (entry: string, outDir: string): { readonly file: string; readonl
   return { file, bytes: fs.statSync(file).size }
 }
 
-const node = (name: string, file: string): Program => ({ name, command: process.execPath, args: [file] })
+const node = (name: string, file: string, timing: Program["timing"] = "wall"): Program => ({
+  name,
+  command: process.execPath,
+  args: [file],
+  timing
+})
 
-export const startup = () => {
+const pair = (options: RowOptions, ours: Program, reference: Program): Promise<Row> =>
+  compare(options, () => runOnce(ours), () => runOnce(reference))
+
+const unbundledNote = "unbundled: Effect's module graph dominates; the goals are for bundled programs"
+
+/** Rows 3 to 6 of the table, each bundled figure followed by its unbundled one. */
+export const startup = async (): Promise<ReadonlyArray<Row>> => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "eac-bench-bundles-"))
-  const bundles = Object.fromEntries(
-    ["ours-env", "ours-env-subpath", "ours-chain", "sdk-env", "sdk-chain"].map((name) => [
-      name,
-      bundle(path.join(programs, `${name}.mjs`), out)
-    ])
-  )
-  const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`
-  console.log("Bundle sizes (esbuild --bundle --minify --format=esm --platform=node):")
-  console.log(`  ours: EnvCredentials from the package root        ${kb(bundles["ours-env"]!.bytes).padStart(9)}`)
-  console.log(`  ours: EnvCredentials by subpath imports           ${kb(bundles["ours-env-subpath"]!.bytes).padStart(9)}`)
-  console.log(`  ours: CredentialChain.layerNode() from the root    ${kb(bundles["ours-chain"]!.bytes).padStart(9)}`)
-  console.log(`  sdk:  fromEnv()                                    ${kb(bundles["sdk-env"]!.bytes).padStart(9)}`)
-  console.log(`  sdk:  fromNodeProviderChain()                      ${kb(bundles["sdk-chain"]!.bytes).padStart(9)}`)
-  console.log(
-    `  ratio root / subpath: ${(bundles["ours-env"]!.bytes / bundles["ours-env-subpath"]!.bytes).toFixed(3)} (goal <= 1.10)`
-  )
+  try {
+    const names = ["ours-env", "ours-env-subpath", "ours-chain", "ours-chain-build", "sdk-env", "sdk-chain", "sdk-chain-build"]
+    const bundles = Object.fromEntries(names.map((name) => [name, bundle(path.join(programs, `${name}.mjs`), out)]))
+    const bundled = (name: string, timing: Program["timing"] = "wall") => node(`${name}, bundled`, bundles[name]!.file, timing)
+    const unbundled = (name: string, timing: Program["timing"] = "wall") =>
+      node(`${name}, unbundled`, path.join(programs, `${name}.mjs`), timing)
+    const kib = (name: string) => `bundle ${(bundles[name]!.bytes / 1024).toFixed(0)} KiB`
+    const ms = { unit: "ms" }
+    const rows: Array<Row> = []
 
-  const bin = path.join(repo, "dist", "bin.js")
-  const hasAws = spawnSync("aws", ["--version"], { env }).status === 0
-  const list: Array<Program> = [
-    { name: "node -e 0 (baseline)", command: process.execPath, args: ["-e", "0"] },
-    node("ours env, unbundled (root import)", path.join(programs, "ours-env.mjs")),
-    node("ours env, unbundled (subpath imports)", path.join(programs, "ours-env-subpath.mjs")),
-    node("sdk  fromEnv, unbundled", path.join(programs, "sdk-env.mjs")),
-    node("ours chain, unbundled", path.join(programs, "ours-chain.mjs")),
-    node("sdk  fromNodeProviderChain, unbundled", path.join(programs, "sdk-chain.mjs")),
-    node("ours env, bundled (root import)", bundles["ours-env"]!.file),
-    node("ours env, bundled (subpath imports)", bundles["ours-env-subpath"]!.file),
-    node("sdk  fromEnv, bundled", bundles["sdk-env"]!.file),
-    node("ours chain, bundled", bundles["ours-chain"]!.file),
-    node("sdk  fromNodeProviderChain, bundled", bundles["sdk-chain"]!.file),
-    { name: "ours node dist/bin.js explain --json", command: process.execPath, args: [bin, "explain", "--json"] },
-    ...(hasAws ? [{ name: "aws configure list", command: "aws", args: ["configure", "list"] }] : [])
-  ]
-  const samples = interleaved(list)
-  fs.rmSync(home, { recursive: true, force: true })
-  fs.rmSync(out, { recursive: true, force: true })
+    const chain = { ...ms, figure: "bundled program resolving the default chain with env credentials, whole process", goal: "<= 1.3x" }
+    rows.push(await pair({ ...chain, referenceName: "SDK `fromNodeProviderChain()`, bundled", oursNote: kib("ours-chain"), referenceNote: kib("sdk-chain") }, bundled("ours-chain"), bundled("sdk-chain")))
+    rows.push(await pair({ ...ms, figure: `the same, ${unbundledNote}`, referenceName: "SDK `fromNodeProviderChain()`, unbundled", goal: "—" }, unbundled("ours-chain"), unbundled("sdk-chain")))
 
-  console.log(`Start-up, whole process, ${runs} interleaved rounds (median ms):`)
-  for (const program of list) {
-    console.log(`  ${program.name.padEnd(42)} ${median(samples.get(program.name)!).toFixed(0).padStart(6)}`)
+    const build = { ...ms, figure: "of which: building the chain layer and first resolution, in process after imports (bundled)", goal: "<= 3x" }
+    rows.push(await pair({ ...build, referenceName: "SDK `fromNodeProviderChain()()` first call, bundled" }, bundled("ours-chain-build", "inside"), bundled("sdk-chain-build", "inside")))
+    rows.push(await pair({ ...ms, figure: "the same, unbundled (lazy imports inside the build are counted)", referenceName: "SDK `fromNodeProviderChain()()` first call, unbundled", goal: "—" }, unbundled("ours-chain-build", "inside"), unbundled("sdk-chain-build", "inside")))
+
+    const env = { ...ms, referenceName: "SDK `fromEnv()`, bundled", referenceNote: kib("sdk-env") }
+    rows.push(await pair({ ...env, figure: "bundled program importing the env source from the package root, whole process", goal: "<= 1.1x", oursNote: kib("ours-env") }, bundled("ours-env"), bundled("sdk-env")))
+    rows.push(await pair({ ...env, figure: "the same, importing by subpath (`effect-aws-credentials/providers/EnvCredentials`)", goal: "—", oursNote: kib("ours-env-subpath") }, bundled("ours-env-subpath"), bundled("sdk-env")))
+    const envUnbundled = { ...ms, referenceName: "SDK `fromEnv()`, unbundled", goal: "—" }
+    rows.push(await pair({ ...envUnbundled, figure: `the same from the package root, ${unbundledNote}` }, unbundled("ours-env"), unbundled("sdk-env")))
+    rows.push(await pair({ ...envUnbundled, figure: `the same by subpath, ${unbundledNote}` }, unbundled("ours-env-subpath"), unbundled("sdk-env")))
+
+    const explain: Program = { name: "explain --json", command: process.execPath, args: [path.join(repo, "dist", "bin.js"), "explain", "--json"] }
+    const cli = { ...ms, figure: "installed bin `explain --json` (env credentials), whole process", goal: "<= 0.6x" }
+    if (spawnSync("aws", ["--version"], { env }).status === 0) {
+      rows.push(await pair({ ...cli, referenceName: "`aws configure list`" }, explain, { name: "aws configure list", command: "aws", args: ["configure", "list"] }))
+    } else {
+      const samples = Array.from({ length: 5 }, () => runOnce(explain)).sort((a, b) => a - b)
+      rows.push(single({ ...cli, referenceName: "`aws configure list`", referenceNote: "the aws command line is not on PATH: not compared" }, samples[2]!))
+    }
+    return rows
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true })
+    fs.rmSync(home, { recursive: true, force: true })
   }
-  const ratio = (ours: string, theirs: string) => {
-    const a = samples.get(ours)!
-    const b = samples.get(theirs)!
-    return median(a.map((x, i) => x / b[i]!)).toFixed(2)
-  }
-  console.log("  ratios, ours / reference (median of the rounds' ratios):")
-  console.log(`    env, unbundled:              ${ratio("ours env, unbundled (root import)", "sdk  fromEnv, unbundled")}`)
-  console.log(`    env, bundled (root import):  ${ratio("ours env, bundled (root import)", "sdk  fromEnv, bundled")}`)
-  console.log(`    env, bundled (subpath):      ${ratio("ours env, bundled (subpath imports)", "sdk  fromEnv, bundled")}`)
-  console.log(`    chain, unbundled:            ${ratio("ours chain, unbundled", "sdk  fromNodeProviderChain, unbundled")}`)
-  console.log(`    chain, bundled:              ${ratio("ours chain, bundled", "sdk  fromNodeProviderChain, bundled")}`)
-  if (hasAws) {
-    console.log(`    bin explain --json / aws configure list: ${ratio("ours node dist/bin.js explain --json", "aws configure list")}`)
-  } else {
-    console.log("    (aws not on PATH: the command line is not compared with aws configure list)")
-  }
+}
+
+// Run on its own: `npx tsx test/bench/startup.ts` (after `npm run build`).
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  console.log(table(await startup()))
 }
