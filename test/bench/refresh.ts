@@ -119,11 +119,14 @@ export const refresh = async () => {
   return { cached: await cached() }
 }
 
-const median = (values: ReadonlyArray<number>): number => {
+/** The `q` quantile (0 to 1), interpolated between the nearest ranks. */
+const quantile = (values: ReadonlyArray<number>, q: number): number => {
   const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  const at = (sorted.length - 1) * q
+  const low = Math.floor(at)
+  return sorted[low]! + (sorted[Math.ceil(at)]! - sorted[low]!) * (at - low)
 }
+const median = (values: ReadonlyArray<number>): number => quantile(values, 0.5)
 
 /** ns per call of `calls` sequential awaited calls. */
 const timeCalls = async (calls: number, call: () => Promise<unknown>): Promise<number> => {
@@ -136,8 +139,10 @@ export interface CachedFigure {
   /** Median ns per call of ours and of the SDK's memoized provider, over the measured rounds. */
   readonly oursNs: number
   readonly sdkNs: number
-  /** Median of the per-round ratios ours / SDK, and their smallest and largest. */
+  /** Median of the per-round ratios ours / SDK, their quartiles, smallest and largest. */
   readonly ratio: number
+  readonly q1: number
+  readonly q3: number
   readonly min: number
   readonly max: number
 }
@@ -149,7 +154,7 @@ export interface CachedFigure {
  * both sides share whatever else the machine is doing; one warm-up round, then `rounds` measured.
  */
 export const cached = async (options: { readonly rounds?: number; readonly calls?: number } = {}) => {
-  const rounds = options.rounds ?? 15
+  const rounds = options.rounds ?? 21
   const calls = options.calls ?? 20_000
   const a = setup(3600)
   const runtime = ours(a)
@@ -189,6 +194,8 @@ export const cached = async (options: { readonly rounds?: number; readonly calls
       oursNs: median(oursNs),
       sdkNs: median(sdkNs),
       ratio: median(ratios),
+      q1: quantile(ratios, 0.25),
+      q3: quantile(ratios, 0.75),
       min: Math.min(...ratios),
       max: Math.max(...ratios)
     }
@@ -196,7 +203,8 @@ export const cached = async (options: { readonly rounds?: number; readonly calls
   const result = { provider: figure(samples.provider, samples.sdkA), get: figure(samples.get, samples.sdkB) }
   const line = (name: string, f: CachedFigure) =>
     `  cached ${name}: ours ${(f.oursNs / 1000).toFixed(3)} µs, sdk memoized ${(f.sdkNs / 1000).toFixed(3)} µs, ` +
-    `ratio ${f.ratio.toFixed(2)}x (spread ${f.min.toFixed(2)}-${f.max.toFixed(2)}, ${rounds} interleaved rounds of ${calls} calls)`
+    `ratio ${f.ratio.toFixed(2)}x (quartiles ${f.q1.toFixed(2)}-${f.q3.toFixed(2)}, range ${f.min.toFixed(2)}-${f.max.toFixed(2)}; ` +
+    `${rounds} interleaved rounds of ${calls} calls)`
   console.log(line("call through toAwsSdkProvider", result.provider))
   console.log(line("yield* credentials.get in Effect", result.get))
   return result
