@@ -1,8 +1,10 @@
 /**
  * The refresh engine's shell, one instance per source layer, living in the layer's scope: the
- * state in a `Ref`, fetches forked in that scope, the background fiber, the clock, logs, metrics
- * and spans. What to do at each moment is decided by `refreshDecision.ts`; the rules are
- * described once, in `CredentialsCache`'s module comment.
+ * state in one cell (a `MutableRef`, changed only by the engine's effects), fetches forked in
+ * that scope, the background fiber, the clock, logs, metrics and spans. What to do at each moment
+ * is decided by `refreshDecision.ts`; the rules are described once, in `CredentialsCache`'s
+ * module comment. `get` and `unsafeCurrent` (the same decision, read without a fiber, for
+ * callers outside Effect) ask `decide`; only `get` carries out what it says.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -277,7 +279,7 @@ const act = (
 }
 
 // The hot path: one step of the fiber (the clock from its services, the state read once, the
-// decision) and no allocation beyond the answer when the credentials are served.
+// decision) and, when the credentials are served, no allocation (see `served`).
 const get = (shell: Shell): Effect.Effect<Credentials.Credentials, CredentialsError> =>
   Effect.clockWith((clock) => {
     const state = MutableRef.get(shell.state)
