@@ -28,6 +28,19 @@ export interface Service {
   readonly get: Effect.Effect<Credentials.Credentials, CredentialsError>
   readonly invalidate: Effect.Effect<void>
   readonly attempts: ReadonlyArray<Attempt>
+  /**
+   * Optional, for callers outside Effect (`toAwsSdkProvider`): the credentials `get` would serve
+   * at `nowMillis` (epoch milliseconds from the caller's `Clock`) at once and with nothing else
+   * to do, else `undefined`, and the caller runs `get`. Running `get` costs a fiber per call from
+   * a `Promise`; this answers the common case, fresh cached credentials, without one. It must
+   * never answer what `get` would not: when a refresh is due, awaited or failing, or the
+   * credentials are invalidated or expired, it answers `undefined`. Every source layer of this
+   * package and `layerStatic` provide it; a service without it (a test double,
+   * `layerFromAwsSdkProvider`) is always asked through `get`.
+   *
+   * @since 0.1.0
+   */
+  readonly unsafeCurrent?: ((nowMillis: number) => Credentials.Credentials | undefined) | undefined
 }
 
 /**
@@ -40,7 +53,8 @@ export class AwsCredentials extends Context.Tag("effect-aws-credentials/AwsCrede
 >() {}
 
 /**
- * Builds the service from its parts; `attempts` defaults to none.
+ * Builds the service from its parts; `attempts` defaults to none, and without `unsafeCurrent`
+ * every caller goes through `get` (see `Service`).
  *
  * @since 0.1.0
  * @category constructors
@@ -49,10 +63,12 @@ export const make = (options: {
   readonly get: Effect.Effect<Credentials.Credentials, CredentialsError>
   readonly invalidate?: Effect.Effect<void> | undefined
   readonly attempts?: ReadonlyArray<Attempt> | undefined
+  readonly unsafeCurrent?: ((nowMillis: number) => Credentials.Credentials | undefined) | undefined
 }): Service => ({
   get: options.get,
   invalidate: options.invalidate ?? Effect.void,
-  attempts: options.attempts ?? []
+  attempts: options.attempts ?? [],
+  ...(options.unsafeCurrent === undefined ? {} : { unsafeCurrent: options.unsafeCurrent })
 })
 
 /**
@@ -87,6 +103,7 @@ export const layerStatic = (options: StaticOptions): Layer.Layer<AwsCredentials>
     AwsCredentials,
     make({
       get: Effect.succeed(credentials),
+      unsafeCurrent: () => credentials,
       attempts: [{ source: "explicit", outcome: "resolved", reason: credentials.provenance, durationMs: 0 }]
     })
   )
@@ -112,6 +129,10 @@ export interface AwsSdkIdentity {
  * `AwsCredentials` service. The SDK calls it whenever it needs to sign; it asks again before
  * `expiration`, and `get` refreshes as needed, so the client never has to be rebuilt.
  *
+ * A call that the service's `unsafeCurrent` answers (fresh cached credentials, read with the
+ * `Clock` of the effect that built the provider) returns without starting a fiber; every other
+ * call, and every call to a service without `unsafeCurrent`, runs `get` in that runtime.
+ *
  * @since 0.1.0
  * @category interop
  */
@@ -123,14 +144,22 @@ export const toAwsSdkProvider: Effect.Effect<
   const service = yield* AwsCredentials
   const runtime = yield* Effect.runtime<never>()
   const runFork = Runtime.runFork(runtime)
+  // The clock `get` would read in that runtime, so that a `TestClock` drives both paths.
+  const clock = yield* Effect.clock
+  const unsafeCurrent = service.unsafeCurrent
   // The SDK asks on every request; convert each set of credentials once.
   let last: readonly [Credentials.Credentials, AwsSdkIdentity] | undefined
-  const cached = Effect.map(service.get, (credentials) => {
+  const identityOf = (credentials: Credentials.Credentials): AwsSdkIdentity => {
     if (last === undefined || last[0] !== credentials) last = [credentials, Credentials.toAwsIdentity(credentials)]
     return last[1]
-  })
+  }
+  const cached = Effect.map(service.get, identityOf)
   const forced = Effect.zipRight(service.invalidate, cached)
   return (options) => {
+    if (unsafeCurrent !== undefined && options?.forceRefresh !== true) {
+      const current = unsafeCurrent(clock.unsafeCurrentTimeMillis())
+      if (current !== undefined) return Promise.resolve(identityOf(current))
+    }
     // A cached `get` completes synchronously: answer from the fiber's exit without waiting for
     // another tick; only a refresh goes through the promise of the fiber.
     const fiber = runFork(options?.forceRefresh === true ? forced : cached, { immediate: true })

@@ -204,6 +204,7 @@ export const layerDefaultWith = (
           AwsCredentials,
           makeService({
             get: Effect.succeed(credentials),
+            unsafeCurrent: () => credentials,
             attempts: [{ source: "explicit", outcome: "resolved", reason: credentials.provenance, durationMs: 0 }]
           })
         )

@@ -18,6 +18,10 @@
  * Neither moment is later than `E`; credentials without an expiry are never refreshed, unless
  * invalidated. The `L/2`, `3L/4` and `m` floors keep credentials that live shorter than the
  * windows from being fetched again on every call.
+ * Callers outside Effect (`AwsCredentials.toAwsSdkProvider`) read the same decision without a
+ * fiber (`AwsCredentials.Service.unsafeCurrent`): they are answered that way only when `get`
+ * would serve the current credentials with nothing else to do (no nudge, wait, stale count or
+ * failure); every other call runs `get`. It adds no rule.
  *
  * A failed refresh, of any kind, takes one path: counted (`refreshes`, outcome `failure`), logged
  * as a warning (source, reason, next attempt), and retried by the background fiber with jittered

@@ -81,6 +81,7 @@ export const sourceLayer = <R>(
       return makeService({
         get: cache.get,
         invalidate: cache.invalidate,
+        unsafeCurrent: cache.unsafeCurrent,
         attempts: [{ source, outcome: "resolved", reason: first.provenance, durationMs }]
       })
     })
