@@ -25,7 +25,7 @@ import {
   CredentialsUnavailable,
   NoCredentialsFound
 } from "./CredentialsError.js"
-import { platformLayer as nodePlatform } from "./internal/nodePlatform.js"
+import { platformContext as nodePlatform } from "./internal/nodePlatform.js"
 import { elapsedMs } from "./internal/provider.js"
 import * as AssumeRole from "./providers/AssumeRole.js"
 import * as BotoConfig from "./providers/BotoConfig.js"
@@ -202,37 +202,46 @@ export type DefaultRequirements = AwsSession.AwsSession | FileSystem.FileSystem 
  */
 export const layerDefaultWith = (
   options: DefaultOptions = {}
-): Layer.Layer<AwsCredentials, ChainError, DefaultRequirements> =>
-  Layer.unwrapEffect(
-    Effect.map(AwsSession.AwsSession, (session) => {
+): Layer.Layer<AwsCredentials, ChainError, DefaultRequirements> => Layer.scopedContext(defaultChain(options))
+
+/**
+ * The default chain as the effect that builds it, so that `layerNode` runs it without another
+ * layer around it. Its span lives as long as the chain's scope, as `Layer.withSpan`'s would, and
+ * is the parent of the links' spans.
+ */
+const defaultChain = (
+  options: DefaultOptions
+): Effect.Effect<Context.Context<AwsCredentials>, ChainError, DefaultRequirements | Scope.Scope> =>
+  Effect.flatMap(Effect.makeSpanScoped("CredentialChain.default"), (span) =>
+    Effect.flatMap(AwsSession.AwsSession, (session) => {
       if (Option.isSome(session.explicitCredentials)) {
         const credentials = session.explicitCredentials.value
-        return Layer.succeed(
+        return Effect.succeed(Context.make(
           AwsCredentials,
           makeService({
             get: Effect.succeed(credentials),
             attempts: [{ source: "explicit", outcome: "resolved", reason: credentials.provenance, durationMs: 0 }]
           })
-        )
+        ))
       }
-      return make(
-        AwsSession.profileNamedExplicitly(session)
-          ? skip("env", `skipped: the profile ${session.profileName} was named explicitly`)
-          : Env.layer,
-        AssumeRole.layerWith({ ...options.assumeRole, process: options.assumeRole?.process ?? options.process }),
-        WebIdentity.layerWith(options.webIdentity ?? {}),
-        Sso.layerWith(options.sso ?? {}),
-        SharedCredentialsFile.layer,
-        Login.layerWith(options.login ?? {}),
-        Process.layerWith(options.process ?? {}),
-        ConfigFile.layer,
-        Ec2CredentialsFile.layer,
-        BotoConfig.layerWith(options.botoConfig ?? {}),
-        Container.layerWith(options.container ?? {}),
-        InstanceMetadata.layerWith(options.instanceMetadata ?? {})
-      )
-    })
-  ).pipe(Layer.withSpan("CredentialChain.default"))
+      return tryLinks<DefaultRequirements>([
+        () =>
+          AwsSession.profileNamedExplicitly(session)
+            ? skip("env", `skipped: the profile ${session.profileName} was named explicitly`)
+            : Env.layer,
+        () => AssumeRole.layerWith({ ...options.assumeRole, process: options.assumeRole?.process ?? options.process }),
+        () => WebIdentity.layerWith(options.webIdentity ?? {}),
+        () => Sso.layerWith(options.sso ?? {}),
+        () => SharedCredentialsFile.layer,
+        () => Login.layerWith(options.login ?? {}),
+        () => Process.layerWith(options.process ?? {}),
+        () => ConfigFile.layer,
+        () => Ec2CredentialsFile.layer,
+        () => BotoConfig.layerWith(options.botoConfig ?? {}),
+        () => Container.layerWith(options.container ?? {}),
+        () => InstanceMetadata.layerWith(options.instanceMetadata ?? {})
+      ])
+    }).pipe(Effect.withParentSpan(span)))
 
 /**
  * The default chain (see `layerDefaultWith`).
@@ -253,6 +262,14 @@ export const layerDefault: Layer.Layer<AwsCredentials, ChainError, DefaultRequir
 export const layerNode = (
   options: AwsSession.Options & DefaultOptions = {}
 ): Layer.Layer<AwsCredentials | AwsSession.AwsSession, ChainError> =>
-  Layer.provideMerge(layerDefaultWith(options), AwsSession.layer(options)).pipe(
-    Layer.provide(nodePlatform)
-  )
+  // One layer, not the session and chain layers on a platform layer: each layer built costs a
+  // memo-map entry, a scope and a diff of the fiber's refs, and a program pays it at every start.
+  Layer.scopedContext(Effect.gen(function*() {
+    const platform = yield* nodePlatform
+    const session = yield* Effect.provide(AwsSession.make(options), platform)
+    const credentials = yield* Effect.provide(
+      defaultChain(options),
+      Context.add(platform, AwsSession.AwsSession, session)
+    )
+    return Context.add(credentials, AwsSession.AwsSession, session)
+  }))
