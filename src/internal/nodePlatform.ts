@@ -69,7 +69,9 @@ const systemError = (method: string, path: string, error: unknown): PlatformErro
     ...(syscall === undefined ? {} : { syscall }),
     description: field(error, "message") ?? String(error),
     cause: error
-  })
+    // Every field is built above from our own mapping, so the schema check is skipped: it cost
+    // more than the failed system call, and a missing profile file fails two of them per session.
+  }, true)
 }
 
 const attempt = <A>(method: string, path: string, run: () => Promise<A>): Effect.Effect<A, PlatformError.PlatformError> =>
