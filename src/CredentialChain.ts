@@ -84,12 +84,12 @@ const failedAt = (
 
 /**
  * Tries the links in order, each built in the chain's own scope and memo map (what
- * `Layer.catchAll` would do), in one layer. A chain used to be a `Layer.catchAll` per link with
- * timing and attempt wrappers around it, several layers per link; every layer built costs a
- * memo-map entry, a scope and a diff of the fiber's refs, which made building the default chain
- * cost more than resolving it. The rules are the same: unavailable (or a nested chain that found
- * nothing) records its attempts and moves on; a `CredentialsError` stops with the attempts so far
- * plus its own; the winner's service gets the earlier attempts in front of its own.
+ * `Layer.catchAll` would do), in one layer rather than a `Layer.catchAll` with timing and
+ * attempt layers around each link: every layer built costs a memo-map entry, a scope and a diff
+ * of the fiber's refs, and with several per link building the default chain cost more than
+ * resolving it. Unavailable (or a nested chain that found nothing) records its attempts and moves
+ * on; a `CredentialsError` stops with the attempts so far plus its own; the winner's service gets
+ * the earlier attempts in front of its own.
  */
 const tryLinks = <R>(
   links: ReadonlyArray<() => Link<R>>
