@@ -11,9 +11,11 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import { AwsCredentials, make as makeService } from "./AwsCredentials.js"
 import * as AwsSession from "./AwsSession.js"
 import type * as Credentials from "./Credentials.js"
@@ -23,7 +25,7 @@ import {
   CredentialsUnavailable,
   NoCredentialsFound
 } from "./CredentialsError.js"
-import { platformLayer as nodePlatform } from "./internal/nodePlatform.js"
+import { platformContext as nodePlatform } from "./internal/nodePlatform.js"
 import { elapsedMs } from "./internal/provider.js"
 import * as AssumeRole from "./providers/AssumeRole.js"
 import * as BotoConfig from "./providers/BotoConfig.js"
@@ -59,62 +61,75 @@ export type ChainError = CredentialsError | NoCredentialsFound
 const causeOf = (error: CredentialsError): { readonly cause?: unknown } =>
   error.cause === undefined ? {} : { cause: error.cause }
 
-const withAttempts = (
-  layer: Layer.Layer<AwsCredentials, ChainError, any>,
-  before: ReadonlyArray<Attempt>
-) =>
-  layer.pipe(
-    Layer.map((context) => {
-      const service = Context.get(context, AwsCredentials)
-      return Context.add(context, AwsCredentials, { ...service, attempts: [...before, ...service.attempts] })
-    }),
-    Layer.catchAll((error) =>
-      Layer.fail(
-        error._tag === "NoCredentialsFound"
-          ? new NoCredentialsFound({ attempts: [...before, ...error.attempts] })
-          : new CredentialsError({ ...error, ...causeOf(error), attempts: [...before, ...(error.attempts ?? [])] })
-      )
-    )
-  )
-
 /**
- * Times a link and turns its outcome into an attempt: unavailable becomes a one-attempt
- * `NoCredentialsFound` (so the next link can take over), an error gets its failed attempt.
+ * A `CredentialsError` with the attempts recorded: the link's own failed attempt when it has a
+ * source and no attempts yet, and (after the first link) the attempts of the links before it.
  */
-const track = <R>(link: Link<R>): Layer.Layer<AwsCredentials, ChainError, R> =>
-  Layer.unwrapEffect(
-    Effect.map(Clock.currentTimeNanos, (start) =>
-      Layer.catchAll(link, (error) =>
-        Layer.unwrapEffect(
-          Effect.map(elapsedMs(start), (durationMs): Layer.Layer<AwsCredentials, ChainError> => {
-            switch (error._tag) {
-              case "CredentialsUnavailable":
-                return Layer.fail(
-                  new NoCredentialsFound({
-                    attempts: [{ source: error.source, outcome: "unavailable", reason: error.detail, durationMs }]
-                  })
-                )
-              case "NoCredentialsFound":
-                return Layer.fail(error)
-              case "CredentialsError":
-                return Layer.fail(
-                  error.attempts !== undefined || error.source === undefined
-                    ? error
-                    : new CredentialsError({
-                      ...error,
-                      ...causeOf(error),
-                      attempts: [{ source: error.source, outcome: "failed", reason: error.message, durationMs }]
-                    })
-                )
-            }
-          })
-        ))
-    )
-  )
+const failedAt = (
+  error: CredentialsError,
+  before: ReadonlyArray<Attempt> | undefined,
+  durationMs: number
+): CredentialsError => {
+  const own = error.attempts !== undefined || error.source === undefined
+    ? error
+    : new CredentialsError({
+      ...error,
+      ...causeOf(error),
+      attempts: [{ source: error.source, outcome: "failed", reason: error.message, durationMs }]
+    })
+  return before === undefined
+    ? own
+    : new CredentialsError({ ...own, ...causeOf(own), attempts: [...before, ...(own.attempts ?? [])] })
+}
 
 /**
- * Tries `that` when `self` had nothing configured. Built on `Layer.catchAll`; a
- * `CredentialsError` from `self` stops the chain.
+ * Tries the links in order, each built in the chain's own scope and memo map (what
+ * `Layer.catchAll` would do), in one layer rather than a `Layer.catchAll` with timing and
+ * attempt layers around each link: every layer built costs a memo-map entry, a scope and a diff
+ * of the fiber's refs, and with several per link building the default chain cost more than
+ * resolving it. Unavailable (or a nested chain that found nothing) records its attempts and moves
+ * on; a `CredentialsError` stops with the attempts so far plus its own; the winner's service gets
+ * the earlier attempts in front of its own.
+ */
+const tryLinks = <R>(
+  links: ReadonlyArray<() => Link<R>>
+): Effect.Effect<Context.Context<AwsCredentials>, ChainError, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const memoMap = yield* Layer.CurrentMemoMap
+    const scope = yield* Scope.Scope
+    const attempts: Array<Attempt> = []
+    for (let index = 0; index < links.length; index++) {
+      const start = yield* Clock.currentTimeNanos
+      const built = yield* Effect.either(Layer.buildWithMemoMap(links[index]!(), memoMap, scope))
+      if (Either.isRight(built)) {
+        if (index === 0) return built.right
+        const service = Context.get(built.right, AwsCredentials)
+        return Context.add(built.right, AwsCredentials, { ...service, attempts: [...attempts, ...service.attempts] })
+      }
+      const error = built.left
+      switch (error._tag) {
+        case "CredentialsUnavailable":
+          attempts.push({
+            source: error.source,
+            outcome: "unavailable",
+            reason: error.detail,
+            durationMs: yield* elapsedMs(start)
+          })
+          break
+        case "NoCredentialsFound":
+          attempts.push(...error.attempts)
+          break
+        case "CredentialsError":
+          return yield* Effect.fail(failedAt(error, index === 0 ? undefined : attempts, yield* elapsedMs(start)))
+      }
+    }
+    return yield* Effect.fail(new NoCredentialsFound({ attempts }))
+  })
+
+/**
+ * Tries `that` when `self` had nothing configured; a `CredentialsError` from `self` stops the
+ * chain. Behaves as `Layer.catchAll` on `CredentialsUnavailable` would (same scope, same memo
+ * map), with the attempts recorded.
  *
  * @since 0.1.0
  * @category combinators
@@ -125,10 +140,7 @@ export const orElse: {
 } = dual(
   2,
   <R1, R2>(self: Link<R1>, that: () => Link<R2>): Layer.Layer<AwsCredentials, ChainError, R1 | R2> =>
-    Layer.catchAll(track(self), (error) =>
-      error._tag === "NoCredentialsFound"
-        ? withAttempts(track(that()), error.attempts)
-        : Layer.fail(error))
+    Layer.scopedContext(tryLinks<R1 | R2>([() => self, that]))
 )
 
 /**
@@ -140,13 +152,8 @@ export const orElse: {
  */
 export const make = <Links extends readonly [Link<any>, ...Array<Link<any>>]>(
   ...links: Links
-): Layer.Layer<AwsCredentials, ChainError, Layer.Layer.Context<Links[number]>> => {
-  const [first, ...rest] = links
-  return rest.reduce<Layer.Layer<AwsCredentials, ChainError, any>>(
-    (chain, link) => orElse(chain, () => link),
-    track(first)
-  )
-}
+): Layer.Layer<AwsCredentials, ChainError, Layer.Layer.Context<Links[number]>> =>
+  Layer.scopedContext(tryLinks(links.map((link) => () => link)))
 
 /**
  * A link that is always skipped, with the reason (used where botocore drops a source, so the
@@ -195,38 +202,47 @@ export type DefaultRequirements = AwsSession.AwsSession | FileSystem.FileSystem 
  */
 export const layerDefaultWith = (
   options: DefaultOptions = {}
-): Layer.Layer<AwsCredentials, ChainError, DefaultRequirements> =>
-  Layer.unwrapEffect(
-    Effect.map(AwsSession.AwsSession, (session) => {
+): Layer.Layer<AwsCredentials, ChainError, DefaultRequirements> => Layer.scopedContext(defaultChain(options))
+
+/**
+ * The default chain as the effect that builds it, so that `layerNode` runs it without another
+ * layer around it. Its span lives as long as the chain's scope, as `Layer.withSpan`'s would, and
+ * is the parent of the links' spans.
+ */
+const defaultChain = (
+  options: DefaultOptions
+): Effect.Effect<Context.Context<AwsCredentials>, ChainError, DefaultRequirements | Scope.Scope> =>
+  Effect.flatMap(Effect.makeSpanScoped("CredentialChain.default"), (span) =>
+    Effect.flatMap(AwsSession.AwsSession, (session) => {
       if (Option.isSome(session.explicitCredentials)) {
         const credentials = session.explicitCredentials.value
-        return Layer.succeed(
+        return Effect.succeed(Context.make(
           AwsCredentials,
           makeService({
             get: Effect.succeed(credentials),
             unsafeCurrent: () => credentials,
             attempts: [{ source: "explicit", outcome: "resolved", reason: credentials.provenance, durationMs: 0 }]
           })
-        )
+        ))
       }
-      return make(
-        AwsSession.profileNamedExplicitly(session)
-          ? skip("env", `skipped: the profile ${session.profileName} was named explicitly`)
-          : Env.layer,
-        AssumeRole.layerWith({ ...options.assumeRole, process: options.assumeRole?.process ?? options.process }),
-        WebIdentity.layerWith(options.webIdentity ?? {}),
-        Sso.layerWith(options.sso ?? {}),
-        SharedCredentialsFile.layer,
-        Login.layerWith(options.login ?? {}),
-        Process.layerWith(options.process ?? {}),
-        ConfigFile.layer,
-        Ec2CredentialsFile.layer,
-        BotoConfig.layerWith(options.botoConfig ?? {}),
-        Container.layerWith(options.container ?? {}),
-        InstanceMetadata.layerWith(options.instanceMetadata ?? {})
-      )
-    })
-  ).pipe(Layer.withSpan("CredentialChain.default"))
+      return tryLinks<DefaultRequirements>([
+        () =>
+          AwsSession.profileNamedExplicitly(session)
+            ? skip("env", `skipped: the profile ${session.profileName} was named explicitly`)
+            : Env.layer,
+        () => AssumeRole.layerWith({ ...options.assumeRole, process: options.assumeRole?.process ?? options.process }),
+        () => WebIdentity.layerWith(options.webIdentity ?? {}),
+        () => Sso.layerWith(options.sso ?? {}),
+        () => SharedCredentialsFile.layer,
+        () => Login.layerWith(options.login ?? {}),
+        () => Process.layerWith(options.process ?? {}),
+        () => ConfigFile.layer,
+        () => Ec2CredentialsFile.layer,
+        () => BotoConfig.layerWith(options.botoConfig ?? {}),
+        () => Container.layerWith(options.container ?? {}),
+        () => InstanceMetadata.layerWith(options.instanceMetadata ?? {})
+      ])
+    }).pipe(Effect.withParentSpan(span)))
 
 /**
  * The default chain (see `layerDefaultWith`).
@@ -247,6 +263,14 @@ export const layerDefault: Layer.Layer<AwsCredentials, ChainError, DefaultRequir
 export const layerNode = (
   options: AwsSession.Options & DefaultOptions = {}
 ): Layer.Layer<AwsCredentials | AwsSession.AwsSession, ChainError> =>
-  Layer.provideMerge(layerDefaultWith(options), AwsSession.layer(options)).pipe(
-    Layer.provide(nodePlatform)
-  )
+  // One layer, not the session and chain layers on a platform layer: each layer built costs a
+  // memo-map entry, a scope and a diff of the fiber's refs, and a program pays it at every start.
+  Layer.scopedContext(Effect.gen(function*() {
+    const platform = yield* nodePlatform
+    const session = yield* Effect.provide(AwsSession.make(options), platform)
+    const credentials = yield* Effect.provide(
+      defaultChain(options),
+      Context.add(platform, AwsSession.AwsSession, session)
+    )
+    return Context.add(credentials, AwsSession.AwsSession, session)
+  }))

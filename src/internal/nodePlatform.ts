@@ -23,6 +23,7 @@ import * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -68,7 +69,9 @@ const systemError = (method: string, path: string, error: unknown): PlatformErro
     ...(syscall === undefined ? {} : { syscall }),
     description: field(error, "message") ?? String(error),
     cause: error
-  })
+    // Every field is built above from our own mapping, so the schema check is skipped: it cost
+    // more than the failed system call, and a missing profile file fails two of them per session.
+  }, true)
 }
 
 const attempt = <A>(method: string, path: string, run: () => Promise<A>): Effect.Effect<A, PlatformError.PlatformError> =>
@@ -134,15 +137,17 @@ export const fileSystemLayer: Layer.Layer<FileSystem.FileSystem> = Layer.effect(
  * process is run (a record of functions, cheap), not with the layer: most chains never run one,
  * and start-up should not pay for it.
  */
+const makeCommandExecutor = (): CommandExecutor.CommandExecutor => {
+  const node = Effect.provide(
+    CommandExecutor.CommandExecutor,
+    NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer))
+  )
+  return CommandExecutor.makeExecutor((command) => Effect.flatMap(node, (executor) => executor.start(command)))
+}
+
 const commandExecutorLayer: Layer.Layer<CommandExecutor.CommandExecutor> = Layer.sync(
   CommandExecutor.CommandExecutor,
-  () => {
-    const node = Effect.provide(
-      CommandExecutor.CommandExecutor,
-      NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer))
-    )
-    return CommandExecutor.makeExecutor((command) => Effect.flatMap(node, (executor) => executor.start(command)))
-  }
+  makeCommandExecutor
 )
 
 /** Node's file system and process runner (see above). */
@@ -150,3 +155,17 @@ export const platformLayer: Layer.Layer<FileSystem.FileSystem | CommandExecutor.
   fileSystemLayer,
   commandExecutorLayer
 )
+
+/**
+ * The same services as a context, for `CredentialChain.layerNode`, which builds everything in one
+ * layer: a merge of two layers forks scopes and fibers to build them side by side, which costs
+ * more at start-up than the services themselves.
+ */
+export const platformContext: Effect.Effect<Context.Context<FileSystem.FileSystem | CommandExecutor.CommandExecutor>> =
+  Effect.map(
+    Effect.provide(make, NodeFileSystem.layer),
+    (fileSystem) =>
+      Context.make(FileSystem.FileSystem, fileSystem).pipe(
+        Context.add(CommandExecutor.CommandExecutor, makeCommandExecutor())
+      )
+  )
