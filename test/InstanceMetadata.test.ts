@@ -465,7 +465,10 @@ describe("InstanceMetadata: IMDSv1", () => {
 })
 
 describe("InstanceMetadata: timeouts, attempts, hop limit", () => {
-  it.scopedLive("a service that accepts and never answers: unavailable after two timeouts (PUT, then the v1 GET)", () =>
+  // Issue 12: the v1 GET goes out beside the PUT (after a quarter of the timeout), so this costs
+  // one timeout and a quarter, not two; asserted exactly with the TestClock in
+  // InstanceMetadata.blackhole.test.ts. Here, in real time: at least the token's full timeout.
+  it.scopedLive("a service that accepts and never answers: unavailable after the PUT's timeout, the v1 GET sent beside it", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
       const silent = yield* silentServer
@@ -482,7 +485,7 @@ describe("InstanceMetadata: timeouts, attempts, hop limit", () => {
         "PUT /latest/api/token",
         "GET /latest/meta-data/iam/security-credentials/"
       ])
-      assert.isAtLeast(elapsed, 590)
+      assert.isAtLeast(elapsed, 295)
       assert.isBelow(elapsed, 3000)
     }))
 

@@ -7,13 +7,20 @@
  * a timeout gives up on the token at once (no retry), 403 / 404 / 405 mean "no IMDSv2 here",
  * connection errors and other statuses are retried within the attempts; in all those cases the
  * requests go on without a token (IMDSv1) unless v1 is disabled. 400 is an error.
+ *
+ * Unlike botocore, the first IMDSv1 GET does not wait for the token request to time out: it goes
+ * out beside it once the token request has been silent for a while (`tokenBesideProbe`), so that a
+ * service that answers nothing costs one timeout, not two. The token still wins whenever it comes.
  */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
@@ -166,40 +173,55 @@ const withoutToken = (
   )
 }
 
-/** The cached token if it is still good, else a new one (or the way to go on without). */
-const access = (context: Context): Effect.Effect<Access, CredentialsError | Outage> =>
+/** The cached token while it is still good. */
+const cachedToken = (context: Context): Effect.Effect<Option.Option<Redacted.Redacted<string>>> =>
   Effect.gen(function*() {
     const cached = yield* Ref.get(context.state.token)
     const now = yield* Clock.currentTimeMillis
-    if (Option.isSome(cached) && now < cached.value.expiresAt) return { _tag: "V2", token: cached.value.value } as const
-    const fetched = yield* fetchToken(context)
-    return Either.isRight(fetched)
-      ? { _tag: "V2", token: fetched.right } as const
-      : yield* withoutToken(context, fetched.left)
+    return Option.isSome(cached) && now < cached.value.expiresAt ? Option.some(cached.value.value) : Option.none()
   })
+
+/** A new token, or the way to go on without one. */
+const newAccess = (context: Context): Effect.Effect<Access, CredentialsError | Outage> =>
+  Effect.flatMap(fetchToken(context), (fetched) =>
+    Either.isRight(fetched)
+      ? Effect.succeed<Access>({ _tag: "V2", token: fetched.right })
+      : withoutToken(context, fetched.left))
 
 /** A body, and the access that got it (a 401 may have replaced the token). */
 type Got = readonly [string, Access]
 
+/** One GET of a metadata path (its attempts included), with the token if there is one. */
+const exchange = (
+  context: Context,
+  token: Redacted.Redacted<string> | undefined,
+  path: string
+): Effect.Effect<Http.HttpResponse, Http.HttpFailure> =>
+  Http.send(
+    context.client,
+    {
+      method: "GET",
+      url: url(context.settings, path),
+      headers: token === undefined ? undefined : { [tokenHeader]: Redacted.value(token) }
+    },
+    policy(context.settings, Http.isTransient)
+  )
+
 /**
- * GETs a metadata path. A 401 with a token drops the token and tries once more with a new one;
- * a 401 without a token is explained (IMDSv1 refused, or the hop limit). Failures that may pass
- * (unreachable, timeout, 5xx, 429) become an `Outage` once the attempts are spent; other statuses are
- * returned for the caller to interpret.
+ * What a GET's outcome means. A 401 with a token drops the token and tries once more with a new
+ * one; a 401 without a token is explained (IMDSv1 refused, or the hop limit). Failures that may
+ * pass (unreachable, timeout, 5xx, 429) become an `Outage` once the attempts are spent; other
+ * statuses are returned for the caller to interpret.
  */
-const get = (
+const settle = (
   context: Context,
   current: Access,
   path: string,
-  retried = false
-): Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage> => {
+  retried: boolean
+) =>
+(outcome: Effect.Effect<Http.HttpResponse, Http.HttpFailure>): Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage> => {
   const { settings } = context
-  const request: Http.Request = {
-    method: "GET",
-    url: url(settings, path),
-    headers: current._tag === "V2" ? { [tokenHeader]: Redacted.value(current.token) } : undefined
-  }
-  return Http.send(context.client, request, policy(settings, Http.isTransient)).pipe(
+  return outcome.pipe(
     Effect.map((response) => [response.body, current] as const),
     Effect.catchAll((failure): Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage> => {
       if (failure._tag === "HttpStatus" && failure.status === 401) {
@@ -210,12 +232,7 @@ const get = (
             )
           }
           return Ref.set(context.state.token, Option.none()).pipe(
-            Effect.zipRight(fetchToken(context)),
-            Effect.flatMap((fetched) =>
-              Either.isRight(fetched)
-                ? Effect.succeed<Access>({ _tag: "V2", token: fetched.right })
-                : withoutToken(context, fetched.left)
-            ),
+            Effect.zipRight(newAccess(context)),
             Effect.flatMap((next) => get(context, next, path, true))
           )
         }
@@ -244,6 +261,68 @@ const get = (
     })
   )
 }
+
+/** GETs a metadata path with `current`, and settles the outcome (see `settle`). */
+const get = (
+  context: Context,
+  current: Access,
+  path: string,
+  retried = false
+): Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage> =>
+  settle(context, current, path, retried)(exchange(context, current._tag === "V2" ? current.token : undefined, path))
+
+/** Until the token request has been silent this long, no IMDSv1 GET is sent beside it. */
+const probeDelay = (settings: Settings): Duration.Duration =>
+  Duration.min(defaults.v1ProbeDelay, Duration.times(settings.timeout, 0.25))
+
+/**
+ * The token request, with the first IMDSv1 GET (`path`) sent beside it once the token request has
+ * been silent for `probeDelay`, or at once when it fails sooner. A token wins whenever it comes,
+ * within its full timeout: the GET is then aborted and its answer, if any, ignored. Without a
+ * token, the GET's outcome (from its own full timeout) is the first answer of the fetch.
+ *
+ * Why beside and not after: where a hop limit drops the token's answer (a container on an instance
+ * with a hop limit of 1), the client sees exactly what a service that accepts and never answers
+ * shows, a connection and no byte, so nothing tells the two apart before the timeout. botocore
+ * waits out the token's timeout, then the GET's; sent beside it, the GET's wait runs within the
+ * token's, and a service that answers nothing costs one timeout (plus the delay), not two.
+ */
+const tokenBesideProbe = (context: Context, path: string): Effect.Effect<
+  Either.Either<
+    Redacted.Redacted<string>,
+    { readonly tokenFailure: Http.HttpFailure; readonly probe: Exit.Exit<Http.HttpResponse, Http.HttpFailure> }
+  >,
+  CredentialsError
+> =>
+  Effect.scoped(Effect.gen(function*() {
+    const tokenFailed = yield* Deferred.make<void>()
+    // Scoped: a token (or a 400) closes the scope, which aborts the GET wherever it is.
+    const probe = yield* Effect.forkScoped(
+      Effect.raceFirst(Effect.sleep(probeDelay(context.settings)), Deferred.await(tokenFailed)).pipe(
+        Effect.zipRight(exchange(context, undefined, path))
+      )
+    )
+    const fetched = yield* fetchToken(context)
+    if (Either.isRight(fetched)) return Either.right(fetched.right)
+    yield* Deferred.succeed(tokenFailed, undefined)
+    return Either.left({ tokenFailure: fetched.left, probe: yield* Fiber.await(probe) })
+  }))
+
+/**
+ * The first GET of a fetch: with the cached token, else a new one; without one (IMDSv1) when the
+ * token request fails and IMDSv1 is allowed, the GET having been sent beside the token request
+ * (see `tokenBesideProbe`). With IMDSv1 disabled, no GET goes out before the token request ends.
+ */
+const firstGet = (context: Context, path: string): Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage> =>
+  Effect.gen(function*() {
+    const cached = yield* cachedToken(context)
+    if (Option.isSome(cached)) return yield* get(context, { _tag: "V2", token: cached.value }, path)
+    if (context.settings.v1Disabled) return yield* get(context, yield* newAccess(context), path)
+    const opened = yield* tokenBesideProbe(context, path)
+    if (Either.isRight(opened)) return yield* get(context, { _tag: "V2", token: opened.right }, path)
+    const { probe, tokenFailure } = opened.left
+    return yield* settle(context, { _tag: "V1", tokenFailure }, path, false)(probe)
+  })
 
 const unexpectedStatus = (failure: Http.HttpStatus) => {
   const summary = Http.errorSummary(failure.body)
@@ -297,8 +376,7 @@ const fetchOnce = (context: Context): Effect.Effect<
 > =>
   Effect.gen(function*() {
     const { settings } = context
-    const first = yield* access(context)
-    const [listing, afterListing] = yield* get(context, first, rolePath).pipe(
+    const [listing, afterListing] = yield* firstGet(context, rolePath).pipe(
       notFoundIsNoRole((failure) => `no IAM role is attached to this instance (${Http.describe(failure)})`)
     )
     const role = listing.split(/\r?\n/).map((line: string) => line.trim()).find((line: string) => line !== "")
@@ -383,7 +461,7 @@ export const fetchRegion = (
   Effect.gen(function*() {
     const client = settings.transport
     const context: Context = { settings, client, state }
-    const [text] = yield* get(context, yield* access(context), regionPath)
+    const [text] = yield* firstGet(context, regionPath)
     const region = text.trim()
     return /^[a-z]{2,}(-[a-z0-9]+)+$/.test(region) ? Option.some(region) : Option.none()
   }).pipe(

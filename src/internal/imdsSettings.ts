@@ -59,6 +59,13 @@ export const defaults: {
    * local; a wait would only lengthen the chain on a machine without one).
    */
   readonly backoff: Duration.Duration
+  /**
+   * How long the IMDSv2 token request may go unanswered before the first IMDSv1 GET is sent
+   * alongside it, when IMDSv1 is allowed (at most a quarter of the timeout). A service that
+   * accepts connections and never answers then costs one timeout plus this, not two timeouts in
+   * a row; a healthy service answers the token request in milliseconds, so the GET is not sent.
+   */
+  readonly v1ProbeDelay: Duration.Duration
   /** Static stability: how far beyond "now" the last credentials are extended during an outage. */
   readonly staleExtension: { readonly min: Duration.Duration; readonly max: Duration.Duration }
 } = {
@@ -67,6 +74,7 @@ export const defaults: {
   tokenTtl: Duration.seconds(21600),
   tokenRefreshBuffer: Duration.minutes(2),
   backoff: Duration.zero,
+  v1ProbeDelay: Duration.millis(250),
   staleExtension: { min: Duration.minutes(5), max: Duration.minutes(10) }
 }
 
