@@ -41,6 +41,14 @@ export const networkCode = (cause: unknown): string | undefined => {
   return undefined
 }
 
+/**
+ * Whether an error code is the network's: system errors (`ECONNRESET`, `EAI_AGAIN`, ...) and
+ * undici's are; Node's own `ERR_*` codes (`ERR_INVALID_CHAR`: a header value a token made
+ * impossible) are ours, and deterministic.
+ */
+export const isNetworkCode = (code: string): boolean =>
+  !code.startsWith("ERR_") && (code in networkCodes || /^E[A-Z_]+$/.test(code) || code.startsWith("UND_ERR"))
+
 /** Why a call failed, without anything the server said beyond its error name and code. */
 export type CallFailure =
   | { readonly _tag: "Timeout" }
@@ -99,15 +107,7 @@ export const classify = (error: unknown): CallFailure => {
       : { _tag: "Malformed", status }
   }
   const code = typeof e.code === "string" ? e.code : undefined
-  // System errors (`ECONNRESET`, `EAI_AGAIN`, ...) and undici's are the network's; Node's own
-  // `ERR_*` codes (`ERR_INVALID_CHAR`: a header value a token made impossible) are ours, and
-  // deterministic.
-  if (
-    code !== undefined && !code.startsWith("ERR_") &&
-    (code in networkCodes || /^E[A-Z_]+$/.test(code) || code.startsWith("UND_ERR"))
-  ) {
-    return { _tag: "Network", code }
-  }
+  if (code !== undefined && isNetworkCode(code)) return { _tag: "Network", code }
   if (name === "TimeoutError" || name === "RequestTimeout") return { _tag: "Timeout" }
   return { _tag: "Local", name, message: scrub(typeof e.message === "string" ? e.message : "", { max: 200 }) }
 }

@@ -119,7 +119,7 @@ const reasons: Record<string, Reason> = {
 const isTransient = (error: S3Error): boolean =>
   error.reason === "Throttled" || error.reason === "Timeout" ||
   (error.status !== undefined && error.status >= 500 && error.code !== "NotImplemented") ||
-  (error.status === undefined && error.code !== undefined && error.code in CallFailure.networkCodes)
+  (error.status === undefined && error.code !== undefined && CallFailure.isNetworkCode(error.code))
 
 /** A token error: the credentials are invalidated and the request made once more. */
 const isTokenError = (error: S3Error): boolean =>
