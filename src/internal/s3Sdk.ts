@@ -329,7 +329,7 @@ const listMultipartUploads = (c: Client) =>
   )
 
 /** Signs with the credentials `AwsCredentials` serves now, whose expiry bounds the URL's. */
-const presigner = (c: Client) => (context: ObjectContext) =>
+const presigner = (c: Client) => (context: ObjectContext, method: "GET" | "PUT") =>
   Effect.map(
     c.credentials.get.pipe(
       Effect.mapError((error) =>
@@ -343,7 +343,7 @@ const presigner = (c: Client) => (context: ObjectContext) =>
           sdk: c.sdk,
           client: c.client,
           context,
-          method: context.operation === "GetObject" ? "GET" : "PUT",
+          method,
           credentials,
           seconds,
           now,

@@ -121,7 +121,10 @@ export interface Backend {
     marker: Option.Option<UploadsMarker>
   ) => Effect.Effect<Page<ReadonlyArray<S3.MultipartUploadInfo>, UploadsMarker>, S3Error>
   /** Takes the credentials a URL is signed with (and so their expiry). */
-  readonly presigner: (context: CallContext & { readonly bucket: string; readonly key: string }) => Effect.Effect<Presigner, S3Error>
+  readonly presigner: (
+    context: CallContext & { readonly bucket: string; readonly key: string },
+    method: "GET" | "PUT"
+  ) => Effect.Effect<Presigner, S3Error>
   readonly send: <Output>(command: S3.SdkCommand<Output>) => Effect.Effect<Output, S3Error>
 }
 
@@ -258,7 +261,7 @@ const presign = (backend: Backend, method: "GET" | "PUT") =>
 ): Effect.Effect<S3.PresignedUrl, S3Error> =>
   Effect.gen(function*() {
     const context = { operation: method === "GET" ? "GetObject" : "PutObject", bucket, key }
-    const presigner = yield* backend.presigner(context)
+    const presigner = yield* backend.presigner(context, method)
     const now = DateTimeValue.unsafeMake(yield* Clock.currentTimeMillis)
     const lifetime = yield* presignLifetime({
       context,
