@@ -145,21 +145,10 @@ const makeCommandExecutor = (): CommandExecutor.CommandExecutor => {
   return CommandExecutor.makeExecutor((command) => Effect.flatMap(node, (executor) => executor.start(command)))
 }
 
-const commandExecutorLayer: Layer.Layer<CommandExecutor.CommandExecutor> = Layer.sync(
-  CommandExecutor.CommandExecutor,
-  makeCommandExecutor
-)
-
-/** Node's file system and process runner (see above). */
-export const platformLayer: Layer.Layer<FileSystem.FileSystem | CommandExecutor.CommandExecutor> = Layer.merge(
-  fileSystemLayer,
-  commandExecutorLayer
-)
-
 /**
- * The same services as a context, for `CredentialChain.layerNode`, which builds everything in one
- * layer: a merge of two layers forks scopes and fibers to build them side by side, which costs
- * more at start-up than the services themselves.
+ * Node's file system and process runner (see above) as a context, for `CredentialChain.layerNode`,
+ * which builds everything in one layer: a merge of two layers forks scopes and fibers to build
+ * them side by side, which costs more at start-up than the services themselves.
  */
 export const platformContext: Effect.Effect<Context.Context<FileSystem.FileSystem | CommandExecutor.CommandExecutor>> =
   Effect.map(
@@ -169,3 +158,7 @@ export const platformContext: Effect.Effect<Context.Context<FileSystem.FileSyste
         Context.add(CommandExecutor.CommandExecutor, makeCommandExecutor())
       )
   )
+
+/** The same services as a layer. */
+export const platformLayer: Layer.Layer<FileSystem.FileSystem | CommandExecutor.CommandExecutor> = Layer
+  .effectContext(platformContext)

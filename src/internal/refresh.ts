@@ -88,8 +88,17 @@ export const unexpectedFailure = (source: Credentials.Source, cause: Cause.Cause
   })
 }
 
-/** The `get` that found credentials expired sooner than the minimum interval after their fetch. */
-const tooSoon = (source: Credentials.Source, state: State, now: number, tuning: Policy.Tuning): CredentialsError =>
+/**
+ * The `get` that found credentials expired sooner than the minimum interval after their fetch;
+ * `askAgainAt` is when `decide` allows the next fetch.
+ */
+const tooSoon = (
+  source: Credentials.Source,
+  state: State,
+  now: number,
+  askAgainAt: number,
+  tuning: Policy.Tuning
+): CredentialsError =>
   new CredentialsError({
     source,
     reason: "Expired",
@@ -97,7 +106,7 @@ const tooSoon = (source: Credentials.Source, state: State, now: number, tuning: 
       formatMillis(state.expiresAt - state.lastAttemptAt)
     } after they were fetched; the source is asked again no sooner than ${
       formatMillis(tuning.minimumRefreshInterval)
-    } after its last fetch (in ${formatMillis(state.lastAttemptAt + tuning.minimumRefreshInterval - now)})`
+    } after its last fetch (in ${formatMillis(askAgainAt - now)})`
   })
 
 /** What the parts of one engine share. */
@@ -274,7 +283,7 @@ const act = (
     case "Fail":
       return Effect.fail(decision.error)
     case "NotYet":
-      return Effect.fail(tooSoon(shell.source, state, now, shell.tuning))
+      return Effect.fail(tooSoon(shell.source, state, now, decision.askAgainAt, shell.tuning))
   }
 }
 
