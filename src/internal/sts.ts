@@ -334,7 +334,7 @@ export interface WebIdentityRequest {
  * the common throttling names), plus STS's own throttling code (`Throttling`, HTTP 400) and
  * `IDPCommunicationError`, which botocore's retry table lists for STS.
  */
-const isRetryable = (failure: CallFailure.CallFailure): boolean =>
+export const isRetryable = (failure: CallFailure.CallFailure): boolean =>
   CallFailure.isTransient(failure) ||
   (failure._tag === "Service" && (failure.name === "Throttling" || failure.name === "IDPCommunicationError"))
 
