@@ -43,7 +43,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { AwsSession } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
-import { CredentialsError } from "../CredentialsError.js"
+import { CredentialsError, type Reason as CredentialsErrorReason } from "../CredentialsError.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import * as Region from "./region.js"
 import * as Setting from "./setting.js"
@@ -370,6 +370,12 @@ const hints: Record<string, string> = {
   ValidationError: "a parameter was rejected (role_arn, role_session_name, external_id, duration_seconds or mfa_serial)"
 }
 
+/** The `CredentialsError` reasons of a failed call. */
+export type FailureReason = Extract<
+  CredentialsErrorReason,
+  "ServiceError" | "Unreachable" | "Timeout" | "InvalidConfiguration" | "InvalidResponse"
+>
+
 /** What a failed STS call is told with: the error's reason and its sentence. */
 export interface FailureContext {
   readonly settings: Settings
@@ -385,7 +391,7 @@ export interface FailureContext {
 export const describeFailure = (
   failure: CallFailure.CallFailure,
   context: FailureContext
-): { readonly reason: "ServiceError" | "Unreachable" | "Timeout" | "InvalidConfiguration" | "InvalidResponse"; readonly detail: string } => {
+): { readonly reason: FailureReason; readonly detail: string } => {
   const where = describeSettings(context.settings)
   const after = context.attempts > 1 ? ` (after ${context.attempts} attempts)` : ""
   switch (failure._tag) {
