@@ -122,6 +122,8 @@ interface Shell {
   readonly state: MutableRef.MutableRef<State>
   /** Wakes the background fiber when the schedule changes. */
   readonly wake: Queue.Queue<void>
+  /** Whether the background fiber runs (see `scheduleChanged`). */
+  readonly background: MutableRef.MutableRef<boolean>
   readonly attempt: Effect.Effect<Credentials.Credentials, CredentialsError>
   readonly succeeded: Metric.Metric.Counter<number>
   readonly failed: Metric.Metric.Counter<number>
@@ -186,6 +188,20 @@ const warnRefreshFailed = (shell: Shell, state: State, error: CredentialsError, 
     })
   )
 
+/**
+ * Tells the background fiber that the schedule changed, starting it if it does not run yet.
+ * Credentials without an expiry (keys from the environment or a file) have no refresh moment:
+ * their engine starts no fiber until a fetch has run (after an `invalidate`), which keeps
+ * building a chain with static keys as cheap as it can be. The fiber reads the state when it
+ * starts, so a start needs no wake.
+ */
+const scheduleChanged = (shell: Shell): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (MutableRef.get(shell.background)) return Queue.offer(shell.wake, undefined)
+    MutableRef.set(shell.background, true)
+    return Effect.asVoid(Effect.forkIn(background(shell), shell.scope))
+  })
+
 /** One transition of the state, as a single synchronous step; answers the new state. */
 const update = (shell: Shell, f: (state: State) => State): Effect.Effect<State> =>
   Effect.sync(() => {
@@ -205,7 +221,7 @@ const runFetch = (shell: Shell, deferred: Flight): Effect.Effect<void> =>
       yield* update(shell, () => Decision.onSuccess<Flight>(fresh, now, shell.tuning, random))
       yield* Metric.increment(shell.succeeded)
       yield* warnIfShortLived(shell, fresh, now)
-      yield* Queue.offer(shell.wake, undefined)
+      yield* scheduleChanged(shell)
       yield* Deferred.succeed(deferred, fresh)
       return
     }
@@ -218,7 +234,7 @@ const runFetch = (shell: Shell, deferred: Flight): Effect.Effect<void> =>
     const state = yield* update(shell, (s) => Decision.onFailure(s, error, now, shell.tuning, random))
     yield* Metric.increment(shell.failed)
     yield* warnRefreshFailed(shell, state, error, now)
-    yield* Queue.offer(shell.wake, undefined)
+    yield* scheduleChanged(shell)
     yield* Deferred.fail(deferred, error)
   }).pipe(
     // Closing the layer's scope interrupts a fetch in flight; whoever waits is told so.
@@ -373,6 +389,7 @@ export const make = (options: {
       scope,
       state: MutableRef.make(first.state),
       wake: yield* Queue.sliding<void>(1),
+      background: MutableRef.make(false),
       attempt: attemptOf(source, fetch),
       succeeded: Metric.tagged(refreshes, "outcome", "success"),
       failed: Metric.tagged(refreshes, "outcome", "failure"),
@@ -386,6 +403,6 @@ export const make = (options: {
         Effect.annotateLogs({ source, reason: first.refused.reason, error: first.refused.message })
       )
     }
-    yield* Effect.forkIn(background(shell), scope)
+    if (Number.isFinite(Decision.dueAt(first.state))) yield* scheduleChanged(shell)
     return { get: get(shell), invalidate: invalidate(shell), unsafeCurrent: unsafeCurrent(shell) }
   })
