@@ -12,6 +12,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberStatus from "effect/FiberStatus"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
@@ -68,6 +69,20 @@ const until = (what: string, condition: () => boolean) =>
       check()
     })
   ).pipe(Effect.flatMap((held) => held ? Effect.void : Effect.dieMessage(`timed out waiting for ${what}`)))
+
+/**
+ * Waits in real time until `fiber` is suspended: for a region lookup on a built session, whose
+ * first asynchronous step is the metadata link (settings come from `Config`), that is waiting
+ * for another lookup's verdict or for its own requests.
+ */
+const untilSuspended = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1_000; i++) {
+      if (FiberStatus.isSuspended(yield* Fiber.status(fiber))) return
+      yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
+    }
+    return yield* Effect.dieMessage("timed out waiting for the lookup to wait")
+  })
 
 /** Lets forked fibers run what the clock's move released (real time, a few event-loop turns). */
 const settle = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 50)))
@@ -176,7 +191,7 @@ describe("AwsRegion: the instance metadata link (issue 13)", () => {
       const chain = yield* Effect.fork(chainOn(home, session, env))
       yield* until("the chain's token PUT", () => silent.requests().length === 1)
       const region = yield* Effect.fork(regionOn(session, env))
-      yield* settle
+      yield* untilSuspended(region)
       yield* throughChainTimeouts(silent.requests)
       const chained = getFailure(yield* Fiber.join(chain))
       assert.strictEqual(chained._tag, "NoCredentialsFound")
@@ -198,6 +213,8 @@ describe("AwsRegion: the instance metadata link (issue 13)", () => {
       const session = yield* sessionOf(env)
       const region = yield* Effect.fork(regionOn(session, env))
       yield* until("the region's token PUT", () => silent.requests().length === 1)
+      // The chain reads files on its way to the iam-role link: it may reach it while the region
+      // asks (and wait) or after (and find the verdict); either way it sends nothing.
       const chain = yield* Effect.fork(chainOn(home, session, env))
       yield* settle
       yield* TestClock.adjust("250 millis")
