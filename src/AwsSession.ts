@@ -8,9 +8,11 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
+import type * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as os from "node:os"
 import type * as AwsCredentials from "./AwsCredentials.js"
 import * as Credentials from "./Credentials.js"
@@ -49,6 +51,42 @@ export interface Options {
 }
 
 /**
+ * What a session knows about one instance metadata endpoint: being asked right now (`Asking`:
+ * whoever comes next waits for `verdict`, `Some(detail)` when it proved unreachable, `None`
+ * otherwise), or found unreachable at `since` (epoch milliseconds of the `Clock`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MetadataEndpointState =
+  | { readonly _tag: "Asking"; readonly verdict: Deferred.Deferred<Option.Option<string>> }
+  | { readonly _tag: "Unreachable"; readonly detail: string; readonly since: number }
+
+/**
+ * What a session has learnt about the instance metadata service, by endpoint URL. The `iam-role`
+ * link and the region's metadata link both consult it, so that off EC2 the service's timeouts are
+ * paid once per session, not once per link. Bookkeeping of the library: programs neither read
+ * nor write it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MetadataMemo {
+  readonly endpoints: Ref.Ref<ReadonlyMap<string, MetadataEndpointState>>
+}
+
+/**
+ * An empty memo; every session gets its own (`reload` included, so a refresh asks afresh).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMetadataMemo: Effect.Effect<MetadataMemo> = Effect.map(
+  Ref.make<ReadonlyMap<string, MetadataEndpointState>>(new Map()),
+  (endpoints) => ({ endpoints })
+)
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -70,6 +108,11 @@ export interface Service {
    * any polling. Absent for sessions not read from files.
    */
   readonly reload?: Effect.Effect<Service, CredentialsError> | undefined
+  /**
+   * What this session learnt about the instance metadata service (see `MetadataMemo`). A session
+   * built by hand may leave it out: each metadata lookup then asks on its own.
+   */
+  readonly metadata?: MetadataMemo | undefined
 }
 
 /**
@@ -192,6 +235,7 @@ export const make = (
       credentialsFile: loaded.credentialsFile,
       profiles: loaded.profiles,
       profile,
+      metadata: yield* makeMetadataMemo,
       reload: Effect.suspend(() => make(options)).pipe(
         Effect.provideService(FileSystem.FileSystem, fileSystem),
         Effect.withConfigProvider(configProvider)
@@ -229,7 +273,7 @@ export const layerFromProfiles = (options: {
   readonly region?: string | undefined
 }): Layer.Layer<AwsSession> => {
   const name = options.profile ?? "default"
-  return Layer.succeed(AwsSession, {
+  return Layer.effect(AwsSession, Effect.map(makeMetadataMemo, (metadata) => ({
     profileName: name,
     profileSource: options.profile === undefined ? "default" : "option",
     explicitCredentials: Option.none(),
@@ -238,6 +282,7 @@ export const layerFromProfiles = (options: {
     configFile: { path: undefined, exists: false },
     credentialsFile: { path: undefined, exists: false },
     profiles: options.profiles,
-    profile: Option.fromNullable(options.profiles.profiles.get(name))
-  })
+    profile: Option.fromNullable(options.profiles.profiles.get(name)),
+    metadata
+  })))
 }

@@ -116,6 +116,8 @@ export interface Policy {
   readonly backoff: Duration.Duration
   /** Which failures are worth another attempt. */
   readonly retryOn: (failure: HttpFailure) => boolean
+  /** The whole call, attempts and waits together, ends within this (default: the attempts' timeouts and waits). */
+  readonly deadline?: Duration.Duration | undefined
 }
 
 /** Unreachable, timed out, 5xx, throttled (429) or cut-off bodies: what a retry may cure. */
@@ -127,7 +129,7 @@ export const isTransient = (failure: HttpFailure): boolean =>
     : true
 
 /** The endpoint answered (a status, a body, a connection it dropped), as opposed to not at all. */
-const answered = (failure: HttpFailure): boolean =>
+export const answered = (failure: HttpFailure): boolean =>
   failure._tag === "HttpStatus" || failure._tag === "HttpBody" || (failure._tag === "HttpUnreachable" && failure.dropped)
 
 /** The innermost message of a chain of causes, scrubbed and bounded; none if empty. */
@@ -261,7 +263,7 @@ export const send = (
   const budget = Math.max(silent, Math.floor(policy.maxAnsweredAttempts ?? 3))
   return CallPolicy.run(
     once,
-    CallPolicy.make({ timeout: policy.timeout, attempts: budget, backoff: policy.backoff }),
+    CallPolicy.make({ timeout: policy.timeout, attempts: budget, backoff: policy.backoff, deadline: policy.deadline }),
     {
       isRetryable: (failure, made) => policy.retryOn(failure) && (answered(failure) || made < silent),
       isTimeout: (failure) => failure._tag === "HttpTimeout",

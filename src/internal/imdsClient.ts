@@ -26,10 +26,11 @@ import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Credentials from "../Credentials.js"
-import type { AwsSession } from "../AwsSession.js"
+import { AwsSession, type MetadataMemo } from "../AwsSession.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
 import { defaults, type Overrides, resolveSettings, type Settings, type State } from "./imdsSettings.js"
 import * as Http from "./http.js"
+import * as Reachability from "./imdsReachability.js"
 import { decode, describeProblem } from "./metadataCredentials.js"
 import { secret } from "./scrub.js"
 
@@ -44,8 +45,10 @@ const tokenHeader = "x-aws-ec2-metadata-token"
 /**
  * The service did not answer usefully (unreachable, timed out, 5xx after the attempts): with last
  * credentials this is where static stability applies; without, the source is unavailable.
+ * `unreachable`: nothing answered at all (neither the token request nor the GET), which the
+ * session remembers (`imdsReachability.ts`).
  */
-class Outage extends Data.TaggedError("Outage")<{ readonly detail: string }> {}
+class Outage extends Data.TaggedError("Outage")<{ readonly detail: string; readonly unreachable: boolean }> {}
 
 /** How this fetch talks to the service: with a token, or without one (IMDSv1) and why. */
 type Access =
@@ -56,6 +59,10 @@ interface Context {
   readonly settings: Settings
   readonly client: Http.Transport
   readonly state: State
+  /** What the session learnt about the endpoint; none for a session built by hand. */
+  readonly memo?: MetadataMemo | undefined
+  /** When set (epoch milliseconds), every request of the fetch ends by then: the region's bound. */
+  readonly deadline?: number | undefined
 }
 
 const url = (settings: Settings, path: string) => `${settings.endpoint}${path}`
@@ -79,12 +86,22 @@ const policy = (settings: Settings, retryOn: (failure: Http.HttpFailure) => bool
   retryOn
 })
 
+/** `Http.send` within the fetch's deadline, if it has one: each request gets at most what is left of it. */
+const send = (context: Context, request: Http.Request, given: Http.Policy): Effect.Effect<Http.HttpResponse, Http.HttpFailure> => {
+  const { deadline } = context
+  if (deadline === undefined) return Http.send(context.client, request, given)
+  return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const left = Duration.millis(Math.max(0, deadline - now))
+    return Http.send(context.client, request, { ...given, timeout: Duration.min(given.timeout, left), deadline: left })
+  })
+}
+
 /** Requests a new token and caches it; a failure other than 400 means "go on without one". */
 const fetchToken = (
   context: Context
 ): Effect.Effect<Either.Either<Redacted.Redacted<string>, Http.HttpFailure>, CredentialsError> =>
-  Http.send(
-    context.client,
+  send(
+    context,
     {
       method: "PUT",
       url: url(context.settings, tokenPath),
@@ -149,8 +166,8 @@ const withoutToken = (
   if (!settings.v1Disabled) return Effect.succeed({ _tag: "V1", tokenFailure })
   if (tokenFailure._tag === "HttpTimeout") {
     // Is it the service, or only the PUT? A GET without a token tells (any status will do).
-    return Http.send(
-      context.client,
+    return send(
+      context,
       { method: "GET", url: url(settings, "/latest/meta-data/") },
       { timeout: settings.timeout, maxAttempts: 1, backoff: defaults.backoff, retryOn: () => false }
     ).pipe(
@@ -158,12 +175,19 @@ const withoutToken = (
       Effect.catchAll((probe) =>
         probe._tag === "HttpStatus"
           ? Effect.succeed(`HTTP ${probe.status}`)
-          : Effect.fail(new Outage({ detail: `${Http.describe(tokenFailure)}; ${Http.describe(probe)}` }))
+          : Effect.fail(
+            new Outage({
+              detail: `${Http.describe(tokenFailure)}; ${Http.describe(probe)}`,
+              unreachable: !Http.answered(probe)
+            })
+          )
       ),
       Effect.flatMap((answer) => Effect.fail(hopLimitError(settings, tokenFailure, answer)))
     )
   }
-  if (Http.isTransient(tokenFailure)) return Effect.fail(new Outage({ detail: Http.describe(tokenFailure) }))
+  if (Http.isTransient(tokenFailure)) {
+    return Effect.fail(new Outage({ detail: Http.describe(tokenFailure), unreachable: !Http.answered(tokenFailure) }))
+  }
   return Effect.fail(
     error(
       "ServiceError",
@@ -197,8 +221,8 @@ const exchange = (
   token: Redacted.Redacted<string> | undefined,
   path: string
 ): Effect.Effect<Http.HttpResponse, Http.HttpFailure> =>
-  Http.send(
-    context.client,
+  send(
+    context,
     {
       method: "GET",
       url: url(context.settings, path),
@@ -255,7 +279,9 @@ const settle = (
         const token = current._tag === "V1"
           ? `; the IMDSv2 token request failed too (${Http.describe(current.tokenFailure)})`
           : ""
-        return Effect.fail(new Outage({ detail: `${Http.describe(failure)}${attempts}${token}` }))
+        // Nothing answered: neither this GET nor, when there was no token, the token request.
+        const unreachable = !Http.answered(failure) && current._tag === "V1" && !Http.answered(current.tokenFailure)
+        return Effect.fail(new Outage({ detail: `${Http.describe(failure)}${attempts}${token}`, unreachable }))
       }
       return Effect.fail(failure)
     })
@@ -309,20 +335,35 @@ const tokenBesideProbe = (context: Context, path: string): Effect.Effect<
   }))
 
 /**
- * The first GET of a fetch: with the cached token, else a new one; without one (IMDSv1) when the
- * token request fails and IMDSv1 is allowed, the GET having been sent beside the token request
- * (see `tokenBesideProbe`). With IMDSv1 disabled, no GET goes out before the token request ends.
+ * The first GET without a token at hand: a new token, else IMDSv1 when the token request fails
+ * and IMDSv1 is allowed, the GET having been sent beside the token request (see
+ * `tokenBesideProbe`). With IMDSv1 disabled, no GET goes out before the token request ends.
  */
-const firstGet = (context: Context, path: string): Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage> =>
+const opening = (context: Context, path: string): Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage> =>
   Effect.gen(function*() {
-    const cached = yield* cachedToken(context)
-    if (Option.isSome(cached)) return yield* get(context, { _tag: "V2", token: cached.value }, path)
     if (context.settings.v1Disabled) return yield* get(context, yield* newAccess(context), path)
     const opened = yield* tokenBesideProbe(context, path)
     if (Either.isRight(opened)) return yield* get(context, { _tag: "V2", token: opened.right }, path)
     const { probe, tokenFailure } = opened.left
     return yield* settle(context, { _tag: "V1", tokenFailure }, path, false)(probe)
   })
+
+/**
+ * The first GET of a fetch: with the cached token, else `opening`, unless the session already
+ * knows that nothing answers at this endpoint (then no request at all), and after the verdict of
+ * a lookup already asking (see `imdsReachability.ts`).
+ */
+const firstGet = (context: Context, path: string): Effect.Effect<Got, Http.HttpStatus | CredentialsError | Outage> =>
+  Effect.flatMap(cachedToken(context), (cached) =>
+    Option.isSome(cached)
+      ? get(context, { _tag: "V2", token: cached.value }, path)
+      : Reachability.gated(
+        context.memo,
+        context.settings.endpoint,
+        opening(context, path),
+        (failure) => failure._tag === "Outage" && failure.unreachable ? Option.some(failure.detail) : Option.none(),
+        (detail) => Effect.fail(new Outage({ detail, unreachable: true }))
+      ))
 
 const unexpectedStatus = (failure: Http.HttpStatus) => {
   const summary = Http.errorSummary(failure.body)
@@ -428,11 +469,12 @@ const fetchOnce = (context: Context): Effect.Effect<
  */
 export const fetchCredentials = (
   settings: Settings,
-  state: State
+  state: State,
+  memo?: MetadataMemo | undefined
 ): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError> =>
   Effect.gen(function*() {
     const client = settings.transport
-    const context: Context = { settings, client, state }
+    const context: Context = { settings, client, state, memo }
     const credentials = yield* fetchOnce(context).pipe(
       Effect.catchTag("Outage", (outage) =>
         Effect.flatMap(Ref.get(state.last), (last) =>
@@ -452,15 +494,21 @@ export const fetchCredentials = (
 
 /**
  * The instance's region from `/latest/meta-data/placement/region`, or `None` when the service
- * cannot tell (unreachable, refused, no such document, or not a region name).
+ * cannot tell (unreachable, refused, no such document, or not a region name, or nothing within
+ * the bound). Bounded to one timeout in all (`settings.timeout`): the token request, the IMDSv1
+ * GET beside it and the GET with the token all end within it, and no attempt starts after it.
+ * The region is the last link of a chain that has no other answer, so waiting a second timeout
+ * off EC2 would buy nothing.
  */
 export const fetchRegion = (
   settings: Settings,
-  state: State
+  state: State,
+  memo?: MetadataMemo | undefined
 ): Effect.Effect<Option.Option<string>> =>
   Effect.gen(function*() {
     const client = settings.transport
-    const context: Context = { settings, client, state }
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(settings.timeout)
+    const context: Context = { settings, client, state, memo, deadline }
     const [text] = yield* firstGet(context, regionPath)
     const region = text.trim()
     return /^[a-z]{2,}(-[a-z0-9]+)+$/.test(region) ? Option.some(region) : Option.none()
@@ -487,4 +535,5 @@ export const resolveCredentials = (
   overrides: Overrides,
   state: State
 ): Effect.Effect<Credentials.Credentials, CredentialsUnavailable | CredentialsError, AwsSession> =>
-  Effect.flatMap(resolveSettings(overrides), (settings) => fetchCredentials(settings, state))
+  Effect.flatMap(resolveSettings(overrides), (settings) =>
+    Effect.flatMap(AwsSession, (session) => fetchCredentials(settings, state, session.metadata)))

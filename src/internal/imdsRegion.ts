@@ -1,12 +1,15 @@
 /**
  * The region from the EC2 instance metadata service (`/latest/meta-data/placement/region`), the
  * last link of region resolution. Off when `AWS_EC2_METADATA_DISABLED` is `true`; same endpoint,
- * timeout, attempts and IMDSv1 rules as the `iam-role` source. Never fails: anything that keeps
- * the service from telling (unreachable, refused, invalid settings) is `None`, with a debug line.
+ * timeout, attempts and IMDSv1 rules as the `iam-role` source, but bounded to one timeout in all
+ * (`imdsClient.fetchRegion`), and not asked at all when the session already found the endpoint
+ * unreachable (`imdsReachability.ts`: the `iam-role` link and this one share what they learn).
+ * Never fails: anything that keeps the service from telling (unreachable, refused, invalid
+ * settings) is `None`, with a debug line.
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { AwsSession } from "../AwsSession.js"
+import { AwsSession } from "../AwsSession.js"
 import * as Client from "./imdsClient.js"
 import * as ImdsSettings from "./imdsSettings.js"
 
@@ -23,8 +26,9 @@ export const resolveWith = (
   ImdsSettings.resolveSettings(overrides).pipe(
     Effect.flatMap((settings) =>
       Effect.gen(function*() {
+        const session = yield* AwsSession
         const state = yield* ImdsSettings.makeState
-        const region = yield* Client.fetchRegion(settings, state)
+        const region = yield* Client.fetchRegion(settings, state, session.metadata)
         return Option.map(region, (name): ImdsRegion => ({ name, source: "imds" }))
       })
     ),

@@ -68,6 +68,12 @@ export const defaults: {
   readonly v1ProbeDelay: Duration.Duration
   /** Static stability: how far beyond "now" the last credentials are extended during an outage. */
   readonly staleExtension: { readonly min: Duration.Duration; readonly max: Duration.Duration }
+  /**
+   * How long a session remembers that an endpoint answered nothing (see `imdsReachability.ts`):
+   * long enough to cover a program's start (the chain, the region, the clients built on them),
+   * short enough that an instance whose service had a blip is not locked out of it.
+   */
+  readonly unreachableFor: Duration.Duration
 } = {
   timeout: Duration.seconds(1),
   maxAttempts: 1,
@@ -75,7 +81,8 @@ export const defaults: {
   tokenRefreshBuffer: Duration.minutes(2),
   backoff: Duration.zero,
   v1ProbeDelay: Duration.millis(250),
-  staleExtension: { min: Duration.minutes(5), max: Duration.minutes(10) }
+  staleExtension: { min: Duration.minutes(5), max: Duration.minutes(10) },
+  unreachableFor: Duration.minutes(1)
 }
 
 /**

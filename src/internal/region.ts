@@ -3,7 +3,7 @@
  * `AWS_DEFAULT_REGION` > the profile's `region` > (for `AwsRegion` only) the EC2 instance
  * metadata service. STS and the sign-in service use the configured region without the metadata
  * link, as botocore builds those clients from configuration only: asking would cost a link up to
- * two metadata timeouts off EC2.
+ * a metadata timeout off EC2.
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"

@@ -2,7 +2,9 @@
  * Credentials of the IAM role attached to an EC2 instance, from the instance metadata service
  * (botocore's `iam-role`): IMDSv2 with a session token, falling back to IMDSv1 the way botocore
  * does unless v1 is disabled, and statically stable (an outage of the metadata service during a
- * refresh keeps the last credentials alive for a few more minutes instead of failing).
+ * refresh keeps the last credentials alive for a few more minutes instead of failing). When
+ * nothing answers at the endpoint, the session remembers it for a minute and the region's
+ * metadata link (`AwsRegion`) does not ask again; when the region asked first, this link does not.
  *
  * Settings, each from the environment first, then the active profile:
  *
