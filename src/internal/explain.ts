@@ -159,7 +159,7 @@ export const explain = (options: {
 
     const session = sessionResult.right
     const sessionLayer = Layer.succeed(AwsSession.AwsSession, session)
-    // The region's last link (instance metadata) may take a couple of timeouts when nothing
+    // The region's last link (instance metadata) may take a metadata timeout when nothing
     // answers: look for it while the chain runs.
     const regionFiber = yield* Effect.fork(AwsRegion.resolve.pipe(Effect.provide(sessionLayer)))
     const resolved = yield* Effect.gen(function*() {
