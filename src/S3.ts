@@ -31,6 +31,7 @@ import type { AwsCredentials } from "./AwsCredentials.js"
 import type { AwsRegion } from "./AwsRegion.js"
 import * as S3Memory from "./internal/s3Memory.js"
 import * as S3Sdk from "./internal/s3Sdk.js"
+import type { CredentialsError } from "./CredentialsError.js"
 import type { S3Error } from "./S3Error.js"
 import type {
   CopyOptions,
@@ -145,19 +146,19 @@ export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<S3> =>
  * @category models
  */
 export interface ObjectHandle extends ObjectRef {
-  readonly get: (options?: GetOptions) => Effect.Effect<GetObjectResult, S3Error, S3 | Scope.Scope>
-  readonly text: (options?: ReadOptions) => Effect.Effect<string, S3Error, S3>
-  readonly bytes: (options?: ReadOptions) => Effect.Effect<Uint8Array, S3Error, S3>
-  readonly head: () => Effect.Effect<Option.Option<ObjectHead>, S3Error, S3>
-  readonly put: (body: Uint8Array | string, options?: PutOptions) => Effect.Effect<PutResult, S3Error, S3>
+  readonly get: (options?: GetOptions) => Effect.Effect<GetObjectResult, S3Error | CredentialsError, S3 | Scope.Scope>
+  readonly text: (options?: ReadOptions) => Effect.Effect<string, S3Error | CredentialsError, S3>
+  readonly bytes: (options?: ReadOptions) => Effect.Effect<Uint8Array, S3Error | CredentialsError, S3>
+  readonly head: () => Effect.Effect<Option.Option<ObjectHead>, S3Error | CredentialsError, S3>
+  readonly put: (body: Uint8Array | string, options?: PutOptions) => Effect.Effect<PutResult, S3Error | CredentialsError, S3>
   readonly upload: <E = never, R = never>(
     body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
     options?: UploadOptions
-  ) => Effect.Effect<UploadResult, S3Error | E, S3 | R>
-  readonly delete: () => Effect.Effect<void, S3Error, S3>
-  readonly copyTo: (target: ObjectRef, options?: CopyOptions) => Effect.Effect<CopyResult, S3Error, S3>
-  readonly presignGet: (options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error, S3>
-  readonly presignPut: (options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error, S3>
+  ) => Effect.Effect<UploadResult, S3Error | CredentialsError | E, S3 | R>
+  readonly delete: () => Effect.Effect<void, S3Error | CredentialsError, S3>
+  readonly copyTo: (target: ObjectRef, options?: CopyOptions) => Effect.Effect<CopyResult, S3Error | CredentialsError, S3>
+  readonly presignGet: (options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error | CredentialsError, S3>
+  readonly presignPut: (options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error | CredentialsError, S3>
 }
 
 /**

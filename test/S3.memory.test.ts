@@ -12,6 +12,7 @@ import * as TestClock from "effect/TestClock"
 import * as AwsCredentials from "../src/AwsCredentials.js"
 import * as S3 from "../src/S3.js"
 import { registerContract } from "./s3/contract.js"
+import { s3ErrorOf } from "./support/s3Errors.js"
 
 registerContract({
   name: "layerMemory",
@@ -60,7 +61,7 @@ describe("S3.layerMemory: what only the in-memory layer has", () => {
     Effect.gen(function*() {
       const s3 = yield* S3.S3
       yield* s3.createBucket("regional")
-      const error = yield* Effect.flip(s3.createBucket("regional"))
+      const error = s3ErrorOf(yield* Effect.flip(s3.createBucket("regional")))
       assert.strictEqual(error.reason, "BucketAlreadyOwnedByYou")
       assert.strictEqual(error.status, 409)
       assert.deepStrictEqual((yield* s3.headBucket("regional")).region, Option.some("eu-west-1"))
@@ -82,11 +83,11 @@ describe("S3.layerMemory: what only the in-memory layer has", () => {
     Effect.gen(function*() {
       const s3 = yield* S3.S3
       for (const name of ["ab", "Upper", "under_score", "-dash", "a..b", "192.168.1.1"]) {
-        const error = yield* Effect.flip(s3.createBucket(name))
+        const error = s3ErrorOf(yield* Effect.flip(s3.createBucket(name)))
         assert.strictEqual(error.code, "InvalidBucketName", name)
       }
       yield* s3.createBucket("fine-name.1")
-      const long = yield* Effect.flip(s3.putObject("fine-name.1", "é".repeat(513), "x"))
+      const long = s3ErrorOf(yield* Effect.flip(s3.putObject("fine-name.1", "é".repeat(513), "x")))
       assert.strictEqual(long.code, "KeyTooLongError")
     }).pipe(Effect.provide(S3.layerMemory())))
 

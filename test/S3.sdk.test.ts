@@ -34,6 +34,7 @@ import {
   replyOk
 } from "./support/s3Server.js"
 import { assertNoSecrets } from "./support/secrets.js"
+import { s3ErrorOf } from "./support/s3Errors.js"
 
 const region = AwsRegion.layerStatic("us-east-1")
 
@@ -136,7 +137,7 @@ describe("S3.layer: credentials on every request", () => {
       const fake = yield* fakeS3
       fake.handle((_request, response) => replyError(response, 400, "ExpiredToken", "The provided token has expired."))
       const credentials = rotating()
-      const error = getFailure(yield* run(s3On(fake, credentials.layer, { maxAttempts: 3 }), (s3) => s3.listBuckets))
+      const error = s3ErrorOf(getFailure(yield* run(s3On(fake, credentials.layer, { maxAttempts: 3 }), (s3) => s3.listBuckets)))
       assert.strictEqual(error.reason, "ExpiredToken")
       assert.strictEqual(error.status, 400)
       assert.strictEqual(fake.requests.length, 2)
@@ -191,7 +192,7 @@ describe("S3.layer: retries and timeouts", () => {
 
       count = 0
       fake.requests.length = 0
-      const error = getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 2 }), (s3) => s3.listBuckets))
+      const error = s3ErrorOf(getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 2 }), (s3) => s3.listBuckets)))
       assert.strictEqual(error.reason, "Throttled")
       assert.strictEqual(error.code, "SlowDown")
       assert.strictEqual(error.status, 503)
@@ -203,14 +204,14 @@ describe("S3.layer: retries and timeouts", () => {
     Effect.gen(function*() {
       const fake = yield* fakeS3
       fake.handle((_request, response) => replyError(response, 500, "InternalError", "We encountered an internal error."))
-      const internal = getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 2 }), (s3) => s3.deleteObject("b", "k")))
-      assert.strictEqual(internal.reason, "Other")
+      const internal = s3ErrorOf(getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 2 }), (s3) => s3.deleteObject("b", "k"))))
+      assert.strictEqual(internal.reason, "ServiceError")
       assert.strictEqual(internal.code, "InternalError")
       assert.strictEqual(fake.requests.length, 2)
 
       fake.requests.length = 0
       fake.handle((_request, response) => replyError(response, 403, "AccessDenied", "Access Denied"))
-      const denied = getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 3 }), (s3) => s3.deleteObject("b", "k")))
+      const denied = s3ErrorOf(getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 3 }), (s3) => s3.deleteObject("b", "k"))))
       assert.strictEqual(denied.reason, "AccessDenied")
       assert.strictEqual(denied.operation, "DeleteObject")
       assert.strictEqual(denied.bucket, "b")
@@ -448,7 +449,8 @@ describe("S3.layer: presigned URLs", () => {
   it.effect("a lifetime under one second is refused", () =>
     Effect.gen(function*() {
       const s3 = yield* S3.S3
-      const error = yield* Effect.flip(s3.presignGetObject("bucket", "k", { expiresIn: "500 millis" }))
+      const error = s3ErrorOf(yield* Effect.flip(s3.presignGetObject("bucket", "k", { expiresIn: "500 millis" })))
+      assert.strictEqual(error.reason, "InvalidArgument")
       assert.strictEqual(error.code, "InvalidArgument")
     }).pipe(Effect.provide(presignLayer(staticKeys)), withEnv({})))
 })

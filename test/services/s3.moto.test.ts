@@ -28,6 +28,7 @@ import { registerContract } from "../s3/contract.js"
 import { type Env, getFailure, getSuccess, type Platform, processJson, runTsx, runWith, shellQuote, type TempHome, tempHome } from "../support/fixtures.js"
 import { assertNoSecrets } from "../support/secrets.js"
 import { type Keys, motoAvailable, motoMissingReason, useMoto } from "./moto.js"
+import { s3ErrorOf } from "../support/s3Errors.js"
 
 const authMoto = useMoto()
 const openMoto = useMoto()
@@ -184,19 +185,19 @@ suite(`S3 on moto with IAM auth: wrong credentials and token retries${suffix}`, 
           Effect.provide(s3On(url, keysLayer({ accessKeyId: user.accessKeyId, secretAccessKey: wrong })))
         )
       )
-      const error = getFailure(exit)
+      const error = s3ErrorOf(getFailure(exit))
       assert.strictEqual(error.reason, "SignatureDoesNotMatch")
       assert.strictEqual(error.status, 403)
       assert.strictEqual(error.operation, "ListBuckets")
       assertNoSecrets(exit, [wrong, user.secretAccessKey])
 
-      const unknown = getFailure(
+      const unknown = s3ErrorOf(getFailure(
         yield* Effect.exit(
           Effect.flatMap(S3.S3, (s3) => s3.putObject("any-bucket", "k", "v")).pipe(
             Effect.provide(s3On(url, keysLayer({ accessKeyId: "AKIAUNKNOWNKEY000000", secretAccessKey: wrong })))
           )
         )
-      )
+      ))
       assert.strictEqual(unknown.reason, "InvalidAccessKeyId")
       assert.strictEqual(unknown.status, 403)
     }))
@@ -249,7 +250,7 @@ suite(`S3 on moto with IAM auth: wrong credentials and token retries${suffix}`, 
           })
         })
       )
-      const error = getFailure(yield* Effect.exit(Effect.flatMap(S3.S3, (s3) => s3.listBuckets).pipe(Effect.provide(s3On(url, stuck)))))
+      const error = s3ErrorOf(getFailure(yield* Effect.exit(Effect.flatMap(S3.S3, (s3) => s3.listBuckets).pipe(Effect.provide(s3On(url, stuck))))))
       assert.strictEqual(error.code, "InvalidToken")
       assert.strictEqual(stillBogusInvalidations, 1)
     }))
