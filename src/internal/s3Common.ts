@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { AwsCredentials } from "../AwsCredentials.js"
 import type * as Credentials from "../Credentials.js"
+import type { CredentialsError } from "../CredentialsError.js"
 import { defaults } from "../S3Model.js"
 import type * as S3 from "../S3Model.js"
 import { S3Error, type Reason } from "../S3Error.js"
@@ -243,17 +244,16 @@ export const presignLifetime = (options: {
   })
 }
 
-/** The expiry of the credentials `AwsCredentials` serves now, if it is in the context. */
+/**
+ * The expiry of the credentials `AwsCredentials` serves now, if it is in the context. Credentials
+ * that cannot be had fail with `AwsCredentials.get`'s error, as signing with them would.
+ */
 export const credentialsExpiry = (
   service: Option.Option<AwsCredentials["Type"]>
-): Effect.Effect<Option.Option<DateTime.Utc>> =>
+): Effect.Effect<Option.Option<DateTime.Utc>, CredentialsError> =>
   Option.match(service, {
     onNone: () => Effect.succeedNone,
-    onSome: (credentials) =>
-      credentials.get.pipe(
-        Effect.map((current: Credentials.Credentials) => current.expiration),
-        Effect.orElseSucceed(() => Option.none<DateTime.Utc>())
-      )
+    onSome: (credentials) => Effect.map(credentials.get, (current: Credentials.Credentials) => current.expiration)
   })
 
 /** Splits keys into batches of `size`. */

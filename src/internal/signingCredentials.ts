@@ -36,9 +36,11 @@ export const maskAccessKeyId = (accessKeyId: string): string => {
   return id.length >= 12 ? `${id.slice(0, 4)}...${id.slice(-4)}` : `...${id.slice(-4)}`
 }
 
-/** `access key AKIA...WXYZ, from <provenance> (<source>)`. */
-export const describe = (signing: SigningCredentials): string =>
-  `access key ${maskAccessKeyId(signing.accessKeyId)}, from ${bound(signing.provenance, 300)} (${signing.source})`
+/** `access key AKIA...WXYZ, from <provenance> (<source>)`; the source once if it is the whole trail. */
+export const describe = (signing: SigningCredentials): string => {
+  const trail = signing.provenance === signing.source ? signing.source : `${bound(signing.provenance, 300)} (${signing.source})`
+  return `access key ${maskAccessKeyId(signing.accessKeyId)}, from ${trail}`
+}
 
 /** What the refused request was: `PutObject` on `s3://b/k`, `AssumeRole` on a role ARN. */
 export interface RequestContext {
