@@ -172,7 +172,12 @@ const getBucket = (store: Store, context: CallContext, name: string): Effect.Eff
 
 const checkKey = (store: Store, context: CallContext, key: string): Effect.Effect<void, S3Error> => {
   if (key === "") {
-    return fail(store, context, { reason: "InvalidArgument", code: "InvalidArgument", status: 400, detail: "The key must not be empty." })
+    return fail(store, context, {
+      reason: "InvalidArgument",
+      code: "InvalidArgument",
+      status: 400,
+      detail: "The key must not be empty."
+    })
   }
   if (Buffer.byteLength(key, "utf8") > maxKeyBytes) {
     return fail(store, context, {

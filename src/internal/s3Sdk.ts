@@ -90,7 +90,9 @@ const putStream = (c: Client) =>
         }),
       { replayable: false, bounded: false }
     ).pipe(
-      Effect.catchAll((error): Effect.Effect<never, S3Error | CredentialsError | E> => Effect.fail(Option.getOrElse(streamed.failure(), () => error))),
+      Effect.catchAll((error): Effect.Effect<never, S3Error | CredentialsError | E> =>
+        Effect.fail(Option.getOrElse(streamed.failure(), () => error))
+      ),
       Effect.ensuring(Effect.sync(() => streamed.readable.destroy()))
     )
     return written(output)
@@ -249,7 +251,9 @@ const createMultipartUpload = (c: Client) => (bucket: string, key: string, attri
       )),
     (output) =>
       output.UploadId === undefined
-        ? Effect.fail(failure(context, { reason: "InvalidResponse", code: "InvalidResponse", detail: "the answer has no UploadId" }))
+        ? Effect.fail(
+          failure(context, { reason: "InvalidResponse", code: "InvalidResponse", detail: "the answer has no UploadId" })
+        )
         : Effect.succeed(output.UploadId)
   )
 }

@@ -59,7 +59,9 @@ export interface Backend {
   readonly region: string
   /** The layer's defaults for `upload` and the reads into memory. */
   readonly settings: { readonly partSize: number; readonly concurrency: number; readonly maxBytes: number }
-  readonly listBuckets: (token: Option.Option<string>) => Effect.Effect<Page<ReadonlyArray<S3.BucketInfo>, string>, S3Error | CredentialsError>
+  readonly listBuckets: (
+    token: Option.Option<string>
+  ) => Effect.Effect<Page<ReadonlyArray<S3.BucketInfo>, string>, S3Error | CredentialsError>
   readonly createBucket: (bucket: string, region: string) => Effect.Effect<void, S3Error | CredentialsError>
   readonly headBucket: (bucket: string) => Effect.Effect<S3.BucketHead, S3Error | CredentialsError>
   readonly deleteBucket: (bucket: string) => Effect.Effect<void, S3Error | CredentialsError>
@@ -89,7 +91,10 @@ export interface Backend {
   readonly headObject: (bucket: string, key: string) => Effect.Effect<S3.ObjectHead, S3Error | CredentialsError>
   readonly deleteObject: (bucket: string, key: string) => Effect.Effect<void, S3Error | CredentialsError>
   /** One `DeleteObjects` request (at most 1,000 keys); the keys refused. */
-  readonly deleteBatch: (bucket: string, keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<S3.DeleteFailure>, S3Error | CredentialsError>
+  readonly deleteBatch: (
+    bucket: string,
+    keys: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<S3.DeleteFailure>, S3Error | CredentialsError>
   /** `replace`: the new object's attributes (S3's `REPLACE` directive); none copies the source's. */
   readonly copyObject: (
     source: S3.ObjectRef,
@@ -101,7 +106,11 @@ export interface Backend {
     options: S3.ListOptions,
     token: Option.Option<string>
   ) => Effect.Effect<Page<S3.ListPage, string>, S3Error | CredentialsError>
-  readonly createMultipartUpload: (bucket: string, key: string, attributes: ObjectAttributes) => Effect.Effect<string, S3Error | CredentialsError>
+  readonly createMultipartUpload: (
+    bucket: string,
+    key: string,
+    attributes: ObjectAttributes
+  ) => Effect.Effect<string, S3Error | CredentialsError>
   readonly uploadPart: (
     bucket: string,
     key: string,
@@ -115,7 +124,11 @@ export interface Backend {
     uploadId: string,
     parts: ReadonlyArray<Upload.CompletedPart>
   ) => Effect.Effect<S3.PutResult, S3Error | CredentialsError>
-  readonly abortMultipartUpload: (bucket: string, key: string, uploadId: string) => Effect.Effect<void, S3Error | CredentialsError>
+  readonly abortMultipartUpload: (
+    bucket: string,
+    key: string,
+    uploadId: string
+  ) => Effect.Effect<void, S3Error | CredentialsError>
   readonly listMultipartUploads: (
     bucket: string,
     prefix: string | undefined,

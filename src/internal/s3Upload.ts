@@ -40,8 +40,15 @@ export interface Written {
 export interface Backend {
   readonly putObject: (bytes: Uint8Array) => Effect.Effect<Written, S3Error | CredentialsError>
   readonly create: Effect.Effect<string, S3Error | CredentialsError>
-  readonly uploadPart: (uploadId: string, partNumber: number, bytes: Uint8Array) => Effect.Effect<CompletedPart, S3Error | CredentialsError>
-  readonly complete: (uploadId: string, parts: ReadonlyArray<CompletedPart>) => Effect.Effect<Written, S3Error | CredentialsError>
+  readonly uploadPart: (
+    uploadId: string,
+    partNumber: number,
+    bytes: Uint8Array
+  ) => Effect.Effect<CompletedPart, S3Error | CredentialsError>
+  readonly complete: (
+    uploadId: string,
+    parts: ReadonlyArray<CompletedPart>
+  ) => Effect.Effect<Written, S3Error | CredentialsError>
   readonly abort: (uploadId: string) => Effect.Effect<void, S3Error | CredentialsError>
 }
 
