@@ -177,7 +177,7 @@ export const registerContract = (options: ContractOptions): void => {
         })
       ))
 
-    it.scopedLive("deleting a bucket that still has objects: Other, BucketNotEmpty, 409", () =>
+    it.scopedLive("deleting a bucket that still has objects: BucketNotEmpty (reason and code), 409", () =>
       inBucket((s3, bucket) =>
         Effect.gen(function*() {
           yield* s3.putObject(bucket, "k", "v")
