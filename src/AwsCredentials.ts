@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as Credentials from "./Credentials.js"
 import { CredentialsError, type Attempt } from "./CredentialsError.js"
+import { markIdentity } from "./internal/signingCredentials.js"
 
 /**
  * The service's shape.
@@ -150,7 +151,11 @@ export const toAwsSdkProvider: Effect.Effect<
   // The SDK asks on every request; convert each set of credentials once.
   let last: readonly [Credentials.Credentials, AwsSdkIdentity] | undefined
   const identityOf = (credentials: Credentials.Credentials): AwsSdkIdentity => {
-    if (last === undefined || last[0] !== credentials) last = [credentials, Credentials.toAwsIdentity(credentials)]
+    // Marked with the credentials it was made from, so that an error about a request it signed
+    // can say which credentials those were (source and provenance, no secret).
+    if (last === undefined || last[0] !== credentials) {
+      last = [credentials, markIdentity(Credentials.toAwsIdentity(credentials), credentials)]
+    }
     return last[1]
   }
   const cached = Effect.map(service.get, identityOf)

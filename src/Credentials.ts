@@ -92,6 +92,23 @@ export interface Credentials extends Pipeable, Equal.Equal {
 }
 
 /**
+ * Which credentials signed a request, without their secrets: what an error about a refused
+ * request carries (`S3Error.signedWith`), so that it can say which key, from where, was refused.
+ * The access key id is not a secret; messages still show it shortened (`AKIA...WXYZ`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SigningCredentials {
+  readonly source: Source
+  readonly accessKeyId: string
+  readonly provenance: string
+  readonly accountId?: string | undefined
+  /** The identity's ARN, when something that made the credentials knew it. */
+  readonly arn?: string | undefined
+}
+
+/**
  * What `make` accepts: secrets as plain strings or already `Redacted`, expiration as a
  * `DateTime` or a `Date`.
  *

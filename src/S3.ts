@@ -4,8 +4,10 @@
  * `AwsCredentials` service for credentials on every request, so refreshed credentials are used
  * without rebuilding it. `S3.layerMemory()` is the same service in memory, for tests.
  *
- * Every operation is an `Effect` (or a `Stream`) with a span (`S3.putObject`, ...) and one error
- * type, `S3Error`, whose `reason` says what happened. The seed's boto3 idioms read:
+ * Every operation is an `Effect` (or a `Stream`) with a span (`S3.putObject`, ...) failing with
+ * `S3Error | CredentialsError`: `S3Error`, whose closed `reason` says what happened, or, when
+ * there are no credentials to sign with, `AwsCredentials.get`'s own `CredentialsError`. The
+ * seed's boto3 idioms read:
  *
  * ```ts
  * // session.resource("s3").Object("my-bucket", "my-key").delete()
@@ -31,6 +33,7 @@ import type { AwsCredentials } from "./AwsCredentials.js"
 import type { AwsRegion } from "./AwsRegion.js"
 import * as S3Memory from "./internal/s3Memory.js"
 import * as S3Sdk from "./internal/s3Sdk.js"
+import type { CredentialsError } from "./CredentialsError.js"
 import type { S3Error } from "./S3Error.js"
 import type {
   CopyOptions,
@@ -70,7 +73,7 @@ export class S3 extends Context.Tag("effect-aws-credentials/S3")<S3, Service>() 
  * When an `AwsSession` is in the context too (as `CredentialChain.layerNode()` provides), the
  * session's profile configures the endpoint (`endpoint_url`, `[services]`) and addressing style
  * (`s3 = addressing_style = path`); otherwise only the environment does. Nothing is read from
- * `process.env` or `~/.aws` by the SDK itself. The layer fails with `S3Error` (code
+ * `process.env` or `~/.aws` by the SDK itself. The layer fails with `S3Error` (reason
  * `InvalidConfiguration`) for an unusable endpoint setting.
  *
  * ```ts
@@ -145,19 +148,25 @@ export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<S3> =>
  * @category models
  */
 export interface ObjectHandle extends ObjectRef {
-  readonly get: (options?: GetOptions) => Effect.Effect<GetObjectResult, S3Error, S3 | Scope.Scope>
-  readonly text: (options?: ReadOptions) => Effect.Effect<string, S3Error, S3>
-  readonly bytes: (options?: ReadOptions) => Effect.Effect<Uint8Array, S3Error, S3>
-  readonly head: () => Effect.Effect<Option.Option<ObjectHead>, S3Error, S3>
-  readonly put: (body: Uint8Array | string, options?: PutOptions) => Effect.Effect<PutResult, S3Error, S3>
+  readonly get: (options?: GetOptions) => Effect.Effect<GetObjectResult, S3Error | CredentialsError, S3 | Scope.Scope>
+  readonly text: (options?: ReadOptions) => Effect.Effect<string, S3Error | CredentialsError, S3>
+  readonly bytes: (options?: ReadOptions) => Effect.Effect<Uint8Array, S3Error | CredentialsError, S3>
+  readonly head: () => Effect.Effect<Option.Option<ObjectHead>, S3Error | CredentialsError, S3>
+  readonly put: (
+    body: Uint8Array | string,
+    options?: PutOptions
+  ) => Effect.Effect<PutResult, S3Error | CredentialsError, S3>
   readonly upload: <E = never, R = never>(
     body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
     options?: UploadOptions
-  ) => Effect.Effect<UploadResult, S3Error | E, S3 | R>
-  readonly delete: () => Effect.Effect<void, S3Error, S3>
-  readonly copyTo: (target: ObjectRef, options?: CopyOptions) => Effect.Effect<CopyResult, S3Error, S3>
-  readonly presignGet: (options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error, S3>
-  readonly presignPut: (options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error, S3>
+  ) => Effect.Effect<UploadResult, S3Error | CredentialsError | E, S3 | R>
+  readonly delete: () => Effect.Effect<void, S3Error | CredentialsError, S3>
+  readonly copyTo: (
+    target: ObjectRef,
+    options?: CopyOptions
+  ) => Effect.Effect<CopyResult, S3Error | CredentialsError, S3>
+  readonly presignGet: (options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error | CredentialsError, S3>
+  readonly presignPut: (options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error | CredentialsError, S3>
 }
 
 /**

@@ -6,25 +6,49 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import type { SigningCredentials } from "./Credentials.js"
 
 // Errors
 // ---------------------------------------------------------------------------------------------
 
 /**
- * What went wrong, as a program would want to branch on it.
+ * What went wrong, as a program would want to branch on it. A closed union: every condition
+ * the service knows has its own reason; a server's code we have no reason for is `ServiceError`
+ * (and `code` has it).
  *
+ * The server said no:
  * - `NoSuchKey`, `NoSuchBucket`: the object or bucket does not exist.
  * - `AccessDenied`: the credentials are valid but not allowed to do this.
  * - `InvalidAccessKeyId`, `SignatureDoesNotMatch`: the access key is unknown, or its secret is
  *   wrong.
- * - `ExpiredToken`: the session token has expired (after the one retry with fresh credentials).
+ * - `ExpiredToken`, `TokenRefreshRequired`: the session token has expired (after the one retry
+ *   with fresh credentials); `InvalidToken`: the session token is not valid.
  * - `PreconditionFailed`: an `ifMatch` / `ifNoneMatch` condition did not hold.
  * - `BucketAlreadyOwnedByYou`: `createBucket` of a bucket you already own (outside us-east-1,
  *   where S3 answers success instead).
+ * - `BucketNotEmpty`: `deleteBucket` of a bucket that still holds objects or uploads.
+ * - `InvalidRange`: a byte range that starts past the object's end (HTTP 416).
+ * - `EntityTooSmall`: a multipart part but the last is under 5 MiB.
+ * - `NotImplemented`: the server (or the in-memory layer) does not do this.
  * - `Throttled`: `SlowDown`, `503` and the like, after the retries.
+ * - `ServiceError`: any other answer of the server; `code` has its error code.
+ *
+ * The request did not get an answer:
+ * - `Unreachable`: the connection was refused, reset or closed, or the host not found.
  * - `Timeout`: no answer (or, for a body, no bytes) within the configured time.
- * - `Other`: anything else; `code` has the server's error code (`BucketNotEmpty`,
- *   `InvalidRange`, `EntityTooSmall`, ...) or the transport's (`ECONNREFUSED`).
+ * - `InvalidResponse`: the answer lacks what the operation needs (an upload id, ...).
+ *
+ * The program asked for something that cannot be done:
+ * - `InvalidArgument`: an argument out of range (a byte range, `expiresIn`, `partSize`, a
+ *   body shorter or longer than its `contentLength`, an empty key); also the server's code.
+ * - `InvalidConfiguration`: the layer's options or settings do not work (an endpoint that is
+ *   not an http(s) URL, settings the SDK will not combine, a URL it could not sign).
+ * - `TooLarge`: `getObjectText` / `getObjectBytes` of an object over `maxBytes`.
+ * - `BodyConsumed`: a `getObject` body read a second time (it streams once).
+ * - `BodyReleased`: a `getObject` body read after the scope it was got in closed.
+ *
+ * Credentials that cannot be had are not an `S3Error`: the operation fails with the
+ * `CredentialsError` of `AwsCredentials.get` itself.
  *
  * @since 0.1.0
  * @category errors
@@ -36,11 +60,24 @@ export type Reason =
   | "InvalidAccessKeyId"
   | "SignatureDoesNotMatch"
   | "ExpiredToken"
+  | "TokenRefreshRequired"
+  | "InvalidToken"
   | "PreconditionFailed"
   | "BucketAlreadyOwnedByYou"
+  | "BucketNotEmpty"
+  | "InvalidRange"
+  | "EntityTooSmall"
+  | "NotImplemented"
   | "Throttled"
+  | "ServiceError"
+  | "Unreachable"
   | "Timeout"
-  | "Other"
+  | "InvalidResponse"
+  | "InvalidArgument"
+  | "InvalidConfiguration"
+  | "TooLarge"
+  | "BodyConsumed"
+  | "BodyReleased"
 
 /**
  * The one error of the S3 service. Carries the operation, the bucket and key it was about, the
@@ -62,6 +99,13 @@ export class S3Error extends Data.TaggedError("S3Error")<{
   readonly requestId?: string | undefined
   readonly bucket?: string | undefined
   readonly key?: string | undefined
+  /**
+   * For an answer that rejects the credentials (`InvalidAccessKeyId`, `SignatureDoesNotMatch`,
+   * `ExpiredToken`, `TokenRefreshRequired`, `InvalidToken`, `AccessDenied`): the credentials the
+   * request was signed with, without their secret, so that the message can say which key from
+   * where was refused.
+   */
+  readonly signedWith?: SigningCredentials | undefined
 }> {
   /**
    * @since 0.1.0

@@ -12,6 +12,7 @@ import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type { CredentialsError } from "./CredentialsError.js"
 import type { S3Error } from "./S3Error.js"
 
 
@@ -130,7 +131,7 @@ export interface GetOptions {
 export interface ReadOptions extends GetOptions {
   /**
    * The most bytes `getObjectText` / `getObjectBytes` read into memory; a larger object fails
-   * with reason `Other`, code `MaxBytesExceeded`, before its body is read. Default: the layer's
+   * with reason `TooLarge`, code `MaxBytesExceeded`, before its body is read. Default: the layer's
    * `maxBytes` (16 MiB).
    */
   readonly maxBytes?: number | undefined
@@ -169,13 +170,18 @@ export interface PutResult {
  * @category models
  */
 export interface PutObject {
-  (bucket: string, key: string, body: Uint8Array | string, options?: PutOptions): Effect.Effect<PutResult, S3Error>
+  (
+    bucket: string,
+    key: string,
+    body: Uint8Array | string,
+    options?: PutOptions
+  ): Effect.Effect<PutResult, S3Error | CredentialsError>
   <E, R>(
     bucket: string,
     key: string,
     body: Stream.Stream<Uint8Array, E, R>,
     options: PutOptions & { readonly contentLength: number }
-  ): Effect.Effect<PutResult, S3Error | E, R>
+  ): Effect.Effect<PutResult, S3Error | CredentialsError | E, R>
 }
 
 /**
@@ -363,33 +369,57 @@ export interface SdkCommand<Output> {
  * @category models
  */
 export interface Service {
-  readonly listBuckets: Effect.Effect<ReadonlyArray<BucketInfo>, S3Error>
-  readonly createBucket: (bucket: string, options?: CreateBucketOptions) => Effect.Effect<void, S3Error>
+  readonly listBuckets: Effect.Effect<ReadonlyArray<BucketInfo>, S3Error | CredentialsError>
+  readonly createBucket: (
+    bucket: string,
+    options?: CreateBucketOptions
+  ) => Effect.Effect<void, S3Error | CredentialsError>
   /** Fails with `NoSuchBucket` when there is no such bucket. */
-  readonly headBucket: (bucket: string) => Effect.Effect<BucketHead, S3Error>
-  readonly deleteBucket: (bucket: string) => Effect.Effect<void, S3Error>
+  readonly headBucket: (bucket: string) => Effect.Effect<BucketHead, S3Error | CredentialsError>
+  readonly deleteBucket: (bucket: string) => Effect.Effect<void, S3Error | CredentialsError>
   readonly putObject: PutObject
   /** The object and its body as a stream, released when the scope closes. */
   readonly getObject: (
     bucket: string,
     key: string,
     options?: GetOptions
-  ) => Effect.Effect<GetObjectResult, S3Error, Scope.Scope>
+  ) => Effect.Effect<GetObjectResult, S3Error | CredentialsError, Scope.Scope>
   /** The body as UTF-8 text, up to `maxBytes`. */
-  readonly getObjectText: (bucket: string, key: string, options?: ReadOptions) => Effect.Effect<string, S3Error>
+  readonly getObjectText: (
+    bucket: string,
+    key: string,
+    options?: ReadOptions
+  ) => Effect.Effect<string, S3Error | CredentialsError>
   /** The body as bytes, up to `maxBytes`. */
-  readonly getObjectBytes: (bucket: string, key: string, options?: ReadOptions) => Effect.Effect<Uint8Array, S3Error>
+  readonly getObjectBytes: (
+    bucket: string,
+    key: string,
+    options?: ReadOptions
+  ) => Effect.Effect<Uint8Array, S3Error | CredentialsError>
   /** The object's metadata, or `None` when there is no such object (or bucket). */
-  readonly headObject: (bucket: string, key: string) => Effect.Effect<Option.Option<ObjectHead>, S3Error>
+  readonly headObject: (
+    bucket: string,
+    key: string
+  ) => Effect.Effect<Option.Option<ObjectHead>, S3Error | CredentialsError>
   /** Deletes the object; deleting a key that does not exist succeeds, as in S3. */
-  readonly deleteObject: (bucket: string, key: string) => Effect.Effect<void, S3Error>
+  readonly deleteObject: (bucket: string, key: string) => Effect.Effect<void, S3Error | CredentialsError>
   /** Deletes any number of keys, 1,000 per request; keys S3 refused are in `errors`. */
-  readonly deleteObjects: (bucket: string, keys: Iterable<string>) => Effect.Effect<DeleteObjectsResult, S3Error>
-  readonly copyObject: (source: ObjectRef, target: ObjectRef, options?: CopyOptions) => Effect.Effect<CopyResult, S3Error>
+  readonly deleteObjects: (
+    bucket: string,
+    keys: Iterable<string>
+  ) => Effect.Effect<DeleteObjectsResult, S3Error | CredentialsError>
+  readonly copyObject: (
+    source: ObjectRef,
+    target: ObjectRef,
+    options?: CopyOptions
+  ) => Effect.Effect<CopyResult, S3Error | CredentialsError>
   /** Every object (in key order, UTF-8 binary), across all pages. */
-  readonly listObjects: (bucket: string, options?: ListOptions) => Stream.Stream<ObjectSummary, S3Error>
+  readonly listObjects: (
+    bucket: string,
+    options?: ListOptions
+  ) => Stream.Stream<ObjectSummary, S3Error | CredentialsError>
   /** The listing page by page, with the common prefixes of a `delimiter` listing. */
-  readonly listPages: (bucket: string, options?: ListOptions) => Stream.Stream<ListPage, S3Error>
+  readonly listPages: (bucket: string, options?: ListOptions) => Stream.Stream<ListPage, S3Error | CredentialsError>
   /**
    * Managed upload: one `PutObject` for a body up to one part, a multipart upload otherwise,
    * with parts of `partSize` sent `concurrency` at a time. On failure or interruption the
@@ -401,20 +431,32 @@ export interface Service {
     key: string,
     body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
     options?: UploadOptions
-  ) => Effect.Effect<UploadResult, S3Error | E, R>
+  ) => Effect.Effect<UploadResult, S3Error | CredentialsError | E, R>
   /** Multipart uploads started and not finished (all pages). */
   readonly listMultipartUploads: (
     bucket: string,
     options?: { readonly prefix?: string | undefined }
-  ) => Effect.Effect<ReadonlyArray<MultipartUploadInfo>, S3Error>
-  readonly abortMultipartUpload: (bucket: string, key: string, uploadId: string) => Effect.Effect<void, S3Error>
-  readonly presignGetObject: (bucket: string, key: string, options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error>
-  readonly presignPutObject: (bucket: string, key: string, options?: PresignOptions) => Effect.Effect<PresignedUrl, S3Error>
+  ) => Effect.Effect<ReadonlyArray<MultipartUploadInfo>, S3Error | CredentialsError>
+  readonly abortMultipartUpload: (
+    bucket: string,
+    key: string,
+    uploadId: string
+  ) => Effect.Effect<void, S3Error | CredentialsError>
+  readonly presignGetObject: (
+    bucket: string,
+    key: string,
+    options?: PresignOptions
+  ) => Effect.Effect<PresignedUrl, S3Error | CredentialsError>
+  readonly presignPutObject: (
+    bucket: string,
+    key: string,
+    options?: PresignOptions
+  ) => Effect.Effect<PresignedUrl, S3Error | CredentialsError>
   /**
    * Any other `@aws-sdk/client-s3` command, on the service's client, with its retries, timeout
    * and error mapping. The in-memory layer fails it with code `NotImplemented`.
    */
-  readonly send: <Output>(command: SdkCommand<Output>) => Effect.Effect<Output, S3Error>
+  readonly send: <Output>(command: SdkCommand<Output>) => Effect.Effect<Output, S3Error | CredentialsError>
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ describe("examples/s3-roundtrip.ts", () => {
         AWS_REGION: "us-east-1"
       })
       assert.strictEqual(result.status, 1)
-      assert.match(result.stderr, /S3Error: S3 CreateBucket s3:\/\/roundtrip-\S+: Other \(ECONNREFUSED\)/)
+      assert.match(result.stderr, /S3Error: S3 CreateBucket s3:\/\/roundtrip-\S+: Unreachable \(ECONNREFUSED\)/)
       assert.notInclude(result.stdout + result.stderr, "example-env-secret-never-printed")
     }), { timeout: 60_000 })
 })

@@ -10,8 +10,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as AwsCredentials from "../src/AwsCredentials.js"
+import { CredentialsError } from "../src/CredentialsError.js"
 import * as S3 from "../src/S3.js"
 import { registerContract } from "./s3/contract.js"
+import { s3ErrorOf } from "./support/s3Errors.js"
 
 registerContract({
   name: "layerMemory",
@@ -48,6 +50,38 @@ describe("S3.layerMemory: what only the in-memory layer has", () => {
       assert.match(url.url, /^https:\/\/memory\.s3\.invalid\/bucket\/key\?/)
     }).pipe(Effect.provide(S3.layerMemory().pipe(Layer.provide(expiring(10))))))
 
+  it.effect("credentials that cannot be had fail a presign with their CredentialsError, as S3.layer's do", () =>
+    Effect.gen(function*() {
+      const s3 = yield* S3.S3
+      const error = yield* Effect.flip(s3.presignGetObject("bucket", "key"))
+      assert.strictEqual(error._tag, "CredentialsError")
+      const caught = yield* s3.presignPutObject("bucket", "key").pipe(
+        Effect.map(() => "signed"),
+        Effect.catchTag("CredentialsError", (e) => Effect.succeed(`${e.source} ${e.reason}`))
+      )
+      assert.strictEqual(caught, "sso TokenExpired")
+    }).pipe(Effect.provide(S3.layerMemory().pipe(Layer.provide(Layer.succeed(
+      AwsCredentials.AwsCredentials,
+      AwsCredentials.make({
+        get: Effect.fail(new CredentialsError({ source: "sso", reason: "TokenExpired", detail: "run aws sso login" }))
+      })
+    ))))))
+
+  it.effect("memory answers with the SDK backend's reasons: BucketNotEmpty, InvalidRange, NotImplemented, InvalidArgument", () =>
+    Effect.gen(function*() {
+      const s3 = yield* S3.S3
+      yield* s3.createBucket("reasons")
+      yield* s3.putObject("reasons", "k", "0123456789")
+      const notEmpty = s3ErrorOf(yield* Effect.flip(s3.deleteBucket("reasons")))
+      assert.deepStrictEqual([notEmpty.reason, notEmpty.code, notEmpty.status], ["BucketNotEmpty", "BucketNotEmpty", 409])
+      const range = s3ErrorOf(yield* Effect.flip(s3.getObjectText("reasons", "k", { range: { start: 10 } })))
+      assert.deepStrictEqual([range.reason, range.code, range.status], ["InvalidRange", "InvalidRange", 416])
+      const notImplemented = s3ErrorOf(yield* Effect.flip(s3.putObject("reasons", "k", "v", { ifNoneMatch: "\"etag\"" })))
+      assert.deepStrictEqual([notImplemented.reason, notImplemented.status], ["NotImplemented", 501])
+      const emptyKey = s3ErrorOf(yield* Effect.flip(s3.putObject("reasons", "", "v")))
+      assert.deepStrictEqual([emptyKey.reason, emptyKey.code], ["InvalidArgument", "InvalidArgument"])
+    }).pipe(Effect.provide(S3.layerMemory())))
+
   it.effect("without credentials, a URL lives as long as asked (up to 7 days)", () =>
     Effect.gen(function*() {
       const s3 = yield* S3.S3
@@ -60,7 +94,7 @@ describe("S3.layerMemory: what only the in-memory layer has", () => {
     Effect.gen(function*() {
       const s3 = yield* S3.S3
       yield* s3.createBucket("regional")
-      const error = yield* Effect.flip(s3.createBucket("regional"))
+      const error = s3ErrorOf(yield* Effect.flip(s3.createBucket("regional")))
       assert.strictEqual(error.reason, "BucketAlreadyOwnedByYou")
       assert.strictEqual(error.status, 409)
       assert.deepStrictEqual((yield* s3.headBucket("regional")).region, Option.some("eu-west-1"))
@@ -82,11 +116,11 @@ describe("S3.layerMemory: what only the in-memory layer has", () => {
     Effect.gen(function*() {
       const s3 = yield* S3.S3
       for (const name of ["ab", "Upper", "under_score", "-dash", "a..b", "192.168.1.1"]) {
-        const error = yield* Effect.flip(s3.createBucket(name))
+        const error = s3ErrorOf(yield* Effect.flip(s3.createBucket(name)))
         assert.strictEqual(error.code, "InvalidBucketName", name)
       }
       yield* s3.createBucket("fine-name.1")
-      const long = yield* Effect.flip(s3.putObject("fine-name.1", "é".repeat(513), "x"))
+      const long = s3ErrorOf(yield* Effect.flip(s3.putObject("fine-name.1", "é".repeat(513), "x")))
       assert.strictEqual(long.code, "KeyTooLongError")
     }).pipe(Effect.provide(S3.layerMemory())))
 

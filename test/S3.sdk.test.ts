@@ -18,10 +18,12 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as crypto from "node:crypto"
+import * as net from "node:net"
 import * as AwsCredentials from "../src/AwsCredentials.js"
 import * as AwsRegion from "../src/AwsRegion.js"
 import * as AwsSession from "../src/AwsSession.js"
 import * as Credentials from "../src/Credentials.js"
+import { CredentialsError } from "../src/CredentialsError.js"
 import * as S3 from "../src/S3.js"
 import { getFailure, getSuccess, platformLayer, type TempHome, tempHome, withEnv } from "./support/fixtures.js"
 import {
@@ -34,6 +36,7 @@ import {
   replyOk
 } from "./support/s3Server.js"
 import { assertNoSecrets } from "./support/secrets.js"
+import { s3ErrorOf } from "./support/s3Errors.js"
 
 const region = AwsRegion.layerStatic("us-east-1")
 
@@ -136,7 +139,7 @@ describe("S3.layer: credentials on every request", () => {
       const fake = yield* fakeS3
       fake.handle((_request, response) => replyError(response, 400, "ExpiredToken", "The provided token has expired."))
       const credentials = rotating()
-      const error = getFailure(yield* run(s3On(fake, credentials.layer, { maxAttempts: 3 }), (s3) => s3.listBuckets))
+      const error = s3ErrorOf(getFailure(yield* run(s3On(fake, credentials.layer, { maxAttempts: 3 }), (s3) => s3.listBuckets)))
       assert.strictEqual(error.reason, "ExpiredToken")
       assert.strictEqual(error.status, 400)
       assert.strictEqual(fake.requests.length, 2)
@@ -191,7 +194,7 @@ describe("S3.layer: retries and timeouts", () => {
 
       count = 0
       fake.requests.length = 0
-      const error = getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 2 }), (s3) => s3.listBuckets))
+      const error = s3ErrorOf(getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 2 }), (s3) => s3.listBuckets)))
       assert.strictEqual(error.reason, "Throttled")
       assert.strictEqual(error.code, "SlowDown")
       assert.strictEqual(error.status, 503)
@@ -203,14 +206,14 @@ describe("S3.layer: retries and timeouts", () => {
     Effect.gen(function*() {
       const fake = yield* fakeS3
       fake.handle((_request, response) => replyError(response, 500, "InternalError", "We encountered an internal error."))
-      const internal = getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 2 }), (s3) => s3.deleteObject("b", "k")))
-      assert.strictEqual(internal.reason, "Other")
+      const internal = s3ErrorOf(getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 2 }), (s3) => s3.deleteObject("b", "k"))))
+      assert.strictEqual(internal.reason, "ServiceError")
       assert.strictEqual(internal.code, "InternalError")
       assert.strictEqual(fake.requests.length, 2)
 
       fake.requests.length = 0
       fake.handle((_request, response) => replyError(response, 403, "AccessDenied", "Access Denied"))
-      const denied = getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 3 }), (s3) => s3.deleteObject("b", "k")))
+      const denied = s3ErrorOf(getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 3 }), (s3) => s3.deleteObject("b", "k"))))
       assert.strictEqual(denied.reason, "AccessDenied")
       assert.strictEqual(denied.operation, "DeleteObject")
       assert.strictEqual(denied.bucket, "b")
@@ -324,14 +327,15 @@ describe("S3.layer: errors and batches", () => {
       fake.handle((_request, response) =>
         replyError(
           response,
-          403,
-          "AccessDenied",
-          `Denied for secret-generation-1-000000000000000 with token-generation-1-00000000000000000`
+          400,
+          "InvalidRequest",
+          `Refused for secret-generation-1-000000000000000 with token-generation-1-00000000000000000`
         )
       )
       const exit = yield* run(s3On(fake, credentials.layer), (s3) => s3.getObjectText("b", "k"))
-      const error = getFailure(exit)
-      assert.strictEqual(error.reason, "AccessDenied")
+      const error = s3ErrorOf(getFailure(exit))
+      assert.strictEqual(error.reason, "ServiceError")
+      assert.strictEqual(error.code, "InvalidRequest")
       assert.include(error.detail, "<redacted>")
       assertNoSecrets(exit, credentials.secrets())
     }))
@@ -448,7 +452,8 @@ describe("S3.layer: presigned URLs", () => {
   it.effect("a lifetime under one second is refused", () =>
     Effect.gen(function*() {
       const s3 = yield* S3.S3
-      const error = yield* Effect.flip(s3.presignGetObject("bucket", "k", { expiresIn: "500 millis" }))
+      const error = s3ErrorOf(yield* Effect.flip(s3.presignGetObject("bucket", "k", { expiresIn: "500 millis" })))
+      assert.strictEqual(error.reason, "InvalidArgument")
       assert.strictEqual(error.code, "InvalidArgument")
     }).pipe(Effect.provide(presignLayer(staticKeys)), withEnv({})))
 })
@@ -545,10 +550,250 @@ describe("S3.layer: where the endpoint comes from (botocore's order)", () => {
       const fromEnv = getFailure(yield* endpointOf(home, { AWS_ENDPOINT_URL_S3: "not a url" }))
       assert.strictEqual(fromEnv._tag, "S3Error")
       if (fromEnv._tag === "S3Error") {
+        assert.strictEqual(fromEnv.reason, "InvalidConfiguration")
         assert.strictEqual(fromEnv.code, "InvalidConfiguration")
         assert.include(fromEnv.message, "AWS_ENDPOINT_URL_S3")
       }
       const fromOption = getFailure(yield* endpointOf(home, {}, { endpoint: "ftp://example.test" }))
       assert.include(fromOption.message, "endpoint option")
+    }))
+})
+
+// Planted: the server echoes them, and no message may show them.
+const plantedSecret = "planted-secret-0123456789abcdefghijklmnopqrst"
+const plantedToken = "planted-token-0123456789abcdefghijklmnopqrstu"
+
+/** Credentials as a profile source makes them: a source label, a trail, an account. */
+const fromProfile = (accountId?: string) =>
+  Layer.succeed(
+    AwsCredentials.AwsCredentials,
+    AwsCredentials.make({
+      get: Effect.sync(() =>
+        Credentials.make({
+          accessKeyId: "AKIATESTKEY00000WXYZ",
+          secretAccessKey: plantedSecret,
+          sessionToken: plantedToken,
+          source: "shared-credentials-file",
+          provenance: "profile dev in /home/me/.aws/credentials:3",
+          ...(accountId === undefined ? {} : { accountId })
+        })
+      )
+    })
+  )
+
+const from = "access key AKIA...WXYZ, from profile dev in /home/me/.aws/credentials:3 (shared-credentials-file)"
+
+describe("S3.layer: refused credentials are named", () => {
+  const cases: ReadonlyArray<readonly [code: string, status: number, sentence: string]> = [
+    ["InvalidAccessKeyId", 403, `AWS does not know ${from}`],
+    ["SignatureDoesNotMatch", 403, `the secret key does not match ${from}`],
+    ["ExpiredToken", 400, `the session token of ${from}, has expired`],
+    ["TokenRefreshRequired", 400, `the session token of ${from}, has expired`],
+    ["InvalidToken", 400, `the session token of ${from}, is not valid`],
+    ["AccessDenied", 403, `the identity of ${from}, is not allowed to PutObject on s3://b/k`]
+  ]
+  for (const [code, status, sentence] of cases) {
+    it.scopedLive(`${code}: reason ${code}, the signing credentials on the error, one sentence in the message`, () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeS3
+        fake.handle((_request, response) => replyError(response, status, code, `echo ${plantedSecret} ${plantedToken}`))
+        const exit = yield* run(s3On(fake, fromProfile()), (s3) => s3.putObject("b", "k", "v"))
+        const error = s3ErrorOf(getFailure(exit))
+        assert.strictEqual(error.reason, code)
+        assert.strictEqual(error.code, code)
+        assert.strictEqual(error.status, status)
+        assert.deepStrictEqual(error.signedWith, {
+          source: "shared-credentials-file",
+          accessKeyId: "AKIATESTKEY00000WXYZ",
+          provenance: "profile dev in /home/me/.aws/credentials:3"
+        })
+        assert.strictEqual(error.detail, sentence)
+        assert.match(error.message, new RegExp(`^S3 PutObject s3://b/k: ${code} \\(HTTP ${status}, request FAKE\\d+\\): `))
+        assert.isTrue(error.message.endsWith(sentence), error.message)
+        assertNoSecrets(exit, [plantedSecret, plantedToken])
+      }))
+  }
+
+  it.scopedLive("AccessDenied names the identity's account when the credentials know it", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      fake.handle((_request, response) => replyError(response, 403, "AccessDenied", "Access Denied"))
+      const error = s3ErrorOf(getFailure(yield* run(s3On(fake, fromProfile("123456789012")), (s3) => s3.deleteBucket("b"))))
+      assert.strictEqual(error.detail, `identity account 123456789012 (${from}) is not allowed to DeleteBucket on s3://b`)
+      assert.strictEqual(error.signedWith?.accountId, "123456789012")
+    }))
+
+  it.scopedLive("a HEAD refused without a body (403): AccessDenied, named the same way", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      fake.handle((_request, response) => {
+        response.writeHead(403, { "x-amz-request-id": "HEAD403" })
+        response.end()
+      })
+      const error = s3ErrorOf(getFailure(yield* run(s3On(fake, fromProfile()), (s3) => s3.headBucket("b"))))
+      assert.strictEqual(error.reason, "AccessDenied")
+      assert.strictEqual(error.detail, `the identity of ${from}, is not allowed to HeadBucket on s3://b`)
+    }))
+
+  it.scopedLive("after the ExpiredToken retry, the error names the second credentials, the ones that signed last", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      fake.handle((_request, response) => replyError(response, 400, "ExpiredToken", "The provided token has expired."))
+      const credentials = rotating()
+      const error = s3ErrorOf(getFailure(yield* run(s3On(fake, credentials.layer), (s3) => s3.getObjectText("b", "k"))))
+      assert.deepStrictEqual(fake.requests.map((r) => r.accessKeyId), ["AKIDGEN1", "AKIDGEN2"])
+      assert.strictEqual(error.signedWith?.accessKeyId, "AKIDGEN2")
+      assert.strictEqual(error.detail, "the session token of access key ...GEN2, from explicit, has expired")
+      assertNoSecrets(error, credentials.secrets())
+    }))
+
+  it.scopedLive("an answer that is not about the credentials carries none, and keeps the server's words", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      fake.handle((_request, response) => replyError(response, 404, "NoSuchKey", "The specified key does not exist."))
+      const error = s3ErrorOf(getFailure(yield* run(s3On(fake, fromProfile()), (s3) => s3.getObjectText("b", "k"))))
+      assert.strictEqual(error.reason, "NoSuchKey")
+      assert.isUndefined(error.signedWith)
+      assert.strictEqual(error.detail, "The specified key does not exist.")
+    }))
+})
+
+describe("S3.layer: credentials that cannot be had", () => {
+  const refused = new CredentialsError({
+    source: "custom-process",
+    reason: "ProcessFailed",
+    detail: "credential_process exited with status 1",
+    profile: "dev",
+    attempts: [{ source: "custom-process", outcome: "failed", reason: "exited with status 1", durationMs: 1 }]
+  })
+  const failing = () => {
+    let gets = 0
+    const layer = Layer.succeed(
+      AwsCredentials.AwsCredentials,
+      AwsCredentials.make({ get: Effect.suspend(() => (gets++, Effect.fail(refused))) })
+    )
+    return { layer, gets: () => gets }
+  }
+
+  it.scopedLive("every operation fails with AwsCredentials' own CredentialsError, unretried, nothing sent", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      const credentials = failing()
+      const operations: ReadonlyArray<(s3: S3.Service) => Effect.Effect<unknown, S3.S3Error | CredentialsError>> = [
+        (s3) => s3.listBuckets,
+        (s3) => s3.putObject("b", "k", "v"),
+        (s3) => s3.getObjectText("b", "k"),
+        (s3) => Effect.scoped(s3.getObject("b", "k")),
+        (s3) => s3.headObject("b", "k"),
+        (s3) => s3.upload("b", "k", "body"),
+        (s3) => Stream.runDrain(s3.listObjects("b")),
+        (s3) => s3.presignGetObject("b", "k")
+      ]
+      for (const operation of operations) {
+        const exit = yield* run(s3On(fake, credentials.layer, { maxAttempts: 3 }), operation)
+        const error = getFailure(exit)
+        // The same error (under Effect's span-capturing proxy, so not `===`): its fields as made.
+        assert.isTrue(error instanceof CredentialsError)
+        assert.deepStrictEqual(
+          error._tag === "CredentialsError"
+            ? [error.source, error.reason, error.profile, error.detail, error.attempts]
+            : error.message,
+          [refused.source, refused.reason, refused.profile, refused.detail, refused.attempts]
+        )
+      }
+      assert.strictEqual(credentials.gets(), operations.length)
+      assert.strictEqual(fake.requests.length, 0)
+    }))
+
+  it.scopedLive("Effect.catchTag(\"CredentialsError\") handles it, with its source, reason and attempts", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      const caught = getSuccess(
+        yield* run(s3On(fake, failing().layer), (s3) =>
+          s3.getObjectText("b", "k").pipe(
+            Effect.catchTag("CredentialsError", (error) =>
+              Effect.succeed({ source: error.source, reason: error.reason, attempts: error.attempts?.length })),
+            Effect.catchTag("S3Error", (error) => Effect.die(error))
+          ))
+      )
+      assert.deepStrictEqual(caught, { source: "custom-process", reason: "ProcessFailed", attempts: 1 })
+    }))
+})
+
+describe("S3.layer: every condition has its reason", () => {
+  const byCode: ReadonlyArray<readonly [code: string, status: number, reason: S3.Reason]> = [
+    ["BucketNotEmpty", 409, "BucketNotEmpty"],
+    ["InvalidRange", 416, "InvalidRange"],
+    ["EntityTooSmall", 400, "EntityTooSmall"],
+    ["NotImplemented", 501, "NotImplemented"],
+    ["InvalidArgument", 400, "InvalidArgument"],
+    ["KeyTooLongError", 400, "ServiceError"],
+    ["NoSuchUpload", 404, "ServiceError"]
+  ]
+  for (const [code, status, reason] of byCode) {
+    it.scopedLive(`${code} (HTTP ${status}): reason ${reason}, the code kept, not retried`, () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeS3
+        fake.handle((_request, response) => replyError(response, status, code, "refused"))
+        const error = s3ErrorOf(getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 3 }), (s3) => s3.deleteObject("b", "k"))))
+        assert.strictEqual(error.reason, reason)
+        assert.strictEqual(error.code, code)
+        assert.strictEqual(fake.requests.length, 1)
+      }))
+  }
+
+  it.scopedLive("a connection reset: Unreachable, retried", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      fake.handle((_request, response) => response.socket?.destroy())
+      const error = s3ErrorOf(getFailure(yield* run(s3On(fake, staticKeys, { maxAttempts: 2 }), (s3) => s3.listBuckets)))
+      assert.strictEqual(error.reason, "Unreachable")
+      assert.strictEqual(fake.requests.length, 2)
+    }))
+
+  it.scopedLive("a refused connection: Unreachable, with the transport's code", () =>
+    Effect.gen(function*() {
+      // A port that was free a moment ago: nothing listens on it.
+      const port = yield* Effect.async<number>((resume) => {
+        const server = net.createServer().listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as net.AddressInfo
+          server.close(() => resume(Effect.succeed(port)))
+        })
+      })
+      const layer = S3.layer({ endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, maxAttempts: 1 }).pipe(
+        Layer.provide(Layer.merge(staticKeys, region))
+      )
+      const error = s3ErrorOf(getFailure(yield* run(layer, (s3) => s3.listBuckets)))
+      assert.strictEqual(error.reason, "Unreachable")
+      assert.strictEqual(error.code, "ECONNREFUSED")
+    }))
+
+  it.scopedLive("an answer without what the operation needs: InvalidResponse", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      fake.handle((_request, response) => replyOk(response, "<InitiateMultipartUploadResult></InitiateMultipartUploadResult>"))
+      const body = new Uint8Array(6 * 1024 * 1024)
+      const error = s3ErrorOf(getFailure(yield* run(s3On(fake, staticKeys), (s3) => s3.upload("b", "k", Stream.succeed(body), { partSize: 5 * 1024 * 1024 }))))
+      assert.strictEqual(error.reason, "InvalidResponse")
+      assert.strictEqual(error.operation, "CreateMultipartUpload")
+    }))
+
+  it.scopedLive("a body over maxBytes: TooLarge; a body read twice: BodyConsumed; after its scope: BodyReleased", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      fake.handle((_request, response) => replyOk(response, "0123456789"))
+      const layer = s3On(fake, staticKeys)
+      const tooLarge = s3ErrorOf(getFailure(yield* run(layer, (s3) => s3.getObjectBytes("b", "k", { maxBytes: 4 }))))
+      assert.strictEqual(tooLarge.reason, "TooLarge")
+      const twice = s3ErrorOf(getFailure(
+        yield* run(layer, (s3) =>
+          Effect.scoped(Effect.flatMap(s3.getObject("b", "k"), (got) =>
+            Effect.zipRight(Stream.runDrain(got.body), Stream.runDrain(got.body)))))
+      ))
+      assert.strictEqual(twice.reason, "BodyConsumed")
+      const released = s3ErrorOf(getFailure(
+        yield* run(layer, (s3) => Effect.flatMap(Effect.scoped(s3.getObject("b", "k")), (got) => Stream.runDrain(got.body)))
+      ))
+      assert.strictEqual(released.reason, "BodyReleased")
     }))
 })

@@ -19,7 +19,7 @@ const batchBytes = 1024 * 1024
 /** A body is paused when this much waits to be pulled (its memory bound for a slow reader). */
 const pauseBytes = 4 * 1024 * 1024
 
-/** A body's read failure as an `S3Error`: a silent connection is `Timeout`. */
+/** A body's read failure as an `S3Error`: a silent connection is `Timeout`, a broken one `Unreachable`. */
 const bodyError = (
   context: CallContext,
   error: unknown,
@@ -27,7 +27,7 @@ const bodyError = (
 ): S3Error => {
   const mapped = toS3Error(context, error, "body")
   return mapped.reason === "Timeout" ? mapped : failure(context, {
-    reason: "Other",
+    reason: mapped.reason,
     code: mapped.code,
     detail: `reading the body failed: ${mapped.detail}`
   })

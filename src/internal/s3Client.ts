@@ -26,6 +26,7 @@ import * as crypto from "node:crypto"
 import { AwsCredentials, toAwsSdkProvider } from "../AwsCredentials.js"
 import { AwsRegion } from "../AwsRegion.js"
 import { AwsSession, type Service as Session } from "../AwsSession.js"
+import { CredentialsError } from "../CredentialsError.js"
 import * as ProfileFile from "../ProfileFile.js"
 import type { Reason, S3Error } from "../S3Error.js"
 import { defaults, type Options } from "../S3Model.js"
@@ -34,6 +35,7 @@ import * as CallPolicy from "./callPolicy.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import { type CallContext, failure } from "./s3Common.js"
 import { displayUrl, scrub as scrubText } from "./scrub.js"
+import * as SigningCredentials from "./signingCredentials.js"
 
 export type Sdk = typeof import("@aws-sdk/client-s3") & typeof import("@aws-sdk/s3-request-presigner")
 
@@ -53,11 +55,12 @@ export interface Client {
   /** Scrubs server text of the secrets handed to the SDK lately (and of anything secret-like). */
   readonly scrub: (text: string) => string
   readonly toS3Error: (context: CallContext, error: unknown, during?: "request" | "body") => S3Error
+  /** Fails with the `CredentialsError` of `AwsCredentials.get` itself when there are no credentials. */
   readonly call: <A>(
     context: CallContext,
     send: (options: { readonly abortSignal: AbortSignal; readonly requestTimeout: number }) => Promise<A>,
     policy?: CallShape
-  ) => Effect.Effect<A, S3Error>
+  ) => Effect.Effect<A, S3Error | CredentialsError>
 }
 
 /**
@@ -110,19 +113,34 @@ const reasons: Record<string, Reason> = {
   InvalidAccessKeyId: "InvalidAccessKeyId",
   SignatureDoesNotMatch: "SignatureDoesNotMatch",
   ExpiredToken: "ExpiredToken",
+  TokenRefreshRequired: "TokenRefreshRequired",
+  InvalidToken: "InvalidToken",
   PreconditionFailed: "PreconditionFailed",
   BucketAlreadyOwnedByYou: "BucketAlreadyOwnedByYou",
+  BucketNotEmpty: "BucketNotEmpty",
+  InvalidRange: "InvalidRange",
+  EntityTooSmall: "EntityTooSmall",
+  NotImplemented: "NotImplemented",
+  InvalidArgument: "InvalidArgument",
   RequestTimeout: "Timeout"
 }
 
-/** Worth another attempt: throttling, timeouts, 5xx (but 501), connection trouble. */
-const isTransient = (error: S3Error): boolean =>
-  error.reason === "Throttled" || error.reason === "Timeout" ||
-  (error.status !== undefined && error.status >= 500 && error.code !== "NotImplemented") ||
-  (error.status === undefined && error.code !== undefined && CallFailure.isNetworkCode(error.code))
+/**
+ * Worth another attempt: throttling, timeouts, 5xx (but 501), connection trouble. Credentials
+ * that could not be had are not: `AwsCredentials` has retried what it could.
+ */
+const isTransient = (error: S3Error | CredentialsError): boolean =>
+  error._tag === "S3Error" && (
+    error.reason === "Throttled" || error.reason === "Timeout" ||
+    (error.status !== undefined && error.status >= 500 && error.reason !== "NotImplemented") ||
+    (error.status === undefined && error.code !== undefined && CallFailure.isNetworkCode(error.code))
+  )
 
 /** A token error: the credentials are invalidated and the request made once more. */
-const isTokenError = (error: S3Error): boolean =>
+const isTokenError = (error: S3Error | CredentialsError): error is S3Error =>
+  error._tag === "S3Error" && isTokenAnswer(error)
+
+const isTokenAnswer = (error: S3Error): boolean =>
   (error.code !== undefined && tokenCodes.has(error.code)) ||
   // A HEAD answer has no body, so no error code: S3 answers an expired or invalid token with
   // 400, which a HEAD gets for little else.
@@ -132,7 +150,7 @@ const record = (u: unknown): Record<string, unknown> =>
   typeof u === "object" && u !== null ? u as Record<string, unknown> : {}
 
 const invalidConfiguration = (detail: string): S3Error =>
-  failure({ operation: "Configure" }, { reason: "Other", code: "InvalidConfiguration", detail })
+  failure({ operation: "Configure" }, { reason: "InvalidConfiguration", code: "InvalidConfiguration", detail })
 
 /** Where requests go and how buckets are addressed: the options, else the session's settings. */
 const addressing = (options: Options, session: Session) =>
@@ -223,25 +241,33 @@ const toS3Error = (
         return timedOut(during === "body" ? idle : `no answer within ${Duration.format(limits.timeout)}`)
       }
       return failure(context, {
-        reason: "Other",
+        reason: "Unreachable",
         code: classified.code,
         detail: `${Option.getOrElse(endpoint, () => "S3")} could not be reached or the connection failed: ${
           message === "" ? classified.code : message
         }`
       })
     case "Service":
-      return serviceError(context, { ...classified, throttled: CallFailure.isThrottled(classified), message })
+      return serviceError(context, {
+        ...classified,
+        throttled: CallFailure.isThrottled(classified),
+        message,
+        signedWith: SigningCredentials.ofError(error)
+      })
     case "Malformed":
       return serviceError(context, {
         name: `HTTP ${classified.status ?? "?"}`,
         status: classified.status,
         requestId: undefined,
         throttled: false,
-        message: ""
+        message: "",
+        signedWith: SigningCredentials.ofError(error)
       })
     case "Local":
+      // The SDK would not make the request from these settings (an endpoint that does not
+      // resolve, a value a header cannot carry): nothing was sent.
       return failure(context, {
-        reason: "Other",
+        reason: "InvalidConfiguration",
         code: classified.name,
         detail: `the request was not sent: ${classified.name}${classified.message === "" ? "" : `: ${classified.message}`}`
       })
@@ -257,9 +283,11 @@ const serviceError = (
     readonly requestId: string | undefined
     readonly throttled: boolean
     readonly message: string
+    /** The credentials the request was signed with, when the client recorded them. */
+    readonly signedWith: SigningCredentials.SigningCredentials | undefined
   }
 ): S3Error => {
-  const { message, name, requestId, status } = answer
+  const { message, name, requestId, signedWith, status } = answer
   const code = /^(HTTP )?\d+$/.test(name) || name === "UnknownError" || name === "Unknown"
     ? undefined
     : name === "NotFound"
@@ -267,19 +295,38 @@ const serviceError = (
     : name === "Forbidden"
     ? "AccessDenied"
     : name
-  let reason: Reason = code === undefined ? "Other" : reasons[code] ?? "Other"
+  let reason: Reason | undefined = code === undefined ? undefined : reasons[code]
   if (code === undefined) {
     if (status === 404) reason = context.key === undefined ? "NoSuchBucket" : "NoSuchKey"
     else if (status === 403) reason = "AccessDenied"
     else if (status === 412) reason = "PreconditionFailed"
+    else if (status === 416) reason = "InvalidRange"
+    else if (status === 501) reason = "NotImplemented"
   }
-  if (reason === "Other" && (answer.throttled || (code !== undefined && throttlingCodes.has(code)) || status === 503)) {
+  if (reason === undefined && (answer.throttled || (code !== undefined && throttlingCodes.has(code)) || status === 503)) {
     reason = "Throttled"
   }
-  const detail = message !== "" && message !== name && message !== "UnknownError"
+  const said = message !== "" && message !== name && message !== "UnknownError"
     ? message
     : `the server answered HTTP ${status ?? "?"}${code === undefined ? " without details" : ` ${code}`}`
-  return failure(context, { reason, code: code ?? (status === undefined ? undefined : `HTTP ${status}`), status, requestId, detail })
+  const resolved = reason ?? "ServiceError"
+  // An answer that refuses the credentials says which ones, from where, and what to check.
+  const sentence = signedWith === undefined ? Option.none() : SigningCredentials.rejection(resolved, signedWith, {
+    operation: context.operation,
+    resource: context.bucket === undefined
+      ? undefined
+      : context.key === undefined
+      ? `s3://${context.bucket}`
+      : `s3://${context.bucket}/${context.key}`
+  })
+  return failure(context, {
+    reason: resolved,
+    code: code ?? (status === undefined ? undefined : `HTTP ${status}`),
+    status,
+    requestId,
+    detail: Option.getOrElse(sentence, () => said),
+    ...(Option.isSome(sentence) ? { signedWith } : {})
+  })
 }
 
 /** The limits of the layer's options. */
@@ -306,6 +353,7 @@ const makeCall = (
   credentials: AwsCredentials["Type"],
   mapError: (context: CallContext, error: unknown) => S3Error
 ): Client["call"] => {
+  type Failure = S3Error | CredentialsError
   const retryPolicy = CallPolicy.make({
     timeout: Duration.infinity,
     attempts: limits.maxAttempts,
@@ -313,17 +361,19 @@ const makeCall = (
     maxBackoff: Duration.seconds(2),
     deadline: Duration.infinity
   })
-  const retrying = <A>(attempt: Effect.Effect<A, S3Error>): Effect.Effect<A, S3Error> =>
+  const retrying = <A>(attempt: Effect.Effect<A, Failure>): Effect.Effect<A, Failure> =>
     retryPolicy.attempts <= 1 ? attempt : CallPolicy.run(attempt, retryPolicy, {
       isRetryable: isTransient,
-      timedOut: () => failure({ operation: "Request" }, { reason: "Other", code: "Timeout", detail: "timed out" })
+      timedOut: () => failure({ operation: "Request" }, { reason: "Timeout", code: "Timeout", detail: "timed out" })
     })
   const timeoutMs = Duration.toMillis(limits.timeout)
   return (context, send, policy = { replayable: true, bounded: true }) => {
     const requestTimeout = policy.bounded ? timeoutMs : 0
     const attempt = Effect.tryPromise({
       try: (abortSignal) => send({ abortSignal, requestTimeout }),
-      catch: (error) => mapError(context, error)
+      // The credentials provider's rejection reaches us as the SDK got it: `AwsCredentials.get`'s
+      // own error, handed to the caller as it is.
+      catch: (error): Failure => error instanceof CredentialsError ? error : mapError(context, error)
     })
     const retried = policy.replayable ? retrying(attempt) : attempt
     return Effect.catchIf(retried, isTokenError, (error) =>
@@ -374,6 +424,12 @@ export const make = (options: Options): Effect.Effect<Client, S3Error, AwsCreden
             throwOnRequestTimeout: true,
             socketTimeout: Duration.toMillis(limits.idleTimeout)
           }
+        })
+        // Errors say which credentials signed the request they are about.
+        created.middlewareStack.add(SigningCredentials.recordingMiddleware as never, {
+          step: "initialize",
+          name: "effectAwsCredentialsSignedWith",
+          override: true
         })
         // Swift, older Ceph and MinIO require Content-MD5 on DeleteObjects.
         if (compat === "s3-compatible") addContentMd5(created)

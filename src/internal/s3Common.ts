@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { AwsCredentials } from "../AwsCredentials.js"
 import type * as Credentials from "../Credentials.js"
+import type { CredentialsError } from "../CredentialsError.js"
 import { defaults } from "../S3Model.js"
 import type * as S3 from "../S3Model.js"
 import { S3Error, type Reason } from "../S3Error.js"
@@ -95,7 +96,7 @@ export const singleUseBody = (
   return Stream.suspend(() => {
     if (released()) {
       return Stream.fail(failure(context, {
-        reason: "Other",
+        reason: "BodyReleased",
         code: "BodyReleased",
         detail: "the body was read after the scope getObject ran in had closed (which releases it); " +
           "read it inside that scope"
@@ -103,7 +104,7 @@ export const singleUseBody = (
     }
     if (taken) {
       return Stream.fail(failure(context, {
-        reason: "Other",
+        reason: "BodyConsumed",
         code: "BodyConsumed",
         detail: "the body was already read: it streams once; call getObject again to read it again"
       }))
@@ -123,14 +124,14 @@ export const uploadSettings = (
   const concurrency = options?.concurrency ?? defaults.concurrency
   if (!Number.isSafeInteger(partSize) || partSize < minPartSize) {
     return Effect.fail(failure(context, {
-      reason: "Other",
+      reason: "InvalidArgument",
       code: "InvalidArgument",
       detail: `partSize must be a whole number of bytes, at least ${minPartSize} (5 MiB, S3's minimum part size); got ${partSize}`
     }))
   }
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
     return Effect.fail(failure(context, {
-      reason: "Other",
+      reason: "InvalidArgument",
       code: "InvalidArgument",
       detail: `concurrency must be a whole number of at least 1; got ${concurrency}`
     }))
@@ -141,7 +142,7 @@ export const uploadSettings = (
 /** `getObjectText` / `getObjectBytes` over their cap. */
 export const tooLarge = (context: CallContext, size: number, maxBytes: number): Effect.Effect<never, S3Error> =>
   Effect.fail(failure(context, {
-    reason: "Other",
+    reason: "TooLarge",
     code: "MaxBytesExceeded",
     detail: `the object has ${size} bytes, more than the cap of ${maxBytes} (maxBytes); ` +
       `read it with getObject as a stream, or raise maxBytes`
@@ -208,7 +209,7 @@ export const presignLifetime = (options: {
   const requestedSeconds = Math.floor(Duration.toSeconds(requested))
   if (!Number.isFinite(requestedSeconds) || requestedSeconds < 1) {
     return Effect.fail(failure(options.context, {
-      reason: "Other",
+      reason: "InvalidArgument",
       code: "InvalidArgument",
       detail: `expiresIn must be at least one second; got ${Duration.format(requested)}`
     }))
@@ -243,17 +244,16 @@ export const presignLifetime = (options: {
   })
 }
 
-/** The expiry of the credentials `AwsCredentials` serves now, if it is in the context. */
+/**
+ * The expiry of the credentials `AwsCredentials` serves now, if it is in the context. Credentials
+ * that cannot be had fail with `AwsCredentials.get`'s error, as signing with them would.
+ */
 export const credentialsExpiry = (
   service: Option.Option<AwsCredentials["Type"]>
-): Effect.Effect<Option.Option<DateTime.Utc>> =>
+): Effect.Effect<Option.Option<DateTime.Utc>, CredentialsError> =>
   Option.match(service, {
     onNone: () => Effect.succeedNone,
-    onSome: (credentials) =>
-      credentials.get.pipe(
-        Effect.map((current: Credentials.Credentials) => current.expiration),
-        Effect.orElseSucceed(() => Option.none<DateTime.Utc>())
-      )
+    onSome: (credentials) => Effect.map(credentials.get, (current: Credentials.Credentials) => current.expiration)
   })
 
 /** Splits keys into batches of `size`. */

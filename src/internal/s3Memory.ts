@@ -172,11 +172,16 @@ const getBucket = (store: Store, context: CallContext, name: string): Effect.Eff
 
 const checkKey = (store: Store, context: CallContext, key: string): Effect.Effect<void, S3Error> => {
   if (key === "") {
-    return fail(store, context, { reason: "Other", code: "InvalidArgument", status: 400, detail: "The key must not be empty." })
+    return fail(store, context, {
+      reason: "InvalidArgument",
+      code: "InvalidArgument",
+      status: 400,
+      detail: "The key must not be empty."
+    })
   }
   if (Buffer.byteLength(key, "utf8") > maxKeyBytes) {
     return fail(store, context, {
-      reason: "Other",
+      reason: "ServiceError",
       code: "KeyTooLongError",
       status: 400,
       detail: `Your key is too long (more than ${maxKeyBytes} bytes of UTF-8).`
@@ -219,7 +224,7 @@ const checkConditions = (
   if (conditions.ifNoneMatch !== undefined) {
     if (conditions.ifNoneMatch !== "*") {
       return fail(store, context, {
-        reason: "Other",
+        reason: "NotImplemented",
         code: "NotImplemented",
         status: 501,
         detail: "If-None-Match on writes only supports \"*\"."
@@ -273,7 +278,7 @@ const resolveRange = (
   size: number
 ): Effect.Effect<S3.ByteRange, S3Error> => {
   const unsatisfiable = fail(store, context, {
-    reason: "Other",
+    reason: "InvalidRange",
     code: "InvalidRange",
     status: 416,
     detail: "The requested range is not satisfiable"
@@ -330,7 +335,7 @@ const listPosition = (store: Store, context: CallContext, options: S3.ListOption
   const decoded = decodeToken(token.value)
   return decoded === undefined
     ? fail(store, context, {
-      reason: "Other",
+      reason: "InvalidArgument",
       code: "InvalidArgument",
       status: 400,
       detail: "The continuation token provided is incorrect"
@@ -399,7 +404,7 @@ const getUpload = (store: Store, context: CallContext, bucket: Bucket, uploadId:
     const upload = bucket.uploads.get(uploadId)
     return upload === undefined || upload.key !== key
       ? fail(store, context, {
-        reason: "Other",
+        reason: "ServiceError",
         code: "NoSuchUpload",
         status: 404,
         detail: "The specified multipart upload does not exist. The upload ID may be invalid, or the upload " +
@@ -443,7 +448,9 @@ const completedParts = (
   parts: ReadonlyArray<CompletedPart>
 ): Effect.Effect<ReadonlyArray<StoredPart>, S3Error> =>
   Effect.gen(function*() {
-    const invalid = (code: string, detail: string) => fail(store, context, { reason: "Other", code, status: 400, detail })
+    // What the server answers for a completion it refuses: `EntityTooSmall` has a reason of its own.
+    const invalid = (code: string, detail: string) =>
+      fail(store, context, { reason: code === "EntityTooSmall" ? "EntityTooSmall" : "ServiceError", code, status: 400, detail })
     if (parts.length === 0) {
       return yield* invalid(
         "MalformedXML",
@@ -513,7 +520,7 @@ const createBucket = (store: Store) => (name: string, where: string) =>
     const invalid = invalidBucketName(name)
     if (invalid !== undefined) {
       return yield* fail(store, context, {
-        reason: "Other",
+        reason: "ServiceError",
         code: "InvalidBucketName",
         status: 400,
         detail: `The specified bucket is not valid: a bucket name ${invalid}.`
@@ -538,7 +545,7 @@ const deleteBucket = (store: Store) => (name: string) =>
     const bucket = yield* getBucket(store, context, name)
     if (bucket.objects.size > 0 || bucket.uploads.size > 0) {
       return yield* fail(store, context, {
-        reason: "Other",
+        reason: "BucketNotEmpty",
         code: "BucketNotEmpty",
         status: 409,
         detail: "The bucket you tried to delete is not empty"
@@ -560,7 +567,7 @@ const copyObject = (store: Store): Backend["copyObject"] => (source, target, opt
     const to = yield* getBucket(store, context, target.bucket)
     if (Option.isNone(options.replace) && source.bucket === target.bucket && source.key === target.key) {
       return yield* fail(store, context, {
-        reason: "Other",
+        reason: "ServiceError",
         code: "InvalidRequest",
         status: 400,
         detail: "This copy request is illegal because it is trying to copy an object to itself without " +
@@ -660,7 +667,7 @@ const backend = (store: Store, options: S3.MemoryOptions): Backend => ({
   presigner: presigner(store),
   send: (command) =>
     fail(store, { operation: command.constructor.name.replace(/Command$/, "") }, {
-      reason: "Other",
+      reason: "NotImplemented",
       code: "NotImplemented",
       status: 501,
       detail: "the in-memory S3 does not run SDK commands; use the service's operations, or S3.layer against a server"

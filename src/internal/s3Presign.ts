@@ -101,7 +101,7 @@ export const presign = (options: {
     const wrong = mismatch(url, { accessKeyId: options.credentials.accessKeyId, seconds: options.seconds })
     if (wrong !== undefined) {
       return yield* Effect.fail(
-        failure(context, { reason: "Other", code: "SigningFailed", detail: `could not sign the URL: ${wrong}` })
+        failure(context, { reason: "InvalidConfiguration", code: "SigningFailed", detail: `could not sign the URL: ${wrong}` })
       )
     }
     return url

@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import { Readable } from "node:stream"
+import type { CredentialsError } from "../CredentialsError.js"
 import type { S3Error } from "../S3Error.js"
 import { defaults, type Options, type Service } from "../S3Model.js"
 import type * as S3 from "../S3Model.js"
@@ -77,7 +78,7 @@ const putStream = (c: Client) =>
   body: Stream.Stream<Uint8Array, S3Error | E, R>,
   length: number,
   options: S3.PutOptions
-): Effect.Effect<S3.PutResult, S3Error | E, R> =>
+): Effect.Effect<S3.PutResult, S3Error | CredentialsError | E, R> =>
   Effect.gen(function*() {
     const streamed = yield* streamedBody(body)
     const output = yield* c.call(
@@ -89,7 +90,9 @@ const putStream = (c: Client) =>
         }),
       { replayable: false, bounded: false }
     ).pipe(
-      Effect.catchAll((error): Effect.Effect<never, S3Error | E> => Effect.fail(Option.getOrElse(streamed.failure(), () => error))),
+      Effect.catchAll((error): Effect.Effect<never, S3Error | CredentialsError | E> =>
+        Effect.fail(Option.getOrElse(streamed.failure(), () => error))
+      ),
       Effect.ensuring(Effect.sync(() => streamed.readable.destroy()))
     )
     return written(output)
@@ -100,7 +103,7 @@ const getObject = (c: Client) =>
 (
   context: ObjectContext,
   options: S3.GetOptions
-): Effect.Effect<S3.GetObjectResult, S3Error, Scope.Scope> =>
+): Effect.Effect<S3.GetObjectResult, S3Error | CredentialsError, Scope.Scope> =>
   Effect.gen(function*() {
     const output = yield* c.call(context, (send) => c.client.send(new c.sdk.GetObjectCommand(getInput(context, options)), send))
     const raw = output.Body as unknown
@@ -248,7 +251,9 @@ const createMultipartUpload = (c: Client) => (bucket: string, key: string, attri
       )),
     (output) =>
       output.UploadId === undefined
-        ? Effect.fail(failure(context, { reason: "Other", code: "InvalidResponse", detail: "the answer has no UploadId" }))
+        ? Effect.fail(
+          failure(context, { reason: "InvalidResponse", code: "InvalidResponse", detail: "the answer has no UploadId" })
+        )
         : Effect.succeed(output.UploadId)
   )
 }
@@ -331,11 +336,8 @@ const listMultipartUploads = (c: Client) =>
 /** Signs with the credentials `AwsCredentials` serves now, whose expiry bounds the URL's. */
 const presigner = (c: Client) => (context: ObjectContext, method: "GET" | "PUT") =>
   Effect.map(
-    c.credentials.get.pipe(
-      Effect.mapError((error) =>
-        failure(context, { reason: "Other", code: "CredentialsError", detail: `no credentials to sign with: ${error.message}` })
-      )
-    ),
+    // Credentials that cannot be had fail the presign with `AwsCredentials.get`'s own error.
+    c.credentials.get,
     (credentials): S3Service.Presigner => ({
       credentialsExpiry: credentials.expiration,
       sign: (seconds, now) =>

@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { CredentialsError } from "../CredentialsError.js"
 import type { S3Error } from "../S3Error.js"
 import type * as S3 from "../S3Model.js"
 import {
@@ -49,7 +50,7 @@ export interface ObjectAttributes {
 /** A URL about to be signed: the expiry of the credentials that will sign it, and the signing. */
 export interface Presigner {
   readonly credentialsExpiry: Option.Option<DateTime.Utc>
-  readonly sign: (seconds: number, now: DateTime.Utc) => Effect.Effect<string, S3Error>
+  readonly sign: (seconds: number, now: DateTime.Utc) => Effect.Effect<string, S3Error | CredentialsError>
 }
 
 /** The primitive operations of one S3 (every argument already checked by the assembly). */
@@ -58,74 +59,87 @@ export interface Backend {
   readonly region: string
   /** The layer's defaults for `upload` and the reads into memory. */
   readonly settings: { readonly partSize: number; readonly concurrency: number; readonly maxBytes: number }
-  readonly listBuckets: (token: Option.Option<string>) => Effect.Effect<Page<ReadonlyArray<S3.BucketInfo>, string>, S3Error>
-  readonly createBucket: (bucket: string, region: string) => Effect.Effect<void, S3Error>
-  readonly headBucket: (bucket: string) => Effect.Effect<S3.BucketHead, S3Error>
-  readonly deleteBucket: (bucket: string) => Effect.Effect<void, S3Error>
+  readonly listBuckets: (
+    token: Option.Option<string>
+  ) => Effect.Effect<Page<ReadonlyArray<S3.BucketInfo>, string>, S3Error | CredentialsError>
+  readonly createBucket: (bucket: string, region: string) => Effect.Effect<void, S3Error | CredentialsError>
+  readonly headBucket: (bucket: string) => Effect.Effect<S3.BucketHead, S3Error | CredentialsError>
+  readonly deleteBucket: (bucket: string) => Effect.Effect<void, S3Error | CredentialsError>
   readonly putBytes: (
     context: CallContext & { readonly bucket: string; readonly key: string },
     body: Uint8Array | string,
     options: S3.PutOptions
-  ) => Effect.Effect<S3.PutResult, S3Error>
+  ) => Effect.Effect<S3.PutResult, S3Error | CredentialsError>
   /** A stream of exactly `length` bytes (`s3Common.exactLength` checks it). */
   readonly putStream: <E, R>(
     context: CallContext & { readonly bucket: string; readonly key: string },
     body: Stream.Stream<Uint8Array, S3Error | E, R>,
     length: number,
     options: S3.PutOptions
-  ) => Effect.Effect<S3.PutResult, S3Error | E, R>
+  ) => Effect.Effect<S3.PutResult, S3Error | CredentialsError | E, R>
   readonly getObject: (
     context: CallContext & { readonly bucket: string; readonly key: string },
     options: S3.GetOptions
-  ) => Effect.Effect<S3.GetObjectResult, S3Error, Scope.Scope>
+  ) => Effect.Effect<S3.GetObjectResult, S3Error | CredentialsError, Scope.Scope>
   /** The whole body into memory, up to `maxBytes`; without it, `getObject` and `readBody`. */
   readonly readObject?: (
     context: CallContext & { readonly bucket: string; readonly key: string },
     options: S3.GetOptions,
     maxBytes: number
-  ) => Effect.Effect<Uint8Array, S3Error>
+  ) => Effect.Effect<Uint8Array, S3Error | CredentialsError>
   /** Fails with `NoSuchKey` / `NoSuchBucket` when there is nothing. */
-  readonly headObject: (bucket: string, key: string) => Effect.Effect<S3.ObjectHead, S3Error>
-  readonly deleteObject: (bucket: string, key: string) => Effect.Effect<void, S3Error>
+  readonly headObject: (bucket: string, key: string) => Effect.Effect<S3.ObjectHead, S3Error | CredentialsError>
+  readonly deleteObject: (bucket: string, key: string) => Effect.Effect<void, S3Error | CredentialsError>
   /** One `DeleteObjects` request (at most 1,000 keys); the keys refused. */
-  readonly deleteBatch: (bucket: string, keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<S3.DeleteFailure>, S3Error>
+  readonly deleteBatch: (
+    bucket: string,
+    keys: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<S3.DeleteFailure>, S3Error | CredentialsError>
   /** `replace`: the new object's attributes (S3's `REPLACE` directive); none copies the source's. */
   readonly copyObject: (
     source: S3.ObjectRef,
     target: S3.ObjectRef,
     options: { readonly ifMatch: string | undefined; readonly replace: Option.Option<ObjectAttributes> }
-  ) => Effect.Effect<S3.CopyResult, S3Error>
+  ) => Effect.Effect<S3.CopyResult, S3Error | CredentialsError>
   readonly listObjects: (
     bucket: string,
     options: S3.ListOptions,
     token: Option.Option<string>
-  ) => Effect.Effect<Page<S3.ListPage, string>, S3Error>
-  readonly createMultipartUpload: (bucket: string, key: string, attributes: ObjectAttributes) => Effect.Effect<string, S3Error>
+  ) => Effect.Effect<Page<S3.ListPage, string>, S3Error | CredentialsError>
+  readonly createMultipartUpload: (
+    bucket: string,
+    key: string,
+    attributes: ObjectAttributes
+  ) => Effect.Effect<string, S3Error | CredentialsError>
   readonly uploadPart: (
     bucket: string,
     key: string,
     uploadId: string,
     partNumber: number,
     bytes: Uint8Array
-  ) => Effect.Effect<Upload.CompletedPart, S3Error>
+  ) => Effect.Effect<Upload.CompletedPart, S3Error | CredentialsError>
   readonly completeMultipartUpload: (
     bucket: string,
     key: string,
     uploadId: string,
     parts: ReadonlyArray<Upload.CompletedPart>
-  ) => Effect.Effect<S3.PutResult, S3Error>
-  readonly abortMultipartUpload: (bucket: string, key: string, uploadId: string) => Effect.Effect<void, S3Error>
+  ) => Effect.Effect<S3.PutResult, S3Error | CredentialsError>
+  readonly abortMultipartUpload: (
+    bucket: string,
+    key: string,
+    uploadId: string
+  ) => Effect.Effect<void, S3Error | CredentialsError>
   readonly listMultipartUploads: (
     bucket: string,
     prefix: string | undefined,
     marker: Option.Option<UploadsMarker>
-  ) => Effect.Effect<Page<ReadonlyArray<S3.MultipartUploadInfo>, UploadsMarker>, S3Error>
+  ) => Effect.Effect<Page<ReadonlyArray<S3.MultipartUploadInfo>, UploadsMarker>, S3Error | CredentialsError>
   /** Takes the credentials a URL is signed with (and so their expiry). */
   readonly presigner: (
     context: CallContext & { readonly bucket: string; readonly key: string },
     method: "GET" | "PUT"
-  ) => Effect.Effect<Presigner, S3Error>
-  readonly send: <Output>(command: S3.SdkCommand<Output>) => Effect.Effect<Output, S3Error>
+  ) => Effect.Effect<Presigner, S3Error | CredentialsError>
+  readonly send: <Output>(command: S3.SdkCommand<Output>) => Effect.Effect<Output, S3Error | CredentialsError>
 }
 
 /** Every item of every page, in order. */
@@ -153,14 +167,14 @@ const pages = <A, E>(
   )
 
 /** A byte range the server could be asked for: whole numbers, `end` not before `start`. */
-const checkRange = (context: CallContext, range: S3.Range | undefined): Effect.Effect<void, S3Error> => {
+const checkRange = (context: CallContext, range: S3.Range | undefined): Effect.Effect<void, S3Error | CredentialsError> => {
   if (range === undefined) return Effect.void
   const ok = "last" in range
     ? Number.isSafeInteger(range.last) && range.last >= 1
     : Number.isSafeInteger(range.start) && range.start >= 0 &&
       (range.end === undefined || (Number.isSafeInteger(range.end) && range.end >= range.start))
   return ok ? Effect.void : Effect.fail(failure(context, {
-    reason: "Other",
+    reason: "InvalidArgument",
     code: "InvalidArgument",
     detail: `not a byte range: ${JSON.stringify(range)} (start >= 0, end >= start, last >= 1, whole numbers)`
   }))
@@ -172,13 +186,13 @@ const putObject = (backend: Backend) =>
   key: string,
   body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
   options: S3.PutOptions = {}
-): Effect.Effect<S3.PutResult, S3Error | E, R> => {
+): Effect.Effect<S3.PutResult, S3Error | CredentialsError | E, R> => {
   const context = { operation: "PutObject", bucket, key }
   if (typeof body === "string" || body instanceof Uint8Array) return backend.putBytes(context, body, options)
   const length = options.contentLength
   if (length === undefined || !Number.isSafeInteger(length) || length < 0) {
     return Effect.fail(failure(context, {
-      reason: "Other",
+      reason: "InvalidArgument",
       code: "MissingContentLength",
       detail: "a stream body needs its length in bytes (contentLength); for a stream of unknown length use upload"
     }))
@@ -191,7 +205,7 @@ const exactLength = <E, R>(
   context: CallContext,
   body: Stream.Stream<Uint8Array, E, R>,
   length: number
-): Stream.Stream<Uint8Array, S3Error | E, R> =>
+): Stream.Stream<Uint8Array, S3Error | CredentialsError | E, R> =>
   Stream.suspend(() => {
     let seen = 0
     return body.pipe(
@@ -199,7 +213,7 @@ const exactLength = <E, R>(
         seen += bytes.length
         return seen > length
           ? Effect.fail(failure(context, {
-            reason: "Other",
+            reason: "InvalidArgument",
             code: "BodyLengthMismatch",
             detail: `the body stream is longer than contentLength (${length} bytes)`
           }))
@@ -207,7 +221,7 @@ const exactLength = <E, R>(
       }),
       Stream.concat(Stream.suspend(() =>
         seen === length ? Stream.empty : Stream.fail(failure(context, {
-          reason: "Other",
+          reason: "InvalidArgument",
           code: "BodyLengthMismatch",
           detail: `the body stream ended after ${seen} bytes, short of contentLength (${length} bytes)`
         }))
@@ -230,7 +244,7 @@ const upload = (backend: Backend) =>
   key: string,
   body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
   options: S3.UploadOptions = {}
-): Effect.Effect<S3.UploadResult, S3Error | E, R> => {
+): Effect.Effect<S3.UploadResult, S3Error | CredentialsError | E, R> => {
   const context = { operation: "Upload", bucket, key }
   const attributes = { contentType: options.contentType, metadata: options.metadata }
   const parts: Upload.Backend = {
@@ -258,7 +272,7 @@ const presign = (backend: Backend, method: "GET" | "PUT") =>
   bucket: string,
   key: string,
   options: S3.PresignOptions = {}
-): Effect.Effect<S3.PresignedUrl, S3Error> =>
+): Effect.Effect<S3.PresignedUrl, S3Error | CredentialsError> =>
   Effect.gen(function*() {
     const context = { operation: method === "GET" ? "GetObject" : "PutObject", bucket, key }
     const presigner = yield* backend.presigner(context, method)

@@ -19,6 +19,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as S3 from "../S3Model.js"
+import type { CredentialsError } from "../CredentialsError.js"
 import type { S3Error } from "../S3Error.js"
 import { type CallContext, failure, maxParts } from "./s3Common.js"
 
@@ -37,11 +38,18 @@ export interface Written {
 
 /** The S3 calls an upload makes, bound to one bucket, key, content type and metadata. */
 export interface Backend {
-  readonly putObject: (bytes: Uint8Array) => Effect.Effect<Written, S3Error>
-  readonly create: Effect.Effect<string, S3Error>
-  readonly uploadPart: (uploadId: string, partNumber: number, bytes: Uint8Array) => Effect.Effect<CompletedPart, S3Error>
-  readonly complete: (uploadId: string, parts: ReadonlyArray<CompletedPart>) => Effect.Effect<Written, S3Error>
-  readonly abort: (uploadId: string) => Effect.Effect<void, S3Error>
+  readonly putObject: (bytes: Uint8Array) => Effect.Effect<Written, S3Error | CredentialsError>
+  readonly create: Effect.Effect<string, S3Error | CredentialsError>
+  readonly uploadPart: (
+    uploadId: string,
+    partNumber: number,
+    bytes: Uint8Array
+  ) => Effect.Effect<CompletedPart, S3Error | CredentialsError>
+  readonly complete: (
+    uploadId: string,
+    parts: ReadonlyArray<CompletedPart>
+  ) => Effect.Effect<Written, S3Error | CredentialsError>
+  readonly abort: (uploadId: string) => Effect.Effect<void, S3Error | CredentialsError>
 }
 
 /** Reads a stream of byte chunks into buffers of any size. */
@@ -104,7 +112,7 @@ export const upload = <E, R>(
   backend: Backend,
   body: Uint8Array | string | Stream.Stream<Uint8Array, E, R>,
   settings: { readonly partSize: number; readonly concurrency: number }
-): Effect.Effect<S3.UploadResult, S3Error | E, R> =>
+): Effect.Effect<S3.UploadResult, S3Error | CredentialsError | E, R> =>
   Effect.scoped(Effect.gen(function*() {
     const { concurrency, partSize } = settings
     const reader = makeReader(yield* Stream.toPull(toStream(body)))
@@ -147,7 +155,7 @@ export const upload = <E, R>(
     const fibers = yield* FiberSet.make<void, never>()
 
     const parts: Array<CompletedPart> = []
-    const failed = yield* Deferred.make<never, S3Error>()
+    const failed = yield* Deferred.make<never, S3Error | CredentialsError>()
     const start = (partNumber: number, part: Buffer, size: number) =>
       FiberSet.run(
         fibers,
@@ -170,7 +178,7 @@ export const upload = <E, R>(
         partNumber++
         if (partNumber > maxParts) {
           return yield* failure(context, {
-            reason: "Other",
+            reason: "InvalidArgument",
             code: "TooManyParts",
             detail: `the body needs more than ${maxParts} parts of ${partSize} bytes (S3's limit); use a larger partSize`
           })

@@ -18,7 +18,7 @@ import * as AwsCredentials from "../../src/AwsCredentials.js"
 import * as AwsRegion from "../../src/AwsRegion.js"
 import type * as AwsSession from "../../src/AwsSession.js"
 import * as Credentials from "../../src/Credentials.js"
-import type { CredentialsError, CredentialsUnavailable } from "../../src/CredentialsError.js"
+import { CredentialsError, type CredentialsUnavailable } from "../../src/CredentialsError.js"
 import * as AssumeRole from "../../src/providers/AssumeRole.js"
 import * as EnvCredentials from "../../src/providers/EnvCredentials.js"
 import * as ProcessCredentials from "../../src/providers/ProcessCredentials.js"
@@ -28,6 +28,7 @@ import { registerContract } from "../s3/contract.js"
 import { type Env, getFailure, getSuccess, type Platform, processJson, runTsx, runWith, shellQuote, type TempHome, tempHome } from "../support/fixtures.js"
 import { assertNoSecrets } from "../support/secrets.js"
 import { type Keys, motoAvailable, motoMissingReason, useMoto } from "./moto.js"
+import { s3ErrorOf } from "../support/s3Errors.js"
 
 const authMoto = useMoto()
 const openMoto = useMoto()
@@ -174,6 +175,77 @@ suite(`S3 on moto with IAM auth: credentials from each source sign requests${suf
     }))
 })
 
+/** `listBuckets` through the shared-credentials-file source of profile dev (endpoint from the profile). */
+const listThroughProfile = (home: TempHome, keys: { accessKeyId: string; secretAccessKey: string }) => {
+  home.writeCredentials(`[dev]\naws_access_key_id = ${keys.accessKeyId}\naws_secret_access_key = ${keys.secretAccessKey}\n`)
+  home.writeConfig(`[profile dev]\nservices = local\n[services local]\ns3 =\n  endpoint_url = ${authMoto.current().url}\n`)
+  return runWith(
+    SharedCredentialsFile.layer as SourceLayer,
+    { env: baseEnv(home, { AWS_PROFILE: "dev" }) },
+    Effect.flatMap(S3.S3, (s3) => s3.listBuckets).pipe(
+      Effect.provide(S3.layer({ forcePathStyle: true, maxAttempts: 1 }).pipe(Layer.provide(AwsRegion.layer)))
+    )
+  )
+}
+
+suite(`S3 on moto with IAM auth: errors name the credentials that signed${suffix}`, () => {
+  it.scopedLive("a wrong secret from a profile: SignatureDoesNotMatch naming the source, the file and line, the masked key", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      // A planted secret: moto refuses it, and no message may show it.
+      const wrong = `${user.secretAccessKey.slice(0, -6)}WRONG0`
+      const exit = yield* listThroughProfile(home, { accessKeyId: user.accessKeyId, secretAccessKey: wrong })
+      const error = s3ErrorOf(getFailure(exit))
+      const masked = `${user.accessKeyId.slice(0, 4)}...${user.accessKeyId.slice(-4)}`
+      assert.strictEqual(error.reason, "SignatureDoesNotMatch")
+      assert.strictEqual(error.signedWith?.source, "shared-credentials-file")
+      assert.strictEqual(error.signedWith?.accessKeyId, user.accessKeyId)
+      assert.include(error.signedWith?.provenance ?? "", "profile dev")
+      assert.include(
+        error.message,
+        `SignatureDoesNotMatch (HTTP 403`,
+        error.message
+      )
+      assert.include(
+        error.message,
+        `the secret key does not match access key ${masked}, from ${error.signedWith?.provenance} (shared-credentials-file)`
+      )
+      assert.include(error.message, home.credentialsPath)
+      assert.notInclude(error.message, user.accessKeyId)
+      assertNoSecrets(exit, [wrong, user.secretAccessKey])
+    }))
+
+  it.scopedLive("an unknown key from a profile: InvalidAccessKeyId naming the source, the file and the masked key", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const exit = yield* listThroughProfile(home, { accessKeyId: "AKIAUNKNOWNKEY00WXYZ", secretAccessKey: user.secretAccessKey })
+      const error = s3ErrorOf(getFailure(exit))
+      assert.strictEqual(error.reason, "InvalidAccessKeyId")
+      assert.include(error.message, "AWS does not know access key AKIA...WXYZ, from profile dev")
+      assert.include(error.message, "(shared-credentials-file)")
+      assert.include(error.message, home.credentialsPath)
+      assertNoSecrets(exit, [user.secretAccessKey])
+    }))
+
+  it.scopedLive("no credentials to be had: the CredentialsError itself, caught by catchTag; nothing reaches moto", () =>
+    Effect.gen(function*() {
+      const moto = authMoto.current()
+      const refused = new CredentialsError({
+        source: "custom-process",
+        reason: "ProcessFailed",
+        profile: "tool",
+        detail: `credential_process exited with status 1`
+      })
+      const credentials = Layer.succeed(AwsCredentials.AwsCredentials, AwsCredentials.make({ get: Effect.fail(refused) }))
+      const outcome = yield* Effect.flatMap(S3.S3, (s3) =>
+        s3.putObject("any-bucket", "k", "v").pipe(
+          Effect.as("written"),
+          Effect.catchTag("CredentialsError", (error) => Effect.succeed(`${error.source} ${error.reason} ${error.profile}`))
+        )).pipe(Effect.provide(s3On(moto.url, credentials)))
+      assert.strictEqual(outcome, "custom-process ProcessFailed tool")
+    }))
+})
+
 suite(`S3 on moto with IAM auth: wrong credentials and token retries${suffix}`, () => {
   it.scopedLive("a wrong secret: SignatureDoesNotMatch (403); an unknown key: InvalidAccessKeyId; no secret printed", () =>
     Effect.gen(function*() {
@@ -184,19 +256,19 @@ suite(`S3 on moto with IAM auth: wrong credentials and token retries${suffix}`, 
           Effect.provide(s3On(url, keysLayer({ accessKeyId: user.accessKeyId, secretAccessKey: wrong })))
         )
       )
-      const error = getFailure(exit)
+      const error = s3ErrorOf(getFailure(exit))
       assert.strictEqual(error.reason, "SignatureDoesNotMatch")
       assert.strictEqual(error.status, 403)
       assert.strictEqual(error.operation, "ListBuckets")
       assertNoSecrets(exit, [wrong, user.secretAccessKey])
 
-      const unknown = getFailure(
+      const unknown = s3ErrorOf(getFailure(
         yield* Effect.exit(
           Effect.flatMap(S3.S3, (s3) => s3.putObject("any-bucket", "k", "v")).pipe(
             Effect.provide(s3On(url, keysLayer({ accessKeyId: "AKIAUNKNOWNKEY000000", secretAccessKey: wrong })))
           )
         )
-      )
+      ))
       assert.strictEqual(unknown.reason, "InvalidAccessKeyId")
       assert.strictEqual(unknown.status, 403)
     }))
@@ -249,7 +321,7 @@ suite(`S3 on moto with IAM auth: wrong credentials and token retries${suffix}`, 
           })
         })
       )
-      const error = getFailure(yield* Effect.exit(Effect.flatMap(S3.S3, (s3) => s3.listBuckets).pipe(Effect.provide(s3On(url, stuck)))))
+      const error = s3ErrorOf(getFailure(yield* Effect.exit(Effect.flatMap(S3.S3, (s3) => s3.listBuckets).pipe(Effect.provide(s3On(url, stuck))))))
       assert.strictEqual(error.code, "InvalidToken")
       assert.strictEqual(stillBogusInvalidations, 1)
     }))

@@ -21,6 +21,7 @@ import * as AwsRegion from "../../src/AwsRegion.js"
 import * as S3 from "../../src/S3.js"
 import { registerContract } from "../s3/contract.js"
 import { getFailure } from "../support/fixtures.js"
+import { s3ErrorOf } from "../support/s3Errors.js"
 
 /** The shape of test/services/swift.ts that this file uses. */
 interface SwiftServer {
@@ -183,7 +184,7 @@ suite(`S3 on Swift: presigned URLs, the s3-compatible preset, the payload hash${
           },
           { step: "finalizeRequest", priority: "low", name: "tamperAfterSigning" }
         )
-        const error = getFailure(yield* Effect.exit(s3.send(command)))
+        const error = s3ErrorOf(getFailure(yield* Effect.exit(s3.send(command))))
         assert.strictEqual(error.code, "BadDigest")
         assert.strictEqual(error.status, 400)
         assert.isTrue(Option.isNone(yield* s3.headObject(bucket, "tampered")))
@@ -193,7 +194,7 @@ suite(`S3 on Swift: presigned URLs, the s3-compatible preset, the payload hash${
   it.scopedLive("a wrong secret: SignatureDoesNotMatch", () =>
     Effect.gen(function*() {
       const wrong = AwsCredentials.layerStatic({ accessKeyId: swift().accessKeyId, secretAccessKey: "not-the-secret" })
-      const error = getFailure(yield* Effect.exit(Effect.flatMap(S3.S3, (s3) => s3.listBuckets).pipe(Effect.provide(s3Layer({}, wrong)))))
+      const error = s3ErrorOf(getFailure(yield* Effect.exit(Effect.flatMap(S3.S3, (s3) => s3.listBuckets).pipe(Effect.provide(s3Layer({}, wrong))))))
       assert.strictEqual(error.reason, "SignatureDoesNotMatch")
       assert.strictEqual(error.status, 403)
     }))
