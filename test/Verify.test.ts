@@ -112,7 +112,7 @@ describe("explain with verify", () => {
         code: "SignatureDoesNotMatch",
         outcome: "rejected",
         message: "STS GetCallerIdentity: SignatureDoesNotMatch: the secret key does not match access key " +
-          `****************WXYZ, from profile dev in ${home.credentialsPath}:2 (shared-credentials-file)`
+          `AKIA...WXYZ, from profile dev in ${home.credentialsPath}:2 (shared-credentials-file)`
       })
       const human = formatHuman(explanation, DateTime.unsafeMake(0))
       assert.include(human, "verification   rejected: STS GetCallerIdentity: SignatureDoesNotMatch: ")
@@ -129,7 +129,7 @@ describe("explain with verify", () => {
       assert.strictEqual(explanation.report.verification?.code, "SomethingNew")
       assert.strictEqual(
         explanation.report.verification?.message,
-        "STS GetCallerIdentity: SomethingNew: STS refused access key ****************WXYZ, from environment variables " +
+        "STS GetCallerIdentity: SomethingNew: STS refused access key AKIA...WXYZ, from environment variables " +
           "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (env)"
       )
       assertClean(explanation)

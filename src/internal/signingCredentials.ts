@@ -63,6 +63,10 @@ const unknownKey = (signing: SigningCredentials) => `AWS does not know ${describ
 const wrongSecret = (signing: SigningCredentials) => `the secret key does not match ${describe(signing)}`
 const expired = (signing: SigningCredentials) => `the session token of ${describe(signing)}, has expired`
 const invalidToken = (signing: SigningCredentials) => `the session token of ${describe(signing)}, is not valid`
+const incomplete = (signing: SigningCredentials) =>
+  `the request signed with ${describe(signing)}, is incomplete (are the credentials complete?)`
+const regionDisabled = (signing: SigningCredentials) =>
+  `STS is not activated in this region for the account of ${describe(signing)}`
 
 /**
  * The codes that refuse the credentials, S3's and STS's spellings (the error code, and the
@@ -76,6 +80,8 @@ const sentences: Readonly<Record<string, (signing: SigningCredentials, context: 
   ExpiredTokenException: expired,
   TokenRefreshRequired: expired,
   InvalidToken: invalidToken,
+  IncompleteSignature: incomplete,
+  RegionDisabledException: regionDisabled,
   AccessDenied: denied,
   AccessDeniedException: denied
 }

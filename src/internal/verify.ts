@@ -19,10 +19,12 @@
  *   credentials may well be good, and a laptop offline is not a credentials problem.
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { AwsSession } from "../AwsSession.js"
-import * as Credentials from "../Credentials.js"
+import type * as Credentials from "../Credentials.js"
 import type * as CallFailure from "./callFailure.js"
 import { scrubMessage, scrubValue } from "./scrub.js"
+import * as SigningCredentials from "./signingCredentials.js"
 import * as Sts from "./sts.js"
 
 /** Who the credentials belong to. Values from the server, scrubbed and bounded. */
@@ -45,29 +47,19 @@ export type Outcome =
 /** Tunables of the call (`sts.ts`'s: a timeout per attempt, default 10 s; attempts, default 3). */
 export type Options = Sts.CallOptions
 
-/** The sentence after the code, for the codes STS answers about the caller's own credentials. */
-const rejections: Readonly<Record<string, (key: string) => string>> = {
-  InvalidClientTokenId: (key) => `AWS does not know access key ${key} (deleted, or from another partition)`,
-  InvalidAccessKeyId: (key) => `AWS does not know access key ${key}`,
-  SignatureDoesNotMatch: (key) => `the secret key does not match access key ${key}`,
-  IncompleteSignature: (key) => `the request signed with access key ${key} is incomplete (are the credentials complete?)`,
-  ExpiredToken: (key) => `the session token of access key ${key} has expired`,
-  InvalidToken: (key) => `the session token of access key ${key} is not valid`,
-  AccessDenied: (key) => `access key ${key} was denied`,
-  RegionDisabledException: (key) => `STS is not activated in this region for the account of access key ${key}`
-}
-
 /**
  * `STS GetCallerIdentity: SignatureDoesNotMatch: the secret key does not match access key
- * ****************WXYZ, from profile dev in /home/me/.aws/credentials:3 (shared-credentials-file)`.
- * One small function so that a shared table of rejection sentences can replace it.
+ * AKIA...WXYZ, from profile dev in /home/me/.aws/credentials:3 (shared-credentials-file)`: the
+ * sentence is the one every refusal of credentials gets (`signingCredentials.ts`), and a code
+ * that table does not know still names the credentials.
  */
 export const rejectionSentence = (code: string, credentials: Credentials.Credentials): string => {
-  const key = Credentials.mask(credentials.accessKeyId)
-  const sentence = rejections[code]?.(key) ?? `STS refused access key ${key}`
-  return scrubMessage(
-    `STS GetCallerIdentity: ${code}: ${sentence}, from ${credentials.provenance} (${credentials.source})`
+  const signing = SigningCredentials.fromCredentials(credentials)
+  const sentence = Option.getOrElse(
+    SigningCredentials.rejection(code, signing, { operation: "GetCallerIdentity" }),
+    () => `STS refused ${SigningCredentials.describe(signing)}`
   )
+  return scrubMessage(`STS GetCallerIdentity: ${code}: ${sentence}`)
 }
 
 const unverifiedCode = (failure: CallFailure.CallFailure): UnverifiedCode => {
