@@ -1,6 +1,15 @@
 /**
  * What `effect-aws-credentials explain` computes: walk the default chain as an application
  * would, and describe the outcome without ever including a secret.
+ *
+ * With `verify`, resolved credentials are also shown to AWS (`verify.ts`: STS GetCallerIdentity
+ * where the session's STS calls go): the report gains `identity` (account, ARN, user id, or `null`)
+ * and, when there is no identity, `verification` (`code`, `outcome`, `message`).
+ *
+ * Exit status: 0 credentials resolved (and, with `verify`, accepted by STS or not checked because
+ * STS could not be asked: unreachable, timed out, throttled; `verification` says why); 1
+ * `NoCredentialsFound`; 2 `CredentialsError`; 3 credentials resolved but rejected by STS
+ * (`InvalidClientTokenId`, `SignatureDoesNotMatch`, `ExpiredToken`, ...).
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as FileSystem from "@effect/platform/FileSystem"
@@ -19,6 +28,7 @@ import * as Credentials from "../Credentials.js"
 import type { Attempt } from "../CredentialsError.js"
 import * as Region from "./region.js"
 import { bound, escapeControls, scrubValue } from "./scrub.js"
+import * as Verify from "./verify.js"
 
 export interface Report {
   readonly ok: boolean
@@ -34,6 +44,15 @@ export interface Report {
   }
   readonly region: { readonly name: string | null; readonly source: string | null }
   readonly attempts: ReadonlyArray<Attempt>
+  /** With `verify` and resolved credentials: who STS says they belong to, `null` without an answer. */
+  readonly identity?: Verify.Identity | null
+  /** With `verify`, when `identity` is `null`: STS's error code, or why it could not be asked. */
+  readonly verification?: {
+    readonly code: string
+    /** `rejected`: STS said no (exit status 3); `unverified`: no verdict (the exit status stays 0). */
+    readonly outcome: "rejected" | "unverified"
+    readonly message: string
+  }
   readonly error?: {
     readonly _tag: string
     readonly source?: Credentials.Source
@@ -53,8 +72,8 @@ export interface Details {
 export interface Explanation {
   readonly report: Report
   readonly details: Details
-  /** 0 resolved, 1 NoCredentialsFound, 2 CredentialsError. */
-  readonly exitCode: 0 | 1 | 2
+  /** 0 resolved, 1 NoCredentialsFound, 2 CredentialsError, 3 resolved but rejected by STS. */
+  readonly exitCode: 0 | 1 | 2 | 3
 }
 
 /**
@@ -78,6 +97,18 @@ const describeCredentials = (credentials: Credentials.Credentials): NonNullable<
   provenance: shown(credentials.provenance, 1024)
 })
 
+/** The report's `identity` / `verification` for an outcome of `verify`. */
+const verification = (outcome: Verify.Outcome): Pick<Report, "identity" | "verification"> => {
+  switch (outcome._tag) {
+    case "Verified":
+      return { identity: outcome.identity }
+    case "Rejected":
+      return { identity: null, verification: { code: outcome.code, outcome: "rejected", message: outcome.message } }
+    case "Unverified":
+      return { identity: null, verification: { code: outcome.code, outcome: "unverified", message: outcome.message } }
+  }
+}
+
 const fileLabel = (file: { readonly path: string | undefined; readonly exists: boolean }): string | null =>
   file.path === undefined ? null : `${file.path}${file.exists ? "" : " (missing)"}`
 
@@ -85,6 +116,8 @@ export const explain = (options: {
   readonly profile?: string | undefined
   readonly region?: string | undefined
   readonly chain?: CredentialChain.DefaultOptions | undefined
+  /** Ask STS whether resolved credentials work (`true`, or the call's timeout and attempts). */
+  readonly verify?: boolean | Verify.Options | undefined
 }): Effect.Effect<Explanation, never, FileSystem.FileSystem | CommandExecutor.CommandExecutor> =>
   Effect.gen(function*() {
     const selected = yield* AwsSession.selectProfile(options)
@@ -154,16 +187,23 @@ export const explain = (options: {
     }
 
     if (Either.isRight(resolved)) {
+      const { credentials, service } = resolved.right
+      const checked = options.verify === undefined || options.verify === false
+        ? undefined
+        : yield* Verify.verify(credentials, options.verify === true ? {} : options.verify).pipe(
+          Effect.provide(sessionLayer)
+        )
       return {
         report: {
           ok: true,
           profile: shown(session.profileName),
-          credentials: describeCredentials(resolved.right.credentials),
+          credentials: describeCredentials(credentials),
           region: regionReport,
-          attempts: resolved.right.service.attempts
+          attempts: service.attempts,
+          ...(checked === undefined ? {} : verification(checked))
         },
         details,
-        exitCode: 0
+        exitCode: checked?._tag === "Rejected" ? 3 : 0
       }
     }
     const error = resolved.left
@@ -232,6 +272,13 @@ export const formatHuman = (explanation: Explanation, now: DateTime.Utc): string
     lines.push(`  expiration     ${expiration}`)
     lines.push(`  account        ${c.accountId ?? "unknown"}`)
     lines.push(`  provenance     ${c.provenance}`)
+    if (report.identity !== undefined && report.identity !== null) {
+      lines.push(`  identity       account ${report.identity.account}, arn ${report.identity.arn}`)
+    } else if (report.verification !== undefined) {
+      // A rejection's message starts with STS's code already; a missing verdict's does not.
+      const v = report.verification
+      lines.push(`  verification   ${v.outcome === "rejected" ? "rejected" : `not verified (${v.code})`}: ${v.message}`)
+    }
   } else if (report.error !== undefined) {
     lines.push(`No credentials: ${report.error._tag} (${report.error.reason})`)
     lines.push(...report.error.message.split("\n").map((line) => `  ${line}`))

@@ -1,6 +1,7 @@
 /**
  * Calls to AWS STS (`AssumeRole`, `AssumeRoleWithWebIdentity`) for the `assume-role` and
- * `assume-role-with-web-identity` sources.
+ * `assume-role-with-web-identity` sources, and `GetCallerIdentity` for `explain --verify`
+ * (`verify.ts`), which goes where the session's assume-role calls would go.
  *
  * Where the call goes is decided the way botocore 1.43 decides it for the session's profile:
  * the region (explicit > `AWS_REGION` > `AWS_DEFAULT_REGION` > profile `region`; never the
@@ -42,7 +43,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { AwsSession } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
-import { CredentialsError } from "../CredentialsError.js"
+import { CredentialsError, type Reason as CredentialsErrorReason } from "../CredentialsError.js"
 import * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import * as Region from "./region.js"
 import * as Setting from "./setting.js"
@@ -336,7 +337,7 @@ export interface WebIdentityRequest {
  * the common throttling names), plus STS's own throttling code (`Throttling`, HTTP 400) and
  * `IDPCommunicationError`, which botocore's retry table lists for STS.
  */
-const isRetryable = (failure: CallFailure.CallFailure): boolean =>
+export const isRetryable = (failure: CallFailure.CallFailure): boolean =>
   CallFailure.isTransient(failure) ||
   (failure._tag === "Service" && (failure.name === "Throttling" || failure.name === "IDPCommunicationError"))
 
@@ -372,61 +373,67 @@ const hints: Record<string, string> = {
   ValidationError: "a parameter was rejected (role_arn, role_session_name, external_id, duration_seconds or mfa_serial)"
 }
 
-const toError = (
+/** The `CredentialsError` reasons of a failed call. */
+export type FailureReason = Extract<
+  CredentialsErrorReason,
+  "ServiceError" | "Unreachable" | "Timeout" | "InvalidConfiguration" | "InvalidResponse"
+>
+
+/** What a failed STS call is told with: the error's reason and its sentence. */
+export interface FailureContext {
+  readonly settings: Settings
+  readonly operation: Operation
+  readonly attempts: number
+}
+
+/**
+ * A failed call in words, e.g. `STS in us-east-1 (...) answered AccessDenied (HTTP 403) to
+ * AssumeRole: <hint>`, with the reason a `CredentialsError` files it under. `verify.ts` shows the
+ * same sentences for a check that could not be made.
+ */
+export const describeFailure = (
   failure: CallFailure.CallFailure,
-  context: {
-    readonly source: Credentials.Source
-    readonly profile: string | undefined
-    readonly settings: Settings
-    readonly operation: string
-    readonly attempts: number
-  }
-): CredentialsError => {
+  context: FailureContext
+): { readonly reason: FailureReason; readonly detail: string } => {
   const where = describeSettings(context.settings)
   const after = context.attempts > 1 ? ` (after ${context.attempts} attempts)` : ""
-  const base = { source: context.source, profile: context.profile }
   switch (failure._tag) {
     case "Service": {
       const status = failure.status === undefined || failure.name === `HTTP ${failure.status}`
         ? ""
         : ` (HTTP ${failure.status})`
       const hint = hints[failure.name]
-      return new CredentialsError({
-        ...base,
+      return {
         reason: "ServiceError",
         detail: `${where} answered ${failure.name}${status} to ${context.operation}${after}${
           hint === undefined ? "" : `: ${hint}`
         }`
-      })
+      }
     }
     case "Network":
-      return new CredentialsError({
-        ...base,
+      return {
         reason: "Unreachable",
         detail: `${where} could not be reached for ${context.operation} (${failure.code})${after}`
-      })
+      }
     case "Timeout":
-      return new CredentialsError({
-        ...base,
+      return {
         reason: "Timeout",
-        detail: `${where} did not answer ${context.operation} within ${
-          Duration.format(context.settings.timeout)
-        }${after}`
-      })
+        detail: `${where} did not answer ${context.operation} within ${Duration.format(context.settings.timeout)}${after}`
+      }
     case "Local":
-      return new CredentialsError({
-        ...base,
+      return {
         reason: "InvalidConfiguration",
-        detail: `${where}: ${context.operation}: ${SdkCall.describe(failure, { timeout: context.settings.timeout, attempts: 1 })}`
-      })
+        detail: `${where}: ${context.operation}: ${
+          SdkCall.describe(failure, { timeout: context.settings.timeout, attempts: 1 })
+        }`
+      }
     case "Malformed":
-      return new CredentialsError({
-        ...base,
+      return {
         reason: "InvalidResponse",
         detail: `${where} answered ${context.operation} with something that is not an STS response${
           failure.status === undefined ? "" : ` (HTTP ${failure.status})`
         }`
-      })
+      }
   }
 }
 
@@ -481,42 +488,49 @@ export const decodeAnswer = (answer: unknown): Either.Either<StsCredentials, str
     })
   )
 
+/** The STS operations we make. */
+export type Operation = "AssumeRole" | "AssumeRoleWithWebIdentity" | "GetCallerIdentity"
+
+/** A call that failed: what failed, after how many attempts. */
+export interface Failed {
+  readonly failure: CallFailure.CallFailure
+  readonly attempts: number
+}
+
 /**
- * One STS operation with a fresh client: `send` builds the command from the loaded SDK. Attempts
- * are timed out and retried here, not by the SDK (its `maxAttempts` is 1).
+ * Why the credentials cannot be sent at all, e.g. `access key id holds a character an HTTP header
+ * cannot carry (...)`: the access key id and the session token travel in headers, and such a
+ * character is a mistake in the credentials, said before any request is made.
  */
-const call = (options: {
-  readonly source: Credentials.Source
-  readonly profile: string | undefined
+const unsendable = (identity: ReturnType<typeof Credentials.toAwsIdentity>): string | undefined => {
+  for (const [name, value] of [["access key id", identity.accessKeyId], ["session token", identity.sessionToken]]) {
+    const unsafe = value === undefined ? undefined : headerUnsafe(value)
+    if (unsafe !== undefined) return `${name} holds a character an HTTP header cannot carry (${unsafe}); it is not shown`
+  }
+  return undefined
+}
+
+/**
+ * One STS operation with a fresh client, through the one call policy: `send` builds the command
+ * from the loaded SDK. Attempts are timed out and retried here, not by the SDK (its `maxAttempts`
+ * is 1). The caller has checked the credentials with `unsendable`.
+ */
+const send = <A>(options: {
   readonly settings: Settings
-  readonly operation: "AssumeRole" | "AssumeRoleWithWebIdentity"
+  readonly operation: Operation
   /** `undefined` for unsigned calls. */
   readonly credentials: Credentials.Credentials | undefined
   readonly send: (
     sdk: StsModule,
     client: InstanceType<StsModule["STSClient"]>,
     signal: AbortSignal
-  ) => Promise<Answer>
-}): Effect.Effect<StsCredentials, CredentialsError> =>
+  ) => Promise<A>
+}): Effect.Effect<A, Failed> =>
   Effect.gen(function*() {
     const { settings } = options
+    const identity = options.credentials === undefined ? undefined : Credentials.toAwsIdentity(options.credentials)
     const sdk = yield* loadSdk
     const timeoutMs = Duration.toMillis(settings.timeout)
-    const identity = options.credentials === undefined ? undefined : Credentials.toAwsIdentity(options.credentials)
-    // The access key id and the session token travel in headers; a character no header can carry
-    // is a mistake in the source credentials, said before any request is made.
-    for (const [name, value] of [["access key id", identity?.accessKeyId], ["session token", identity?.sessionToken]]) {
-      const unsafe = value === undefined ? undefined : headerUnsafe(value)
-      if (unsafe !== undefined) {
-        return yield* new CredentialsError({
-          source: options.source,
-          profile: options.profile,
-          reason: "InvalidConfiguration",
-          detail: `${describeSettings(settings)}: ${options.operation}: the source credentials' ${name} holds a character ` +
-            `an HTTP header cannot carry (${unsafe}); it is not shown`
-        })
-      }
-    }
     const handler = yield* RequestHandler
     let attempts = 0
     const client = yield* SdkCall.scopedClient(() =>
@@ -538,7 +552,7 @@ const call = (options: {
         requestHandler: handler ?? { requestTimeout: timeoutMs, connectionTimeout: timeoutMs }
       })
     )
-    const answer = yield* SdkCall.call(
+    return yield* SdkCall.call(
       (signal) => options.send(sdk, client, signal),
       { timeout: settings.timeout, attempts: settings.maxAttempts, backoff: Duration.millis(200) },
       {
@@ -548,27 +562,7 @@ const call = (options: {
           attempts = made
         }
       }
-    ).pipe(
-      Effect.mapError((failure) =>
-        toError(failure, {
-          source: options.source,
-          profile: options.profile,
-          settings,
-          operation: options.operation,
-          attempts
-        })
-      )
-    )
-    const decoded = decodeAnswer(answer)
-    if (Either.isLeft(decoded)) {
-      return yield* new CredentialsError({
-        source: options.source,
-        profile: options.profile,
-        reason: "InvalidResponse",
-        detail: `${describeSettings(settings)} answered ${options.operation} without complete Credentials (${decoded.left})`
-      })
-    }
-    return decoded.right
+    ).pipe(Effect.mapError((failure): Failed => ({ failure, attempts })))
   }).pipe(
     Effect.scoped,
     Effect.withSpan(`Sts.${options.operation}`, {
@@ -576,6 +570,85 @@ const call = (options: {
     })
   )
 
+/** An operation that returns credentials, its failures as `CredentialsError`s of `source`. */
+const call = (options: {
+  readonly source: Credentials.Source
+  readonly profile: string | undefined
+  readonly settings: Settings
+  readonly operation: "AssumeRole" | "AssumeRoleWithWebIdentity"
+  /** `undefined` for unsigned calls. */
+  readonly credentials: Credentials.Credentials | undefined
+  readonly send: (
+    sdk: StsModule,
+    client: InstanceType<StsModule["STSClient"]>,
+    signal: AbortSignal
+  ) => Promise<Answer>
+}): Effect.Effect<StsCredentials, CredentialsError> =>
+  Effect.gen(function*() {
+    const { settings } = options
+    const base = { source: options.source, profile: options.profile }
+    const problem = options.credentials === undefined
+      ? undefined
+      : unsendable(Credentials.toAwsIdentity(options.credentials))
+    if (problem !== undefined) {
+      return yield* new CredentialsError({
+        ...base,
+        reason: "InvalidConfiguration",
+        detail: `${describeSettings(settings)}: ${options.operation}: the source credentials' ${problem}`
+      })
+    }
+    const answer = yield* send(options).pipe(
+      Effect.mapError(({ attempts, failure }) =>
+        new CredentialsError({ ...base, ...describeFailure(failure, { settings, operation: options.operation, attempts }) })
+      )
+    )
+    const decoded = decodeAnswer(answer)
+    if (Either.isLeft(decoded)) {
+      return yield* new CredentialsError({
+        ...base,
+        reason: "InvalidResponse",
+        detail: `${describeSettings(settings)} answered ${options.operation} without complete Credentials (${decoded.left})`
+      })
+    }
+    return decoded.right
+  })
+
+/** Who the credentials belong to, as `GetCallerIdentity` tells. */
+export interface CallerIdentity {
+  readonly account: string
+  readonly arn: string
+  readonly userId: string
+}
+
+const decodeCallerIdentity = decodeValue(Schema.Struct({ Account: NonEmpty, Arn: NonEmpty, UserId: NonEmpty }))
+
+/**
+ * `GetCallerIdentity`, signed with `credentials`: the one STS call that needs no permission, so
+ * it answers whether the credentials themselves are good. An answer without the three fields is
+ * `Malformed` (what the server sent is not kept).
+ */
+export const getCallerIdentity = (options: {
+  readonly settings: Settings
+  readonly credentials: Credentials.Credentials
+}): Effect.Effect<CallerIdentity, Failed> => {
+  const problem = unsendable(Credentials.toAwsIdentity(options.credentials))
+  if (problem !== undefined) {
+    return Effect.fail({ failure: { _tag: "Local", name: "InvalidHeaderValue", message: `the ${problem}` }, attempts: 0 })
+  }
+  return send({
+    settings: options.settings,
+    operation: "GetCallerIdentity",
+    credentials: options.credentials,
+    send: (sdk, client, signal) => client.send(new sdk.GetCallerIdentityCommand({}), { abortSignal: signal })
+  }).pipe(
+    Effect.flatMap((answer) =>
+      Either.match(decodeCallerIdentity(answer), {
+        onLeft: () => Effect.fail<Failed>({ failure: { _tag: "Malformed", status: answer.$metadata.httpStatusCode }, attempts: 1 }),
+        onRight: (identity) => Effect.succeed({ account: identity.Account, arn: identity.Arn, userId: identity.UserId })
+      })
+    )
+  )
+}
 /**
  * `AssumeRole`, signed with `credentials`.
  */

@@ -1,7 +1,9 @@
 /**
  * A loopback stand-in for AWS STS speaking its query protocol as the AWS SDK for JavaScript and
  * botocore send it: `POST /` with a form body (`Action=AssumeRole&Version=2011-06-15&...`),
- * answered with the `AssumeRoleResponse` / `AssumeRoleWithWebIdentityResponse` XML documents, and
+ * answered with the `AssumeRoleResponse` / `AssumeRoleWithWebIdentityResponse` /
+ * `GetCallerIdentityResponse` XML documents (the caller of an access key it issued is the assumed
+ * role, any other signed caller an IAM user `fake`), and
  * errors as `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`
  * with STS's statuses (AccessDenied 403, ExpiredToken 400, Throttling 400, ...).
  *
@@ -129,6 +131,25 @@ export const make = (options: Options = {}): Effect.Effect<StsServer, never, Sco
             `<RequestId>${crypto.randomUUID()}</RequestId></ErrorResponse>`
         )
 
+      const answerCallerIdentity = (res: http.ServerResponse, recorded: RecordedRequest) => {
+        if (recorded.accessKeyId === undefined) {
+          return sendError(res, 403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+        }
+        const role = issued.find((credentials) => credentials.accessKeyId === recorded.accessKeyId)
+        const arn = role === undefined
+          ? `arn:aws:iam::123456789012:user/fake`
+          : `arn:aws:sts::${accountOf(role.roleArn)}:assumed-role/${roleNameOf(role.roleArn)}/session`
+        sendXml(
+          res,
+          200,
+          `<GetCallerIdentityResponse xmlns="${namespace}"><GetCallerIdentityResult>` +
+            `<Arn>${escapeXml(arn)}</Arn><UserId>AIDAFAKE${escapeXml(recorded.accessKeyId.slice(-4))}</UserId>` +
+            `<Account>${role === undefined ? "123456789012" : accountOf(role.roleArn)}</Account>` +
+            `</GetCallerIdentityResult><ResponseMetadata><RequestId>${crypto.randomUUID()}</RequestId>` +
+            `</ResponseMetadata></GetCallerIdentityResponse>`
+        )
+      }
+
       const answer = (res: http.ServerResponse, recorded: RecordedRequest, fault: Fault | undefined) => {
         if (fault?._tag === "Error") return sendError(res, fault.status, fault.code, fault.message)
         if (fault?._tag === "Garbage") {
@@ -137,6 +158,7 @@ export const make = (options: Options = {}): Effect.Effect<StsServer, never, Sco
           return res.end("<html><body>not sts</body>")
         }
         const { action, params } = recorded
+        if (action === "GetCallerIdentity") return answerCallerIdentity(res, recorded)
         if (action !== "AssumeRole" && action !== "AssumeRoleWithWebIdentity") {
           return sendError(res, 400, "InvalidAction", `Could not find operation ${action} for version 2011-06-15`)
         }
