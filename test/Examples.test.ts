@@ -1,12 +1,14 @@
 /**
  * The examples as users run them (`npx tsx examples/...`), as child processes with an empty
  * home and instance metadata off: the S3 round trip offline on the in-memory layer, and its
- * failing exit status when the server cannot be reached.
+ * failing exit status when the server cannot be reached; two accounts side by side against the
+ * loopback STS (test/support/stsServer.ts), and its refusal to call AWS with its example roles.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as path from "node:path"
 import { runTsx, tempHome } from "./support/fixtures.js"
+import * as StsServer from "./support/stsServer.js"
 
 const runExample = (file: string, env: Record<string, string>) =>
   Effect.promise(() => runTsx(path.join("examples", file), [], env))
@@ -46,5 +48,47 @@ describe("examples/s3-roundtrip.ts", () => {
       assert.strictEqual(result.status, 1)
       assert.match(result.stderr, /S3Error: S3 CreateBucket s3:\/\/roundtrip-\S+: Unreachable \(ECONNREFUSED\)/)
       assert.notInclude(result.stdout + result.stderr, "example-env-secret-never-printed")
+    }), { timeout: 60_000 })
+})
+
+describe("examples/two-accounts.ts", () => {
+  it.scoped("two parts of one program in two accounts, both roles assumed with the chain's credentials", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const result = yield* runExample("two-accounts.ts", {
+        HOME: home.dir,
+        AWS_ENDPOINT_URL: sts.url,
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "AKIAEXAMPLEFROMENV01",
+        AWS_SECRET_ACCESS_KEY: "example-env-secret-never-printed"
+      })
+      assert.strictEqual(result.status, 0, result.stderr)
+      const lines = result.stdout.split("\n")
+      assert.match(lines[0]!, /^audit: account 111111111111, key ASIAFAKE\d+$/)
+      assert.match(lines[1]!, /^ {2}assume-role arn:aws:iam::111111111111:role\/Audit from environment variables /)
+      assert.match(lines[2]!, /^backup: account 222222222222, key ASIAFAKE\d+$/)
+      assert.match(lines[3]!, /^ {2}assume-role arn:aws:iam::222222222222:role\/Backup from environment variables /)
+      assert.strictEqual(lines[4], "the rest: account not known, key AKIAEXAMPLEFROMENV01")
+      const calls = sts.calls("AssumeRole")
+      assert.deepStrictEqual(calls.map((call) => [call.params.RoleSessionName, call.accessKeyId]), [
+        ["audit-report", "AKIAEXAMPLEFROMENV01"],
+        ["nightly-backup", "AKIAEXAMPLEFROMENV01"]
+      ])
+      assert.strictEqual(calls[1]?.params["Tags.member.1.Key"], "job")
+      assert.notInclude(result.stdout + result.stderr, "example-env-secret-never-printed")
+    }), { timeout: 60_000 })
+
+  it.scoped("without an STS endpoint or roles of the user's: says how to run it, exit status 2, no call", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const result = yield* runExample("two-accounts.ts", {
+        HOME: home.dir,
+        AWS_ACCESS_KEY_ID: "AKIAEXAMPLEFROMENV01",
+        AWS_SECRET_ACCESS_KEY: "example-env-secret-never-printed"
+      })
+      assert.strictEqual(result.status, 2, result.stderr)
+      assert.include(result.stderr, "Set AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_STS) to an STS on loopback")
+      assert.strictEqual(result.stdout, "")
     }), { timeout: 60_000 })
 })

@@ -16,7 +16,7 @@ import * as Ref from "effect/Ref"
 import { AwsSession, type Service as Session } from "../AwsSession.js"
 import * as Credentials from "../Credentials.js"
 import { CredentialsError, CredentialsUnavailable } from "../CredentialsError.js"
-import { MfaTokenProvider } from "../MfaTokenProvider.js"
+import { MfaTokenProvider, type Request as MfaRequest } from "../MfaTokenProvider.js"
 import * as ProfileFile from "../ProfileFile.js"
 import * as CliCache from "./cliCache.js"
 import * as Container from "./container.js"
@@ -184,34 +184,49 @@ const durationOf = (step: ProfileChain.RoleStep): Effect.Effect<number | undefin
   )
 }
 
+/**
+ * A one-time MFA code: from `tokenCode` when the caller gave one, else from the
+ * `MfaTokenProvider` service (`missing` says what to do when neither is there); checked to be six
+ * digits. Shared by roles from profiles and roles assumed in code (`AssumeRole.layerFromArn`).
+ */
+export const mfaCodeFor = (options: {
+  readonly request: MfaRequest
+  /** The profile named in errors, if any. */
+  readonly profile: string | undefined
+  readonly tokenCode?: Effect.Effect<string | Redacted.Redacted<string>, unknown> | undefined
+  readonly missing: string
+}): Effect.Effect<Redacted.Redacted<string>, CredentialsError> =>
+  Effect.gen(function*() {
+    const { serialNumber } = options.request
+    const fail = (detail: string) =>
+      new CredentialsError({ source, reason: "MfaRequired", profile: options.profile, detail })
+    let code: Effect.Effect<string | Redacted.Redacted<string>, unknown>
+    if (options.tokenCode !== undefined) {
+      code = options.tokenCode
+    } else {
+      const provider = yield* Effect.serviceOption(MfaTokenProvider)
+      if (Option.isNone(provider)) return yield* fail(options.missing)
+      code = provider.value.tokenCode(options.request)
+    }
+    const answer = yield* Effect.mapError(code, () => fail(`the MFA token provider failed to give a code for ${serialNumber}`))
+    const value = Redacted.value(Redacted.isRedacted(answer) ? answer : Redacted.make(answer)).trim()
+    if (!/^\d{6}$/.test(value)) {
+      return yield* fail(`the MFA token provider gave something that is not a six-digit code for ${serialNumber}`)
+    }
+    return Redacted.make(value)
+  })
+
 /** The one-time code for `mfa_serial`, from the `MfaTokenProvider` service. */
 const mfaCode = (
   step: ProfileChain.RoleStep,
   serialNumber: string
 ): Effect.Effect<Redacted.Redacted<string>, CredentialsError> =>
-  Effect.gen(function*() {
-    const fail = (detail: string) =>
-      new CredentialsError({ source, reason: "MfaRequired", profile: step.profile, detail })
-    const provider = yield* Effect.serviceOption(MfaTokenProvider)
-    if (Option.isNone(provider)) {
-      return yield* fail(
-        `the role ${step.roleArn} needs an MFA code (mfa_serial = ${serialNumber}) and no MfaTokenProvider is ` +
-          "provided: add MfaTokenProvider.layer((request) => ...) to the credentials layer, e.g. " +
-          "`CredentialChain.layerNode().pipe(Layer.provide(MfaTokenProvider.layer(askUser)))`"
-      )
-    }
-    const answer = yield* provider.value.tokenCode({
-      serialNumber,
-      roleArn: step.roleArn,
-      profile: step.profile
-    }).pipe(
-      Effect.mapError(() => fail(`the MfaTokenProvider failed to give a code for ${serialNumber}`))
-    )
-    const code = Redacted.isRedacted(answer) ? answer : Redacted.make(answer)
-    if (!/^\d{6}$/.test(Redacted.value(code).trim())) {
-      return yield* fail(`the MfaTokenProvider gave something that is not a six-digit code for ${serialNumber}`)
-    }
-    return Redacted.make(Redacted.value(code).trim())
+  mfaCodeFor({
+    request: { serialNumber, roleArn: step.roleArn, profile: step.profile },
+    profile: step.profile,
+    missing: `the role ${step.roleArn} needs an MFA code (mfa_serial = ${serialNumber}) and no MfaTokenProvider is ` +
+      "provided: add MfaTokenProvider.layer((request) => ...) to the credentials layer, e.g. " +
+      "`CredentialChain.layerNode().pipe(Layer.provide(MfaTokenProvider.layer(askUser)))`"
   })
 
 /**

@@ -321,6 +321,9 @@ export interface AssumeRoleRequest {
   readonly durationSeconds?: number | undefined
   readonly serialNumber?: string | undefined
   readonly tokenCode?: Redacted.Redacted<string> | undefined
+  /** A session policy (JSON) and session tags, for roles assumed in code. */
+  readonly policy?: string | undefined
+  readonly tags?: ReadonlyArray<{ readonly Key: string; readonly Value: string }> | undefined
 }
 
 export interface WebIdentityRequest {
@@ -671,7 +674,9 @@ export const assumeRole = (options: {
           ...(request.externalId === undefined ? {} : { ExternalId: request.externalId }),
           ...(request.durationSeconds === undefined ? {} : { DurationSeconds: request.durationSeconds }),
           ...(request.serialNumber === undefined ? {} : { SerialNumber: request.serialNumber }),
-          ...(request.tokenCode === undefined ? {} : { TokenCode: Redacted.value(request.tokenCode) })
+          ...(request.tokenCode === undefined ? {} : { TokenCode: Redacted.value(request.tokenCode) }),
+          ...(request.policy === undefined ? {} : { Policy: request.policy }),
+          ...(request.tags === undefined || request.tags.length === 0 ? {} : { Tags: [...request.tags] })
         }),
         { abortSignal: signal }
       )

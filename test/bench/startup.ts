@@ -5,7 +5,8 @@
  * whole processes; the default chain's build and first resolution timed inside a fresh process,
  * after its imports; and the installed command line against `aws configure list`. Every figure
  * is a series of interleaved pairs of fresh processes (`pairs.ts`). The bundles' sizes are shown
- * next to the times. Needs `npm run build` first (`npm run bench` does it).
+ * next to the times. `fromChain()` of the `sdk` subpath, the drop-in for `fromNodeProviderChain()`,
+ * is measured the same way (`sdkStartup`). Needs `npm run build` first (`npm run bench` does it).
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -112,6 +113,8 @@ export const startup = async (): Promise<ReadonlyArray<Row>> => {
     rows.push(await pair({ ...envUnbundled, figure: `the same from the package root, ${unbundledNote}` }, unbundled("ours-env"), unbundled("sdk-env")))
     rows.push(await pair({ ...envUnbundled, figure: `the same by subpath, ${unbundledNote}` }, unbundled("ours-env-subpath"), unbundled("sdk-env")))
 
+    rows.push(...await sdkStartup(out))
+
     const explain: Program = { name: "explain --json", command: process.execPath, args: [path.join(repo, "dist", "bin.js"), "explain", "--json"] }
     const cli = { ...ms, figure: "installed bin `explain --json` (env credentials), whole process", goal: "<= 0.6x" }
     const aws = spawnSync("aws", ["--version"], { env, encoding: "utf8" })
@@ -129,7 +132,42 @@ export const startup = async (): Promise<ReadonlyArray<Row>> => {
   }
 }
 
-// Run on its own: `npx tsx test/bench/startup.ts` (after `npm run build`).
+/**
+ * `fromChain()` from `effect-aws-credentials/sdk` against `fromNodeProviderChain()`, both bundled:
+ * a whole process that imports it, resolves env credentials once and (ours) disposes; the bundle
+ * sizes next to the times. Bundles go to `out` (a temporary directory of its own when alone).
+ */
+export const sdkStartup = async (out?: string): Promise<ReadonlyArray<Row>> => {
+  const dir = out ?? fs.mkdtempSync(path.join(os.tmpdir(), "eac-bench-bundles-"))
+  try {
+    const ours = bundle(path.join(programs, "ours-sdk-chain.mjs"), dir)
+    const sdk = bundle(path.join(programs, "sdk-chain.mjs"), dir)
+    const kib = (bytes: number) => `bundle ${(bytes / 1024).toFixed(0)} KiB`
+    return [
+      await pair(
+        {
+          unit: "ms",
+          figure: "bundled program using `fromChain()` (`effect-aws-credentials/sdk`): start-up + first resolution, env credentials, whole process",
+          referenceName: "SDK `fromNodeProviderChain()`, bundled",
+          goal: "<= 1.3x (the chain's)",
+          oursNote: kib(ours.bytes),
+          referenceNote: kib(sdk.bytes)
+        },
+        node("ours-sdk-chain, bundled", ours.file),
+        node("sdk-chain, bundled", sdk.file)
+      )
+    ]
+  } finally {
+    if (out === undefined) fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// Run on its own: `npx tsx test/bench/startup.ts` (after `npm run build`); with the argument
+// `sdk`, only the `fromChain()` figure.
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  console.log(table(await startup()))
+  try {
+    console.log(table(process.argv[2] === "sdk" ? await sdkStartup() : await startup()))
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true })
+  }
 }

@@ -169,6 +169,22 @@ if (printed.source !== "env" || printed.accessKeyId !== "AKIASMOKETEST0000001") 
 noSecret("the program", main)
 step("the program resolves env credentials without printing the secret")
 
+// The subpath for programs without Effect: `effect-aws-credentials/sdk`'s fromChain() with env credentials.
+const sdk = run([
+  process.execPath,
+  "--input-type=module",
+  "-e",
+  "import { fromChain } from 'effect-aws-credentials/sdk'; const p = fromChain(); const c = await p(); await p.dispose(); " +
+    "console.log(JSON.stringify({ accessKeyId: c.accessKeyId, secret: c.secretAccessKey.length }))"
+])
+if (sdk.status !== 0) fail(`effect-aws-credentials/sdk fromChain(): ${sdk.stderr}`)
+const fromChainPrinted = JSON.parse(sdk.stdout)
+if (fromChainPrinted.accessKeyId !== "AKIASMOKETEST0000001" || fromChainPrinted.secret !== secret.length) {
+  fail(`effect-aws-credentials/sdk fromChain() gave ${sdk.stdout}`)
+}
+noSecret("effect-aws-credentials/sdk", sdk)
+step("effect-aws-credentials/sdk: fromChain() resolves env credentials and disposes")
+
 const required = run([
   process.execPath,
   "-e",

@@ -21,7 +21,7 @@ echo "== packed $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB) with 
 # What the tarball holds: the build, the docs, the license; no tests.
 tar -tzf "$tarball" | sed 's#^package/##' > "$work/contents"
 for required in package.json README.md LICENSE CHANGELOG.md dist/index.js dist/index.d.ts dist/bin.js \
-  dist/providers/EnvCredentials.js dist/providers/EnvCredentials.d.ts; do
+  dist/providers/EnvCredentials.js dist/providers/EnvCredentials.d.ts dist/sdk.js dist/sdk.d.ts; do
   grep -qx "$required" "$work/contents" || { echo "the tarball lacks $required" >&2; exit 1; }
 done
 if grep -E '(^|/)test/|\.test\.(ts|js)$|\.tgz$|^scratch/' "$work/contents"; then
