@@ -101,7 +101,11 @@ export const describe = (running: Running, now: bigint): string => {
   const attempts = step.attributes.get("call.attempts")
   const timeoutMs = step.attributes.get("call.timeout_ms")
   const attempt = `attempt ${n}${typeof attempts === "number" ? ` of ${attempts}` : ""}`
-  if (step.status._tag === "Ended") return `${running.source}: ${target}, ${attempt} failed, retrying`
+  if (step.status._tag === "Ended") {
+    return step.attributes.has("url.full")
+      ? `${running.source}: ${target}, ${attempt} failed, retrying`
+      : `${running.source}: working (${seconds(now - running.start)})`
+  }
   const left = typeof timeoutMs === "number" && timeoutMs >= 0
     ? `, ${seconds(Math.max(0, timeoutMs * 1e6 - Number(now - step.status.startTime)))} left`
     : ""
