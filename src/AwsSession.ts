@@ -162,6 +162,44 @@ export const selectProfile = (
     )
 
 /**
+ * Finds and reads the two profile files as a session would (the options, then
+ * `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`, then `~/.aws/`), without choosing a
+ * profile: for tools that look at every profile, such as the command line's `list-profiles`.
+ * `profiles` keeps the files' order: the config file's profiles first, then those only in the
+ * credentials file.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const loadFiles = (
+  options: Pick<Options, "configFile" | "credentialsFile"> = {}
+): Effect.Effect<ProfileFile.LoadedFiles & { readonly home: string | undefined }, CredentialsError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const env = {
+      HOME: Option.getOrUndefined(yield* Env.optional("HOME")),
+      USERPROFILE: Option.getOrUndefined(yield* Env.optional("USERPROFILE")),
+      HOMEDRIVE: Option.getOrUndefined(yield* Env.optional("HOMEDRIVE")),
+      HOMEPATH: Option.getOrUndefined(yield* Env.optional("HOMEPATH")),
+      AWS_CONFIG_FILE: options.configFile ?? Option.getOrUndefined(yield* Env.optional("AWS_CONFIG_FILE")),
+      AWS_SHARED_CREDENTIALS_FILE: options.credentialsFile ??
+        Option.getOrUndefined(yield* Env.optional("AWS_SHARED_CREDENTIALS_FILE"))
+    }
+    // Without any home variable, fall back to the account's home directory (as Python's
+    // expanduser does), which the operating system knows without the environment.
+    const located = ProfileFile.locate(
+      env.HOME === undefined && env.USERPROFILE === undefined && env.HOMEPATH === undefined
+        ? { ...env, HOME: os.homedir() }
+        : env,
+      currentPlatform()
+    )
+    const loaded = yield* ProfileFile.load({
+      configFile: located.configFile,
+      credentialsFile: located.credentialsFile
+    })
+    return { ...loaded, home: located.home }
+  })
+
+/**
  * Builds a session: picks the profile (option > `AWS_PROFILE` > `AWS_DEFAULT_PROFILE` >
  * `default`), reads both files once, and checks that a profile named explicitly (option or an
  * environment variable) exists; if not, the error is `ProfileNotFound` and lists the profiles
@@ -176,31 +214,8 @@ export const make = (
   Effect.gen(function*() {
     const fileSystem = yield* FileSystem.FileSystem
     const configProvider = yield* Effect.configProviderWith(Effect.succeed)
-    const env = {
-      HOME: Option.getOrUndefined(yield* Env.optional("HOME")),
-      USERPROFILE: Option.getOrUndefined(yield* Env.optional("USERPROFILE")),
-      HOMEDRIVE: Option.getOrUndefined(yield* Env.optional("HOMEDRIVE")),
-      HOMEPATH: Option.getOrUndefined(yield* Env.optional("HOMEPATH")),
-      AWS_CONFIG_FILE: options.configFile ?? Option.getOrUndefined(yield* Env.optional("AWS_CONFIG_FILE")),
-      AWS_SHARED_CREDENTIALS_FILE: options.credentialsFile ??
-        Option.getOrUndefined(yield* Env.optional("AWS_SHARED_CREDENTIALS_FILE"))
-    }
-    const platform = currentPlatform()
-    // Without any home variable, fall back to the account's home directory (as Python's
-    // expanduser does), which the operating system knows without the environment.
-    const located = ProfileFile.locate(
-      env.HOME === undefined && env.USERPROFILE === undefined && env.HOMEPATH === undefined
-        ? { ...env, HOME: os.homedir() }
-        : env,
-      platform
-    )
-
     const selected = yield* selectProfile(options)
-
-    const loaded = yield* ProfileFile.load({
-      configFile: located.configFile,
-      credentialsFile: located.credentialsFile
-    })
+    const loaded = yield* loadFiles(options)
     const profile = Option.fromNullable(loaded.profiles.profiles.get(selected.name))
 
     if (Option.isNone(profile) && selected.source !== "default") {
@@ -230,7 +245,7 @@ export const make = (
           provenance: options.credentials.provenance ?? "explicit keys given to the session"
         })),
       explicitRegion: Option.fromNullable(options.region).pipe(Option.filter((r) => r !== "")),
-      home: Option.fromNullable(located.home),
+      home: Option.fromNullable(loaded.home),
       configFile: loaded.configFile,
       credentialsFile: loaded.credentialsFile,
       profiles: loaded.profiles,

@@ -229,32 +229,107 @@ export const explain = (options: {
 
 const pad = (text: string, width: number) => text.length >= width ? text : text + " ".repeat(width - text.length)
 
-/** The human form: the chain as a table, then the winner, the region and the files. */
-export const formatHuman = (explanation: Explanation, now: DateTime.Utc): string => {
-  const { details, report } = explanation
+/**
+ * `text` in lines of at most `width` characters, broken at spaces (a word longer than the width
+ * is cut); one line when `width` is undefined.
+ */
+export const wrap = (text: string, width: number | undefined): ReadonlyArray<string> => {
+  const flat = text.replace(/\n/g, " ")
+  if (width === undefined || width <= 0 || flat.length <= width) return [flat]
   const lines: Array<string> = []
-  lines.push(`Profile      ${report.profile} (${
+  let line = ""
+  for (const word of flat.split(" ")) {
+    let rest = word
+    while (rest.length > width) {
+      if (line !== "") (lines.push(line), line = "")
+      lines.push(rest.slice(0, width))
+      rest = rest.slice(width)
+    }
+    if (line === "") line = rest
+    else if (line.length + 1 + rest.length <= width) line += ` ${rest}`
+    else (lines.push(line), line = rest)
+  }
+  if (line !== "") lines.push(line)
+  return lines
+}
+
+/** Problems that make "set a region" the wrong advice: the files themselves are the problem. */
+const fileProblems: ReadonlySet<string> = new Set(["MalformedFile", "ProfileNotFound", "FileUnreadable"])
+
+const profileLine = (report: Report, details: Details): string =>
+  `Profile      ${report.profile} (${
     details.profileSource === "option"
       ? "from --profile"
       : details.profileSource === "default"
       ? "default"
       : `from ${details.profileSource}`
-  })`)
+  })`
+
+const attemptLines = (attempts: ReadonlyArray<Attempt>, width: number | undefined): Array<string> => {
+  if (attempts.length === 0) return []
+  const sourceWidth = Math.max(6, ...attempts.map((a) => a.source.length))
+  const head = (n: string, source: string, outcome: string, time: string) =>
+    `  ${pad(n, 2)} ${pad(source, sourceWidth)}  ${pad(outcome, 11)}  ${pad(time, 9)}  `
+  const indent = head("", "", "", "").length
+  const lines = [`${head("#", "source", "outcome", "time")}reason`]
+  attempts.forEach((attempt, index) => {
+    const [first = "", ...rest] = wrap(attempt.reason, width === undefined ? undefined : Math.max(20, width - indent))
+    lines.push(`${head(String(index + 1), attempt.source, attempt.outcome, `${attempt.durationMs.toFixed(1)} ms`)}${first}`)
+    for (const more of rest) lines.push(`${" ".repeat(indent)}${more}`)
+  })
+  lines.push("")
+  return lines
+}
+
+/**
+ * What failed, once: when the table above already holds the failing attempt (its reason is the
+ * error's message) or every attempt (`NoCredentialsFound` lists them), the message is not
+ * printed again.
+ */
+const errorLines = (report: Report, width: number | undefined): Array<string> => {
+  const error = report.error
+  if (error === undefined) return []
+  if (error._tag === "NoCredentialsFound" && report.attempts.length > 0) {
+    return [`No credentials: none of the ${report.attempts.length} sources above had any (NoCredentialsFound)`]
+  }
+  const failed = report.attempts.findIndex((attempt) => attempt.outcome === "failed" && attempt.reason === error.message)
+  if (failed >= 0) {
+    return [`No credentials: ${error.source ?? "a source"} failed (${error._tag}, ${error.reason}), see #${failed + 1} above`]
+  }
+  return [
+    `No credentials: ${error._tag} (${error.reason})`,
+    ...error.message.split("\n").flatMap((line) => wrap(line, width === undefined ? undefined : width - 2))
+      .map((line) => `  ${line}`)
+  ]
+}
+
+/** Under the credentials: who they belong to, or why that is not known (with `--verify`). */
+const verificationLines = (report: Report): ReadonlyArray<string> => {
+  if (report.identity !== undefined && report.identity !== null) {
+    return [`  identity       account ${report.identity.account}, arn ${report.identity.arn}`]
+  }
+  if (report.verification === undefined) return []
+  // A rejection's message starts with STS's code already; a missing verdict's does not.
+  const v = report.verification
+  return [`  verification   ${v.outcome === "rejected" ? "rejected" : `not verified (${v.code})`}: ${v.message}`]
+}
+
+/**
+ * The human form: the chain as a table, then the winner, the region and the files. `width`
+ * (the terminal's columns) wraps long reasons; without it nothing is wrapped.
+ */
+export const formatHuman = (
+  explanation: Explanation,
+  now: DateTime.Utc,
+  options: { readonly width?: number | undefined } = {}
+): string => {
+  const { details, report } = explanation
+  const width = options.width !== undefined && options.width > 0 ? options.width : undefined
+  const lines: Array<string> = [profileLine(report, details)]
   if (details.configFile !== null) lines.push(`Config file  ${details.configFile}`)
   if (details.credentialsFile !== null) lines.push(`Credentials  ${details.credentialsFile}`)
   lines.push("")
-  if (report.attempts.length > 0) {
-    const sourceWidth = Math.max(6, ...report.attempts.map((a) => a.source.length))
-    lines.push(`  #  ${pad("source", sourceWidth)}  ${pad("outcome", 11)}  ${pad("time", 9)}  reason`)
-    report.attempts.forEach((attempt, index) => {
-      lines.push(
-        `  ${pad(String(index + 1), 2)} ${pad(attempt.source, sourceWidth)}  ${pad(attempt.outcome, 11)}  ${
-          pad(`${attempt.durationMs.toFixed(1)} ms`, 9)
-        }  ${attempt.reason.replace(/\n/g, " ")}`
-      )
-    })
-    lines.push("")
-  }
+  lines.push(...attemptLines(report.attempts, width))
   if (report.credentials !== undefined) {
     const c = report.credentials
     const expiration = c.expiration === null
@@ -272,24 +347,19 @@ export const formatHuman = (explanation: Explanation, now: DateTime.Utc): string
     lines.push(`  expiration     ${expiration}`)
     lines.push(`  account        ${c.accountId ?? "unknown"}`)
     lines.push(`  provenance     ${c.provenance}`)
-    if (report.identity !== undefined && report.identity !== null) {
-      lines.push(`  identity       account ${report.identity.account}, arn ${report.identity.arn}`)
-    } else if (report.verification !== undefined) {
-      // A rejection's message starts with STS's code already; a missing verdict's does not.
-      const v = report.verification
-      lines.push(`  verification   ${v.outcome === "rejected" ? "rejected" : `not verified (${v.code})`}: ${v.message}`)
-    }
-  } else if (report.error !== undefined) {
-    lines.push(`No credentials: ${report.error._tag} (${report.error.reason})`)
-    lines.push(...report.error.message.split("\n").map((line) => `  ${line}`))
+    lines.push(...verificationLines(report))
+  } else {
+    lines.push(...errorLines(report, width))
   }
   lines.push("")
   lines.push(
-    report.region.name === null
-      ? "Region       none (set AWS_REGION, or region in the profile)"
-      : `Region       ${report.region.name} (${report.region.source}${
+    report.region.name !== null
+      ? `Region       ${report.region.name} (${report.region.source}${
         details.regionLocation === null ? "" : `, ${details.regionLocation}`
       })`
+      : report.error !== undefined && fileProblems.has(report.error.reason)
+      ? "Region       none"
+      : "Region       none (set AWS_REGION, or region in the profile)"
   )
   // Every line may hold text from outside (paths, names, a server's message): whatever escaped
   // the scrubber's passes, no control sequence reaches the terminal.

@@ -246,6 +246,8 @@ export const send = (
   request: Request,
   policy: Policy
 ): Effect.Effect<HttpResponse, HttpFailure> => {
+  const silent = Math.max(1, Math.floor(policy.maxAttempts))
+  const budget = Math.max(silent, Math.floor(policy.maxAnsweredAttempts ?? 3))
   const once = transport.execute(request, policy.timeout).pipe(
     Effect.flatMap((response): Effect.Effect<HttpResponse, HttpStatus> =>
       response.status >= 200 && response.status < 300
@@ -254,13 +256,17 @@ export const send = (
           new HttpStatus({ method: request.method, url: request.url, status: response.status, body: scrub(response.body, { max: 1024 }) })
         )
     ),
-    // Method, URL and status only: never the headers (tokens) or the body.
+    // Method, URL and status only: never the headers (tokens) or the body. The attempt budget
+    // and timeout let an observer (the command line's progress line) say how long is left.
     Effect.withSpan(`http.client ${request.method}`, {
-      attributes: { "http.request.method": request.method, "url.full": displayUrl(request.url) }
+      attributes: {
+        "http.request.method": request.method,
+        "url.full": displayUrl(request.url),
+        "call.attempts": silent,
+        "call.timeout_ms": Duration.isFinite(policy.timeout) ? Duration.toMillis(policy.timeout) : -1
+      }
     })
   )
-  const silent = Math.max(1, Math.floor(policy.maxAttempts))
-  const budget = Math.max(silent, Math.floor(policy.maxAnsweredAttempts ?? 3))
   return CallPolicy.run(
     once,
     CallPolicy.make({ timeout: policy.timeout, attempts: budget, backoff: policy.backoff, deadline: policy.deadline }),
