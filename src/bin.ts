@@ -5,7 +5,7 @@
  *
  * Exit status: 0 success, 1 no source had any credentials (`NoCredentialsFound`), 2 a source was
  * configured but broken, a profile does not exist or a file does not parse (`CredentialsError`),
- * 3 reserved for `explain --verify`, 64 a usage error.
+ * 3 `explain --verify`: the credentials resolved and AWS refused them, 64 a usage error.
  *
  * @since 0.1.0
  */
@@ -43,9 +43,9 @@ const progress = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, 
     ? withProgress(effect, (text) => void process.stderr.write(text), { width: process.stderr.columns })
     : effect
 
-const runExplain = (args: { readonly profile: string | undefined; readonly region: string | undefined; readonly json: boolean }) =>
+const runExplain = (args: Omit<Extract<Args.Parsed, { readonly _tag: "Explain" }>, "_tag">) =>
   Effect.gen(function*() {
-    const run = explain({ profile: args.profile, region: args.region })
+    const run = explain({ profile: args.profile, region: args.region, verify: args.verify })
     // No progress line with --json: stdout and stderr stay machine-readable.
     const explanation = yield* (args.json ? run : progress(run))
     yield* out(

@@ -15,6 +15,7 @@ import { explain, formatHuman, wrap } from "../src/internal/explain.js"
 import * as Credentials from "../src/Credentials.js"
 import { pythonIsoformat, render } from "../src/internal/exportCredentials.js"
 import { platformLayer, repoRoot, runTsx, type TempHome, tempHome, withEnv } from "./support/fixtures.js"
+import * as StsServer from "./support/stsServer.js"
 import { runOnTerminal } from "./support/terminal.js"
 
 const secret = "cliSecretThatIsOnlyExported/000000000WXYZ"
@@ -150,6 +151,35 @@ describe("explain", () => {
       expect(human.status).toBe(0)
       expect(human.stdout).toContain("Profile      dev (from --profile)")
       for (const result of [before, after, human]) expect(result.stdout + result.stderr).not.toContain(secret)
+    }), { timeout: 60_000 })
+
+  it.scoped("--verify: the identity of good keys (exit 0), a refusal in the JSON and exit status 3", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      home.writeCredentials(`[dev]\naws_access_key_id = AKIACLIVERIFY0001WXYZ\naws_secret_access_key = ${secret}\n`)
+      const env = homeEnv(home, { AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_STS: sts.url })
+      const good = yield* Effect.promise(() => cli(["explain", "--verify", "--profile", "dev"], env))
+      expect(good.status, good.stderr).toBe(0)
+      expect(good.stdout).toContain("identity       account 123456789012, arn arn:aws:iam::123456789012:user/fake")
+      sts.inject(StsServer.Fault.error(403, "SignatureDoesNotMatch", `the secret was ${secret}`))
+      const refused = yield* Effect.promise(() => cli(["--profile", "dev", "explain", "--json", "--verify"], env))
+      expect(refused.status, refused.stderr).toBe(3)
+      expect(JSON.parse(refused.stdout)).toMatchObject({
+        ok: true,
+        identity: null,
+        verification: {
+          code: "SignatureDoesNotMatch",
+          outcome: "rejected",
+          message: "STS GetCallerIdentity: SignatureDoesNotMatch: the secret key does not match access key " +
+            `AKIA...WXYZ, from profile dev in ${home.credentialsPath}:2 (shared-credentials-file)`
+        }
+      })
+      expect(sts.calls("GetCallerIdentity").map((call) => call.accessKeyId)).toEqual([
+        "AKIACLIVERIFY0001WXYZ",
+        "AKIACLIVERIFY0001WXYZ"
+      ])
+      for (const result of [good, refused]) expect(result.stdout + result.stderr).not.toContain(secret)
     }), { timeout: 60_000 })
 
   it.scoped("each reason is printed once; no region hint when the files are the problem", () =>

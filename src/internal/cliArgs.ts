@@ -29,6 +29,7 @@ export type Parsed =
     readonly profile: string | undefined
     readonly region: string | undefined
     readonly json: boolean
+    readonly verify: boolean
   }
   | { readonly _tag: "ListProfiles" }
   | {
@@ -42,14 +43,15 @@ const options = {
   profile: { type: "string" },
   region: { type: "string" },
   json: { type: "boolean" },
+  verify: { type: "boolean" },
   format: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" }
 } as const
 
 /** Which command-specific options each command takes (`--profile`, `--region` are global). */
-const commandOptions: Record<CommandName, ReadonlyArray<"json" | "format">> = {
-  "explain": ["json"],
+const commandOptions: Record<CommandName, ReadonlyArray<"json" | "verify" | "format">> = {
+  "explain": ["json", "verify"],
   "list-profiles": [],
   "export-credentials": ["format"]
 }
@@ -95,7 +97,7 @@ export const parse = (args: ReadonlyArray<string>): Parsed => {
     return { _tag: "Usage", message: `a command is needed (${commands.join(", ")})`, command }
   }
   if (extra.length > 0) return { _tag: "Usage", message: `unexpected argument '${extra[0]}'`, command }
-  for (const key of ["json", "format"] as const) {
+  for (const key of ["json", "verify", "format"] as const) {
     if (values[key] !== undefined && !commandOptions[command].includes(key)) {
       return { _tag: "Usage", message: `option --${key} does not apply to ${command}`, command }
     }
@@ -105,7 +107,13 @@ export const parse = (args: ReadonlyArray<string>): Parsed => {
   }
   switch (command) {
     case "explain":
-      return { _tag: "Explain", profile: values.profile, region: values.region, json: values.json === true }
+      return {
+        _tag: "Explain",
+        profile: values.profile,
+        region: values.region,
+        json: values.json === true,
+        verify: values.verify === true
+      }
     case "list-profiles":
       return { _tag: "ListProfiles" }
     case "export-credentials": {
@@ -140,7 +148,7 @@ const exitStatus = [
   "  0   success",
   "  1   no credentials found (explain, export-credentials)",
   "  2   a source is configured but broken, a profile does not exist, or a file does not parse",
-  "  3   reserved for explain --verify",
+  "  3   explain --verify: the credentials resolved, and AWS refused them",
   `  ${usageStatus}  usage error: an unknown option or command, or an option without its value`
 ]
 
@@ -199,7 +207,7 @@ const helpTexts: Record<CommandName | "main", ReadonlyArray<string>> = {
     ...exitStatus
   ],
   explain: [
-    `USAGE  ${program} explain [--profile NAME] [--region NAME] [--json]`,
+    `USAGE  ${program} explain [--profile NAME] [--region NAME] [--json] [--verify]`,
     "",
     "Walks the default credential chain as an application would and shows every source tried,",
     "its outcome, why, and how long it took; the winning source with its keys masked; and the",
@@ -208,6 +216,8 @@ const helpTexts: Record<CommandName | "main", ReadonlyArray<string>> = {
     "",
     "Options:",
     "  --json            print exactly one JSON object on stdout instead of the table",
+    "  --verify          ask AWS whether the credentials work (STS GetCallerIdentity, through the",
+    "                    session's STS endpoint and region) and show whose they are",
     "",
     ...globalOptions,
     "",
