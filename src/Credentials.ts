@@ -85,6 +85,8 @@ export interface Credentials extends Pipeable, Equal.Equal {
   readonly sessionToken: Option.Option<Redacted.Redacted<string>>
   readonly expiration: Option.Option<DateTime.Utc>
   readonly accountId: Option.Option<string>
+  /** The identity's ARN when the source was told it (STS's assumed-role user); not a secret. */
+  readonly arn: Option.Option<string>
   readonly source: Source
   /** A readable trail, e.g. `profile dev (shared-credentials-file /home/me/.aws/credentials)`. */
   readonly provenance: string
@@ -121,6 +123,7 @@ export interface CredentialsInput {
   readonly sessionToken?: string | Redacted.Redacted<string> | undefined
   readonly expiration?: DateTime.DateTime | Date | undefined
   readonly accountId?: string | undefined
+  readonly arn?: string | undefined
   readonly source: Source
   readonly provenance?: string | undefined
 }
@@ -147,6 +150,7 @@ const Proto = {
       sessionToken: Option.isSome(this.sessionToken) ? "<redacted>" : null,
       expiration: Option.match(this.expiration, { onNone: () => null, onSome: DateTime.formatIso }),
       accountId: Option.getOrNull(this.accountId),
+      arn: Option.getOrNull(this.arn),
       provenance: this.provenance
     }
   },
@@ -163,6 +167,7 @@ const Proto = {
       Equal.equals(this.sessionToken, that.sessionToken) &&
       Equal.equals(this.expiration, that.expiration) &&
       Equal.equals(this.accountId, that.accountId) &&
+      Equal.equals(this.arn, that.arn) &&
       this.source === that.source
   },
   [Hash.symbol](this: Credentials): number {
@@ -199,6 +204,7 @@ export const make = (input: CredentialsInput): Credentials => {
   self.accountId = input.accountId === undefined || input.accountId === ""
     ? Option.none()
     : Option.some(input.accountId)
+  self.arn = input.arn === undefined || input.arn === "" ? Option.none() : Option.some(input.arn)
   self.source = input.source
   // Composed from outside values (role names, URLs, paths): scrubbed and bounded once, here, for
   // every place that shows it (explain, logs, attempts).
@@ -220,6 +226,7 @@ export const withProvenance = (self: Credentials, provenance: string): Credentia
     sessionToken: Option.getOrUndefined(self.sessionToken),
     expiration: Option.getOrUndefined(self.expiration),
     accountId: Option.getOrUndefined(self.accountId),
+    arn: Option.getOrUndefined(self.arn),
     source: self.source,
     provenance
   })

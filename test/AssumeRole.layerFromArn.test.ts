@@ -7,12 +7,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
 import { AwsCredentials, layerStatic, make as makeService } from "../src/AwsCredentials.js"
 import * as Credentials from "../src/Credentials.js"
 import { CredentialsError } from "../src/CredentialsError.js"
 import * as MfaTokenProvider from "../src/MfaTokenProvider.js"
+import * as SigningCredentials from "../src/internal/signingCredentials.js"
 import * as AssumeRole from "../src/providers/AssumeRole.js"
 import { getFailure, getSuccess, resolveWith, runWith, type TempHome, tempHome } from "./support/fixtures.js"
 import { assertNoSecrets } from "./support/secrets.js"
@@ -66,6 +68,9 @@ describe("AssumeRole.layerFromArn", () => {
       assert.strictEqual(credentials.source, "assume-role")
       assert.strictEqual(credentials.accessKeyId, sts.issued[0]?.accessKeyId)
       assert.deepStrictEqual(credentials.accountId._tag === "Some" ? credentials.accountId.value : null, "111111111111")
+      // STS's assumed-role user: what a refused request names (signingCredentials.ts).
+      assert.deepStrictEqual(Option.getOrNull(credentials.arn), "arn:aws:sts::111111111111:assumed-role/Audit/botocore-session-0")
+      assert.strictEqual(SigningCredentials.fromCredentials(credentials).arn, "arn:aws:sts::111111111111:assumed-role/Audit/botocore-session-0")
       assert.isTrue(
         credentials.provenance.startsWith(`assume-role ${audit} from static parent keys, via STS us-east-1 (`),
         credentials.provenance

@@ -22,7 +22,8 @@ export const fromCredentials = (credentials: Credentials): SigningCredentials =>
   source: credentials.source,
   accessKeyId: credentials.accessKeyId,
   provenance: credentials.provenance,
-  ...(Option.isSome(credentials.accountId) ? { accountId: credentials.accountId.value } : {})
+  ...(Option.isSome(credentials.accountId) ? { accountId: credentials.accountId.value } : {}),
+  ...(Option.isSome(credentials.arn) ? { arn: credentials.arn.value } : {})
 })
 
 /**

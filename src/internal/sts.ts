@@ -744,6 +744,7 @@ export const toCredentials = (
     sessionToken: answer.sessionToken,
     expiration: answer.expiration,
     accountId: answer.accountId,
+    arn: answer.assumedRoleArn,
     source,
     provenance
   })
