@@ -232,6 +232,18 @@ const throttlingCodes: ReadonlySet<string> = new Set([
 
 const deniedCodes: ReadonlySet<string> = new Set(["AccessDenied", "AccessDeniedException"])
 
+/** Node's codes for a server certificate it would not trust: the CA bundle is what to check. */
+const untrustedCodes: ReadonlySet<string> = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID"
+])
+
 interface CallContext {
   readonly service: string
   readonly operation: string
@@ -247,6 +259,18 @@ const toServiceError = (
   scrub: (text: string) => string
 ) =>
 (context: CallContext, error: unknown): AwsServiceError => {
+  const tlsCode = record(error).code
+  if (typeof tlsCode === "string" && untrustedCodes.has(tlsCode)) {
+    return new AwsServiceError({
+      service: context.service,
+      operation: context.operation,
+      reason: "Unreachable",
+      code: tlsCode,
+      retryable: false,
+      detail: `${Option.getOrElse(endpoint, () => context.service)} presented a TLS certificate that is not trusted ` +
+        `(${tlsCode}); AWS_CA_BUNDLE or ca_bundle names the certificates to trust`
+    })
+  }
   const classified = CallFailure.classify(error)
   const raw = record(error).message
   const message = typeof raw === "string" ? scrub(raw) : ""
