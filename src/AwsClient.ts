@@ -40,6 +40,7 @@ import type { SigningCredentials } from "./Credentials.js"
 import type { CredentialsError } from "./CredentialsError.js"
 import * as CallFailure from "./internal/callFailure.js"
 import * as Internal from "./internal/sdkClient.js"
+import { scrub } from "./internal/scrub.js"
 import * as SigningCredentialsTable from "./internal/signingCredentials.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -405,7 +406,8 @@ const serviceIdOf = (Client: new(config: never) => SdkClient, probeConfig: Recor
         probe.destroy()
       }
     },
-    catch: (error) => configure(Client.name.replace(/Client$/, "") || "AWS", `the client could not be built: ${String(error)}`)
+    catch: (error) =>
+      configure(Client.name.replace(/Client$/, "") || "AWS", `the client could not be built: ${scrub(String(error), { max: 300 })}`)
   })
 
 /**
