@@ -5,6 +5,8 @@
  */
 
 /** @since 0.1.0 */
+export * as AwsClient from "./AwsClient.js"
+/** @since 0.1.0 */
 export * as AwsCredentials from "./AwsCredentials.js"
 /** @since 0.1.0 */
 export * as AwsRegion from "./AwsRegion.js"

@@ -2,7 +2,9 @@
  * The examples as users run them (`npx tsx examples/...`), as child processes with an empty
  * home and instance metadata off: the S3 round trip offline on the in-memory layer, and its
  * failing exit status when the server cannot be reached; two accounts side by side against the
- * loopback STS (test/support/stsServer.ts), and its refusal to call AWS with its example roles.
+ * loopback STS (test/support/stsServer.ts), and its refusal to call AWS with its example roles;
+ * DynamoDB + SQS, which will not touch an AWS account unless asked (its moto run is in the
+ * services tier, test/services/awsclient.moto.test.ts).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -90,5 +92,40 @@ describe("examples/two-accounts.ts", () => {
       assert.strictEqual(result.status, 2, result.stderr)
       assert.include(result.stderr, "Set AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_STS) to an STS on loopback")
       assert.strictEqual(result.stdout, "")
+    }), { timeout: 60_000 })
+})
+
+describe("examples/dynamodb-sqs.ts", () => {
+  it.scoped("without a configured endpoint: says it would use the AWS account, exit status 2, nothing created", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const result = yield* runExample("dynamodb-sqs.ts", {
+        HOME: home.dir,
+        AWS_REGION: "us-east-1",
+        AWS_EC2_METADATA_DISABLED: "true",
+        AWS_ACCESS_KEY_ID: "AKIAEXAMPLEFROMENV01",
+        AWS_SECRET_ACCESS_KEY: "example-env-secret-never-printed"
+      })
+      assert.strictEqual(result.status, 2, result.stderr)
+      assert.include(result.stdout, "DynamoDB at AWS, SQS at AWS, region us-east-1")
+      assert.include(result.stderr, "Set AWS_ENDPOINT_URL to a local server")
+      assert.notInclude(result.stdout, "DynamoDB: put")
+      assert.notInclude(result.stdout + result.stderr, "example-env-secret-never-printed")
+    }), { timeout: 60_000 })
+
+  it.scoped("a server that cannot be reached: one readable AwsServiceError line and exit status 1", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const result = yield* runExample("dynamodb-sqs.ts", {
+        HOME: home.dir,
+        AWS_ENDPOINT_URL: "http://127.0.0.1:1",
+        AWS_MAX_ATTEMPTS: "1",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "AKIAEXAMPLEFROMENV01",
+        AWS_SECRET_ACCESS_KEY: "example-env-secret-never-printed"
+      })
+      assert.strictEqual(result.status, 1)
+      assert.match(result.stderr, /AwsServiceError: DynamoDB CreateTable: Unreachable \(ECONNREFUSED\)/)
+      assert.notInclude(result.stdout + result.stderr, "example-env-secret-never-printed")
     }), { timeout: 60_000 })
 })

@@ -15,7 +15,10 @@
  * (`configuredEndpoint.ts`, botocore's order), the rest from the options. The SDK makes one
  * attempt per call; timeouts, retries (the one call policy: jittered capped backoff for
  * throttling, 5xx, timeouts and connection errors) and the one retry after `ExpiredToken` /
- * `InvalidToken` (with `AwsCredentials.invalidate` first) are done here, in Effect.
+ * `InvalidToken` (with `AwsCredentials.invalidate` first) are done here, in Effect. What every
+ * client we build shares (those settings, the CA bundle, the credentials provider, the call path
+ * and its token retry) is `sdkClient.ts`'s, as `AwsClient` has it; S3's reasons and addressing are
+ * this module's.
  */
 import type { S3Client } from "@aws-sdk/client-s3"
 import * as Duration from "effect/Duration"
@@ -23,7 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
-import { AwsCredentials, toAwsSdkProvider } from "../AwsCredentials.js"
+import { AwsCredentials } from "../AwsCredentials.js"
 import { AwsRegion } from "../AwsRegion.js"
 import { AwsSession, type Service as Session } from "../AwsSession.js"
 import { CredentialsError } from "../CredentialsError.js"
@@ -31,10 +34,9 @@ import * as ProfileFile from "../ProfileFile.js"
 import type { Reason, S3Error } from "../S3Error.js"
 import { defaults, type Options } from "../S3Model.js"
 import * as CallFailure from "./callFailure.js"
-import * as CallPolicy from "./callPolicy.js"
-import * as ConfiguredEndpoint from "./configuredEndpoint.js"
+import type * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import { type CallContext, failure } from "./s3Common.js"
-import { displayUrl, scrub as scrubText } from "./scrub.js"
+import * as SdkClient from "./sdkClient.js"
 import * as SigningCredentials from "./signingCredentials.js"
 
 export type Sdk = typeof import("@aws-sdk/client-s3") & typeof import("@aws-sdk/s3-request-presigner")
@@ -75,19 +77,6 @@ export interface CallShape {
 /** S3 as endpoint configuration names it (`AWS_ENDPOINT_URL_S3`, `s3 =` in `[services]`). */
 const s3Service: ConfiguredEndpoint.ServiceId = { env: "S3", key: "s3" }
 
-/** Without an `AwsSession` in the context: no profile, so only the environment configures S3. */
-const noSession: Session = {
-  profileName: "default",
-  profileSource: "default",
-  explicitCredentials: Option.none(),
-  explicitRegion: Option.none(),
-  home: Option.none(),
-  configFile: { path: undefined, exists: false },
-  credentialsFile: { path: undefined, exists: false },
-  profiles: ProfileFile.empty,
-  profile: Option.none()
-}
-
 const throttlingCodes = new Set([
   "SlowDown",
   "Throttling",
@@ -101,9 +90,6 @@ const throttlingCodes = new Set([
   "RequestThrottledException",
   "BandwidthLimitExceeded"
 ])
-
-/** Codes that mean "these credentials' session is over": invalidate and retry once. */
-const tokenCodes = new Set(["ExpiredToken", "InvalidToken", "TokenRefreshRequired"])
 
 const reasons: Record<string, Reason> = {
   NoSuchKey: "NoSuchKey",
@@ -141,7 +127,7 @@ const isTokenError = (error: S3Error | CredentialsError): error is S3Error =>
   error._tag === "S3Error" && isTokenAnswer(error)
 
 const isTokenAnswer = (error: S3Error): boolean =>
-  (error.code !== undefined && tokenCodes.has(error.code)) ||
+  (error.code !== undefined && SdkClient.tokenCodes.has(error.code)) ||
   // A HEAD answer has no body, so no error code: S3 answers an expired or invalid token with
   // 400, which a HEAD gets for little else.
   (error.status === 400 && (error.code === "HTTP 400" || error.code === "BadRequest"))
@@ -152,51 +138,22 @@ const record = (u: unknown): Record<string, unknown> =>
 const invalidConfiguration = (detail: string): S3Error =>
   failure({ operation: "Configure" }, { reason: "InvalidConfiguration", code: "InvalidConfiguration", detail })
 
-/** Where requests go and how buckets are addressed: the options, else the session's settings. */
-const addressing = (options: Options, session: Session) =>
+/**
+ * Where requests go, how buckets are addressed and the rest of the client's settings: the
+ * options, else the session's (`sdkClient.ts`, as every client we build has them).
+ */
+const addressing = (options: Options, session: Session, maxAttempts: number) =>
   Effect.gen(function*() {
-    const configured = yield* ConfiguredEndpoint.resolve({
-      session,
-      profileName: session.profileName,
-      service: s3Service,
-      source: "explicit"
-    }).pipe(Effect.mapError((error) => invalidConfiguration(error.detail)))
-    let endpoint = Option.map(configured.endpoint, (e) => e.url)
-    if (options.endpoint !== undefined && options.endpoint !== "") {
-      const url = URL.canParse(options.endpoint) ? new URL(options.endpoint) : undefined
-      if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
-        return yield* invalidConfiguration(`the endpoint option is not an http(s) URL: "${displayUrl(options.endpoint)}"`)
-      }
-      endpoint = Option.some(options.endpoint)
-    }
+    const settings = yield* SdkClient.resolveSettings({ session, service: s3Service, endpoint: options.endpoint, maxAttempts })
+      .pipe(Effect.mapError((problem) => invalidConfiguration(problem.detail)))
     // botocore's `s3 = \n  addressing_style = path` in the profile.
     const addressingStyle = Option.flatMap(session.profile, (profile) => ProfileFile.property(profile, "s3")).pipe(
       Option.flatMap((p) => Option.fromNullable(ProfileFile.subProperties(p.value).get("addressing_style")))
     )
     const forcePathStyle = options.forcePathStyle ??
       (options.compat === "s3-compatible" || Option.getOrUndefined(addressingStyle) === "path")
-    return { endpoint, forcePathStyle, configured }
+    return { settings, endpoint: Option.map(settings.endpoint, (e) => e.url), forcePathStyle }
   })
-
-/**
- * The SDK's credentials: `AwsCredentials` on every request, marked as caching by itself (so the
- * SDK calls it every time), remembering the last secrets it handed out for the scrubber.
- */
-const sdkCredentials = Effect.map(toAwsSdkProvider, (provider) => {
-  const recentSecrets: Array<string> = []
-  const credentials = Object.assign(
-    (providerOptions?: { readonly forceRefresh?: boolean }) =>
-      provider(providerOptions).then((identity) => {
-        if (!recentSecrets.includes(identity.secretAccessKey)) {
-          recentSecrets.unshift(identity.secretAccessKey, ...(identity.sessionToken === undefined ? [] : [identity.sessionToken]))
-          recentSecrets.length = Math.min(recentSecrets.length, 6)
-        }
-        return identity
-      }),
-    { memoized: true }
-  )
-  return { credentials, scrub: (text: string): string => scrubText(text, { max: 300, known: recentSecrets }) }
-})
 
 /** Servers that predate the SDK's CRC32 default need Content-MD5 where S3 needs a checksum. */
 const addContentMd5 = (client: S3Client): void =>
@@ -353,34 +310,21 @@ const makeCall = (
   credentials: AwsCredentials["Type"],
   mapError: (context: CallContext, error: unknown) => S3Error
 ): Client["call"] => {
-  type Failure = S3Error | CredentialsError
-  const retryPolicy = CallPolicy.make({
-    timeout: Duration.infinity,
+  const retrying = SdkClient.makeRetrying<S3Error>({
     attempts: limits.maxAttempts,
-    backoff: Duration.millis(100),
-    maxBackoff: Duration.seconds(2),
-    deadline: Duration.infinity
+    isRetryable: isTransient,
+    isTokenError,
+    timedOut: () => failure({ operation: "Request" }, { reason: "Timeout", code: "Timeout", detail: "timed out" }),
+    invalidate: credentials.invalidate,
+    describe: (error) => `S3 ${error.operation}: ${error.code}`
   })
-  const retrying = <A>(attempt: Effect.Effect<A, Failure>): Effect.Effect<A, Failure> =>
-    retryPolicy.attempts <= 1 ? attempt : CallPolicy.run(attempt, retryPolicy, {
-      isRetryable: isTransient,
-      timedOut: () => failure({ operation: "Request" }, { reason: "Timeout", code: "Timeout", detail: "timed out" })
-    })
   const timeoutMs = Duration.toMillis(limits.timeout)
   return (context, send, policy = { replayable: true, bounded: true }) => {
     const requestTimeout = policy.bounded ? timeoutMs : 0
-    const attempt = Effect.tryPromise({
-      try: (abortSignal) => send({ abortSignal, requestTimeout }),
-      // The credentials provider's rejection reaches us as the SDK got it: `AwsCredentials.get`'s
-      // own error, handed to the caller as it is.
-      catch: (error): Failure => error instanceof CredentialsError ? error : mapError(context, error)
-    })
-    const retried = policy.replayable ? retrying(attempt) : attempt
-    return Effect.catchIf(retried, isTokenError, (error) =>
-      Effect.zipRight(
-        Effect.logDebug(`S3 ${context.operation}: ${error.code}, invalidating the credentials`),
-        Effect.zipRight(credentials.invalidate, policy.replayable ? retried : Effect.fail(error))
-      ))
+    return retrying(
+      SdkClient.attempt((abortSignal) => send({ abortSignal, requestTimeout }), (error) => mapError(context, error)),
+      policy.replayable
+    )
   }
 }
 
@@ -390,47 +334,23 @@ export const make = (options: Options): Effect.Effect<Client, S3Error, AwsCreden
     const sdk = yield* loadSdk
     const credentials = yield* AwsCredentials
     const region = (yield* AwsRegion).name
-    const session = Option.getOrElse(yield* Effect.serviceOption(AwsSession), () => noSession)
+    const session = Option.getOrElse(yield* Effect.serviceOption(AwsSession), () => SdkClient.noSession)
     const compat = options.compat ?? "aws"
     const limits = limitsOf(options)
-    const { configured, endpoint, forcePathStyle } = yield* addressing(options, session)
-    const signing = yield* sdkCredentials
+    const { endpoint, forcePathStyle, settings } = yield* addressing(options, session, limits.maxAttempts)
+    const signing = yield* SdkClient.sdkCredentials
     const checksums = compat === "s3-compatible" ? "WHEN_REQUIRED" : "WHEN_SUPPORTED"
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const created = new sdk.S3Client({
-          region,
-          ...(Option.isSome(endpoint) ? { endpoint: endpoint.value } : {}),
+          ...SdkClient.baseConfig(region, settings, signing.credentials, limits),
           forcePathStyle,
-          credentials: signing.credentials,
-          maxAttempts: 1,
-          retryMode: "standard",
-          defaultsMode: "standard",
           requestChecksumCalculation: checksums,
           responseChecksumValidation: checksums,
-          useFipsEndpoint: configured.useFipsEndpoint,
-          useDualstackEndpoint: configured.useDualstackEndpoint,
           useArnRegion: false,
-          disableS3ExpressSessionAuth: false,
-          ignoreConfiguredEndpointUrls: true,
-          authSchemePreference: [],
-          sigv4aSigningRegionSet: [],
-          userAgentAppId: () => Promise.resolve(undefined),
-          // The SDK's own console messages (e.g. about a failed streaming request) would bypass
-          // Effect's logging; every failure reaches the caller as an S3Error instead.
-          logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
-          requestHandler: {
-            connectionTimeout: Duration.toMillis(limits.timeout),
-            throwOnRequestTimeout: true,
-            socketTimeout: Duration.toMillis(limits.idleTimeout)
-          }
+          disableS3ExpressSessionAuth: false
         })
-        // Errors say which credentials signed the request they are about.
-        created.middlewareStack.add(SigningCredentials.recordingMiddleware as never, {
-          step: "initialize",
-          name: "effectAwsCredentialsSignedWith",
-          override: true
-        })
+        SdkClient.recordSigningCredentials(created as unknown as SdkClient.SdkClientLike)
         // Swift, older Ceph and MinIO require Content-MD5 on DeleteObjects.
         if (compat === "s3-compatible") addContentMd5(created)
         return created

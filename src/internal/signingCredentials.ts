@@ -3,7 +3,8 @@
  * sentence per rejection code, naming the access key (shortened), where the credentials came
  * from and, for `AccessDenied`, the identity. Independent of any one service: S3 uses it for its
  * answers, and the same table holds STS's spellings (`InvalidClientTokenId`, the
- * `...Exception` names of its SDK), for an STS client or `explain --verify`.
+ * `...Exception` names of its SDK), and the JSON services' (DynamoDB's `UnrecognizedClientException`,
+ * `InvalidSignatureException`), for `AwsClient`, an STS client or `explain --verify`.
  *
  * It also ties an SDK identity (what an SDK client's credentials provider hands to the signer)
  * back to the `Credentials` it was made from, and a failed request to the identity that signed
@@ -76,7 +77,9 @@ const regionDisabled = (signing: SigningCredentials) =>
 const sentences: Readonly<Record<string, (signing: SigningCredentials, context: RequestContext) => string>> = {
   InvalidAccessKeyId: unknownKey,
   InvalidClientTokenId: unknownKey,
+  UnrecognizedClientException: unknownKey,
   SignatureDoesNotMatch: wrongSecret,
+  InvalidSignatureException: wrongSecret,
   ExpiredToken: expired,
   ExpiredTokenException: expired,
   TokenRefreshRequired: expired,
