@@ -258,17 +258,6 @@ describe("AwsClient: attempts", () => {
     }))
 })
 
-/** Under CI the CA bundle tests must run: openssl is part of the image. */
-const opensslAvailable = (() => {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" })
-    return true
-  } catch {
-    if (process.env.CI === "true") throw new Error("CI=true but openssl is not installed (apt-get install openssl)")
-    return false
-  }
-})()
-
 /** A self-signed certificate for 127.0.0.1, made with openssl in `dir`. */
 const selfSigned = (dir: string) => {
   const key = path.join(dir, "key.pem")
@@ -280,7 +269,8 @@ const selfSigned = (dir: string) => {
   return { key: fs.readFileSync(key, "utf8"), cert: fs.readFileSync(cert, "utf8"), certPath: cert }
 }
 
-describe.skipIf(!opensslAvailable)("AwsClient: CA bundle (openssl makes a self-signed certificate)", () => {
+// openssl makes the certificate: .ci/run installs it when the image lacks it; without it these fail.
+describe("AwsClient: CA bundle (openssl makes a self-signed certificate)", () => {
   it.scopedLive("AWS_CA_BUNDLE trusts the local TLS server; without it the request fails; ca_bundle in the profile too", () =>
     Effect.gen(function*() {
       const home = yield* tempHome
