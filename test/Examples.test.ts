@@ -4,12 +4,14 @@
  * failing exit status when the server cannot be reached; two accounts side by side against the
  * loopback STS (test/support/stsServer.ts), and its refusal to call AWS with its example roles;
  * DynamoDB + SQS, which will not touch an AWS account unless asked (its moto run is in the
- * services tier, test/services/awsclient.moto.test.ts).
+ * services tier, test/services/awsclient.moto.test.ts); and the program without Effect
+ * (`fromChain` as an S3Client's credentials) against the loopback S3 fake.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as path from "node:path"
 import { runTsx, tempHome } from "./support/fixtures.js"
+import * as S3Server from "./support/s3Server.js"
 import * as StsServer from "./support/stsServer.js"
 
 const runExample = (file: string, env: Record<string, string>) =>
@@ -127,5 +129,34 @@ describe("examples/dynamodb-sqs.ts", () => {
       assert.strictEqual(result.status, 1)
       assert.match(result.stderr, /AwsServiceError: DynamoDB CreateTable: Unreachable \(ECONNREFUSED\)/)
       assert.notInclude(result.stdout + result.stderr, "example-env-secret-never-printed")
+    }), { timeout: 60_000 })
+})
+
+describe("examples/without-effect.ts", () => {
+  it.scoped("credentials from the chain, an S3Client signing with them; with none, every link and exit status 1", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const s3 = yield* S3Server.fakeS3
+      s3.handle((_request, response) => {
+        response.writeHead(200, { "content-type": "application/xml" })
+        response.end(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult><Buckets>` +
+            `<Bucket><Name>one</Name><CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket>` +
+            `</Buckets></ListAllMyBucketsResult>`
+        )
+      })
+      const keys = { AWS_ACCESS_KEY_ID: "AKIAEXAMPLENOEFFECT1", AWS_SECRET_ACCESS_KEY: "no-effect-secret-never-printed" }
+      const [found, none] = yield* Effect.all([
+        runExample("without-effect.ts", { HOME: home.dir, ...keys, AWS_ENDPOINT_URL: s3.url }),
+        runExample("without-effect.ts", { HOME: home.dir, BOTO_CONFIG: path.join(home.dir, "none") })
+      ], { concurrency: 2 })
+      assert.strictEqual(found.status, 0, found.stderr)
+      assert.include(found.stdout, "Credentials AKIA...ECT1, which never expire")
+      assert.include(found.stdout, `S3 at ${s3.url}: 1 bucket(s)`)
+      assert.strictEqual(s3.requests.at(-1)?.accessKeyId, keys.AWS_ACCESS_KEY_ID)
+      assert.strictEqual(none.status, 1)
+      assert.include(none.stderr, "No credentials found. Tried, in order:")
+      assert.include(none.stderr, "iam-role: AWS_EC2_METADATA_DISABLED is true")
+      for (const result of [found, none]) assert.notInclude(result.stdout + result.stderr, keys.AWS_SECRET_ACCESS_KEY)
     }), { timeout: 60_000 })
 })
