@@ -3,7 +3,7 @@
  * client, from the `effect-aws-credentials/sdk` subpath, with plain promises.
  *
  *   npm run example -- examples/without-effect.ts
- *     prints where the credentials came from (the key shortened, never the secret), or, when the
+ *     prints the access key the chain found (shortened, never the secret) and its expiry, or, when the
  *     machine has none, every link of the chain tried and why, with exit status 1.
  *   AWS_ENDPOINT_URL=http://127.0.0.1:5000 npm run example -- examples/without-effect.ts
  *     also lists the buckets of that S3 endpoint (moto: `python3 -m moto.server -p 5000`) through

@@ -490,7 +490,11 @@ export interface Options {
    * and a `Content-MD5` on `DeleteObjects`.
    */
   readonly compat?: "aws" | "s3-compatible" | undefined
-  /** Attempts per request (throttling, 5xx, timeouts, connection errors). Default 3. */
+  /**
+   * Attempts per request (throttling, 5xx, timeouts, connection errors). Default: the session's
+   * (`AWS_MAX_ATTEMPTS` / `max_attempts`, or botocore's default for `AWS_RETRY_MODE` /
+   * `retry_mode`), as for every client on it (`AwsClient`); 3 when the session sets neither.
+   */
   readonly maxAttempts?: number | undefined
   /**
    * How long one attempt of a request without a body to upload may take to connect and get

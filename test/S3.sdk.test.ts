@@ -182,6 +182,33 @@ describe("S3.layer: credentials on every request", () => {
 })
 
 describe("S3.layer: retries and timeouts", () => {
+  it.scopedLive("without the option, the session's attempts: AWS_MAX_ATTEMPTS, max_attempts, retry_mode; else 3", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeS3
+      fake.handle((_request, response) => replyError(response, 503, "SlowDown", "Please reduce your request rate."))
+      const attemptsUnder = (home: TempHome, env: Record<string, string>) =>
+        Effect.gen(function*() {
+          fake.requests.length = 0
+          yield* Effect.flatMap(S3.S3, (s3) => s3.listBuckets).pipe(
+            Effect.provide(
+              S3.layer({ endpoint: fake.url, forcePathStyle: true }).pipe(
+                Layer.provide(Layer.mergeAll(staticKeys, region, AwsSession.layer().pipe(Layer.provide(platformLayer))))
+              )
+            ),
+            withEnv(home.env(env)),
+            Effect.exit
+          )
+          return fake.requests.length
+        })
+      const home = yield* tempHome
+      assert.strictEqual(yield* attemptsUnder(home, { AWS_MAX_ATTEMPTS: "2" }), 2)
+      assert.strictEqual(yield* attemptsUnder(home, {}), 3)
+      home.writeConfig("[default]\nmax_attempts = 4\n")
+      assert.strictEqual(yield* attemptsUnder(home, {}), 4)
+      home.writeConfig("[default]\nretry_mode = legacy\n")
+      assert.strictEqual(yield* attemptsUnder(home, {}), 5)
+    }), { timeout: 60_000 })
+
   it.scopedLive("SlowDown (503) is retried up to maxAttempts, then reported as Throttled", () =>
     Effect.gen(function*() {
       const fake = yield* fakeS3

@@ -306,7 +306,8 @@ const errorLines = (report: Report, width: number | undefined): Array<string> =>
 /** Under the credentials: who they belong to, or why that is not known (with `--verify`). */
 const verificationLines = (report: Report): ReadonlyArray<string> => {
   if (report.identity !== undefined && report.identity !== null) {
-    return [`  identity       account ${report.identity.account}, arn ${report.identity.arn}`]
+    const { account, arn, userId } = report.identity
+    return [`  identity       account ${account}, arn ${arn}, user id ${userId}`]
   }
   if (report.verification === undefined) return []
   // A rejection's message starts with STS's code already; a missing verdict's does not.

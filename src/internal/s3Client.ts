@@ -38,6 +38,7 @@ import type * as ConfiguredEndpoint from "./configuredEndpoint.js"
 import { type CallContext, failure } from "./s3Common.js"
 import * as SdkClient from "./sdkClient.js"
 import * as SigningCredentials from "./signingCredentials.js"
+import { scrub as scrubText } from "./scrub.js"
 
 export type Sdk = typeof import("@aws-sdk/client-s3") & typeof import("@aws-sdk/s3-request-presigner")
 
@@ -142,9 +143,14 @@ const invalidConfiguration = (detail: string): S3Error =>
  * Where requests go, how buckets are addressed and the rest of the client's settings: the
  * options, else the session's (`sdkClient.ts`, as every client we build has them).
  */
-const addressing = (options: Options, session: Session, maxAttempts: number) =>
+const addressing = (options: Options, session: Session) =>
   Effect.gen(function*() {
-    const settings = yield* SdkClient.resolveSettings({ session, service: s3Service, endpoint: options.endpoint, maxAttempts })
+    const settings = yield* SdkClient.resolveSettings({
+      session,
+      service: s3Service,
+      endpoint: options.endpoint,
+      maxAttempts: options.maxAttempts
+    })
       .pipe(Effect.mapError((problem) => invalidConfiguration(problem.detail)))
     // botocore's `s3 = \n  addressing_style = path` in the profile.
     const addressingStyle = Option.flatMap(session.profile, (profile) => ProfileFile.property(profile, "s3")).pipe(
@@ -287,12 +293,14 @@ const serviceError = (
 }
 
 /** The limits of the layer's options. */
-const limitsOf = (options: Options) => {
+const limitsOf = (options: Options, retry: SdkClient.RetrySettings) => {
   const timeout = options.timeout === undefined ? Duration.millis(defaults.timeoutMillis) : Duration.decode(options.timeout)
   return {
     timeout,
     idleTimeout: options.idleTimeout === undefined ? timeout : Duration.decode(options.idleTimeout),
-    maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? defaults.maxAttempts))
+    // The option, else the session's (`AWS_MAX_ATTEMPTS`, `max_attempts`, `retry_mode`) as for
+    // every client on it, else S3's own default.
+    maxAttempts: retry.defaulted ? defaults.maxAttempts : retry.maxAttempts
   }
 }
 
@@ -336,24 +344,31 @@ export const make = (options: Options): Effect.Effect<Client, S3Error, AwsCreden
     const region = (yield* AwsRegion).name
     const session = Option.getOrElse(yield* Effect.serviceOption(AwsSession), () => SdkClient.noSession)
     const compat = options.compat ?? "aws"
-    const limits = limitsOf(options)
-    const { endpoint, forcePathStyle, settings } = yield* addressing(options, session, limits.maxAttempts)
+    const { endpoint, forcePathStyle, settings } = yield* addressing(options, session)
+    const limits = limitsOf(options, settings.retry)
     const signing = yield* SdkClient.sdkCredentials
     const checksums = compat === "s3-compatible" ? "WHEN_REQUIRED" : "WHEN_SUPPORTED"
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const created = new sdk.S3Client({
-          ...SdkClient.baseConfig(region, settings, signing.credentials, limits),
-          forcePathStyle,
-          requestChecksumCalculation: checksums,
-          responseChecksumValidation: checksums,
-          useArnRegion: false,
-          disableS3ExpressSessionAuth: false
-        })
-        SdkClient.recordSigningCredentials(created as unknown as SdkClient.SdkClientLike)
-        // Swift, older Ceph and MinIO require Content-MD5 on DeleteObjects.
-        if (compat === "s3-compatible") addContentMd5(created)
-        return created
+      // A constructor that throws (a setting the SDK refuses) is a configuration error, not a defect.
+      Effect.try({
+        try: () => {
+          const created = new sdk.S3Client({
+            ...SdkClient.baseConfig(region, settings, signing.credentials, limits),
+            forcePathStyle,
+            requestChecksumCalculation: checksums,
+            responseChecksumValidation: checksums,
+            useArnRegion: false,
+            disableS3ExpressSessionAuth: false
+          })
+          SdkClient.recordSigningCredentials(created as unknown as SdkClient.SdkClientLike)
+          // Swift, older Ceph and MinIO require Content-MD5 on DeleteObjects.
+          if (compat === "s3-compatible") addContentMd5(created)
+          return created
+        },
+        catch: (error) =>
+          invalidConfiguration(`the S3 client could not be built: ${
+            scrubText(error instanceof Error ? error.message : String(error), { max: 300 })
+          }`)
       }),
       (c) => Effect.sync(() => c.destroy())
     )

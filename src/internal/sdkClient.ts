@@ -66,6 +66,8 @@ export interface RetrySettings {
   readonly maxAttempts: number
   /** Where the attempts came from: `AWS_MAX_ATTEMPTS`, `max_attempts in profile dev (...)`, `retry_mode legacy`. */
   readonly from: string
+  /** Neither the option nor the session set the attempts or the mode: botocore's default applies. */
+  readonly defaulted: boolean
 }
 
 export interface CaBundle {
@@ -111,7 +113,7 @@ const retrySettings = (
     // botocore's default mode is `legacy`.
     const mode = Option.getOrElse(modeText, () => "legacy") as RetryMode
     if (maxAttemptsOption !== undefined) {
-      return { mode, maxAttempts: clampAttempts(maxAttemptsOption), from: "the maxAttempts option" }
+      return { mode, maxAttempts: clampAttempts(maxAttemptsOption), from: "the maxAttempts option", defaulted: false }
     }
     const attempts = yield* Setting.read(session.profile, session.profileName, {
       variable: "AWS_MAX_ATTEMPTS",
@@ -121,7 +123,8 @@ const retrySettings = (
       return {
         mode,
         maxAttempts: defaultAttempts[mode],
-        from: Option.match(modeSetting, { onNone: () => "botocore's default", onSome: (s) => s.from })
+        from: Option.match(modeSetting, { onNone: () => "botocore's default", onSome: (s) => s.from }),
+        defaulted: Option.isNone(modeSetting)
       }
     }
     const parsed = /^\s*\d+\s*$/.test(attempts.value.value) ? Number(attempts.value.value) : Number.NaN
@@ -130,7 +133,7 @@ const retrySettings = (
         detail: `${attempts.value.from} is "${scrubText(attempts.value.value, { max: 40 })}", not a whole number of attempts from 1`
       })
     }
-    return { mode, maxAttempts: clampAttempts(parsed), from: attempts.value.from }
+    return { mode, maxAttempts: clampAttempts(parsed), from: attempts.value.from, defaulted: false }
   })
 
 const clampAttempts = (attempts: number): number =>

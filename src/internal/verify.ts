@@ -7,13 +7,16 @@
  * Three outcomes, and only the server decides between the first two:
  * - `Verified`: STS answered with the caller's account, ARN and user id.
  * - `Rejected`: STS said no (`InvalidClientTokenId`, `SignatureDoesNotMatch`, `ExpiredToken`,
- *   ...): any error answer that another attempt would not change. The message is our sentence
+ *   ...): an answer that refuses the credentials themselves (`signingCredentials.ts`'s codes),
+ *   which another attempt would not change. The message is our sentence
  *   for the code (`rejectionSentence`), naming the masked access key, the source and the
  *   provenance; nothing the server wrote beyond its error code is kept (as for every STS error),
  *   and the code itself passed `sts.ts`'s pattern for codes.
  * - `Unverified`: no verdict: STS could not be reached (`Unreachable`), did not answer in time
  *   (`Timeout`), was throttled or failing after the retries (`ServiceUnavailable`), answered
- *   something that is not a GetCallerIdentity response (`InvalidResponse`), or the call could not
+ *   something that is not a GetCallerIdentity response (`InvalidResponse`), answered with an
+ *   error that says nothing about the credentials (`ServiceError`: a proxy's 403, an endpoint that
+ *   is not STS, a policy on the endpoint; the server's code in the message), or the call could not
  *   be made from the configuration (`InvalidConfiguration`: a bad region name, FIPS without a
  *   region, a key a header cannot carry). `explain` keeps the chain's exit status for these: the
  *   credentials may well be good, and a laptop offline is not a credentials problem.
@@ -35,7 +38,13 @@ export interface Identity {
 }
 
 /** Why there is no verdict. */
-export type UnverifiedCode = "Unreachable" | "Timeout" | "ServiceUnavailable" | "InvalidResponse" | "InvalidConfiguration"
+export type UnverifiedCode =
+  | "Unreachable"
+  | "Timeout"
+  | "ServiceUnavailable"
+  | "InvalidResponse"
+  | "InvalidConfiguration"
+  | "ServiceError"
 
 /** What `verify` found out. */
 export type Outcome =
@@ -69,7 +78,7 @@ const unverifiedCode = (failure: CallFailure.CallFailure): UnverifiedCode => {
     case "Timeout":
       return "Timeout"
     case "Service":
-      return "ServiceUnavailable"
+      return Sts.isRetryable(failure) ? "ServiceUnavailable" : "ServiceError"
     case "Malformed":
       return "InvalidResponse"
     case "Local":
@@ -105,9 +114,10 @@ export const verify = (
       })),
       Effect.catchAll(({ attempts, failure }) =>
         Effect.succeed<Outcome>(
-          // An error answer another attempt would not change is the server's verdict; what the
-          // call policy retried (throttling, 5xx) and still failed is not.
-          failure._tag === "Service" && !Sts.isRetryable(failure)
+          // Only an answer about the credentials themselves is a verdict on them: a proxy's 403, an
+          // endpoint that is not STS (`InvalidAction`) or a policy on the endpoint is not, and
+          // neither is what the call policy retried (throttling, 5xx) and still failed.
+          failure._tag === "Service" && !Sts.isRetryable(failure) && SigningCredentials.isRejection(failure.name)
             ? { _tag: "Rejected", code: failure.name, message: rejectionSentence(failure.name, credentials) }
             : {
               _tag: "Unverified",
