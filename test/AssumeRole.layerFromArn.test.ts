@@ -16,7 +16,7 @@ import { CredentialsError } from "../src/CredentialsError.js"
 import * as MfaTokenProvider from "../src/MfaTokenProvider.js"
 import * as SigningCredentials from "../src/internal/signingCredentials.js"
 import * as AssumeRole from "../src/providers/AssumeRole.js"
-import { getFailure, getSuccess, resolveWith, runWith, type TempHome, tempHome } from "./support/fixtures.js"
+import { getFailure, getSuccess, resolveWith, runWith, type TempHome, tempHome, withEnv } from "./support/fixtures.js"
 import { assertNoSecrets } from "./support/secrets.js"
 import * as StsServer from "./support/stsServer.js"
 
@@ -78,6 +78,20 @@ describe("AssumeRole.layerFromArn", () => {
       assert.include(credentials.provenance, "AWS_ENDPOINT_URL_STS")
       assert.deepStrictEqual(resolved.attempts.map((a) => [a.source, a.outcome]), [["assume-role", "resolved"]])
       assertNoSecrets(credentials, [parentSecret, parentToken, ...secretsOf(sts)])
+    }))
+
+  it.scoped("on a static key with no session in the context: STS where the environment sends it", () =>
+    Effect.gen(function*() {
+      const home = yield* tempHome
+      const sts = yield* StsServer.make()
+      const layer = AssumeRole.layerFromArn({ roleArn: audit }).pipe(Layer.provide(Parent))
+      const credentials = yield* Effect.flatMap(AwsCredentials, (service) => service.get).pipe(
+        Effect.provide(layer),
+        withEnv(envFor(home, sts))
+      )
+      assert.strictEqual(credentials.source, "assume-role")
+      assert.strictEqual(credentials.accessKeyId, sts.issued[0]?.accessKeyId)
+      assert.strictEqual(sts.calls("AssumeRole")[0]?.signingRegion, "us-east-1")
     }))
 
   it.scoped("a role from a role: each layer signs with the credentials of the one below", () =>

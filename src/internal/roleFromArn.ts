@@ -12,6 +12,7 @@ import { AwsSession } from "../AwsSession.js"
 import type * as Credentials from "../Credentials.js"
 import { CredentialsError } from "../CredentialsError.js"
 import { mfaCodeFor } from "./assumeRole.js"
+import * as SdkClient from "./sdkClient.js"
 import * as Sts from "./sts.js"
 
 const source = "assume-role" satisfies Credentials.Source
@@ -139,3 +140,14 @@ export const fetch = (
       `assume-role ${request.roleArn} from ${parent.provenance}, ${Sts.describeRoute(settings)}`
     )
   })
+
+/**
+ * `fetch` on the session when one is provided (its STS endpoint, region and MFA profile), else
+ * on the environment alone, as an SDK client without a profile would be: a role can be assumed
+ * on top of any `AwsCredentials`, `layerStatic` included.
+ */
+export const fetchOnSession = (
+  prepared: Prepared
+): Effect.Effect<Credentials.Credentials, CredentialsError, AwsCredentials> =>
+  Effect.flatMap(Effect.serviceOption(AwsSession), (session) =>
+    Effect.provideService(fetch(prepared), AwsSession, Option.getOrElse(session, () => SdkClient.noSession)))

@@ -150,7 +150,8 @@ export interface FromArnOptions {
 /**
  * Credentials of `roleArn`, assumed with the `AwsCredentials` the layer is given (the parent:
  * the default chain, a static key, another role). STS calls go where the `AwsSession`'s profile
- * sends them (region, `AWS_ENDPOINT_URL_STS`, ...), as for roles from profiles.
+ * sends them (region, `AWS_ENDPOINT_URL_STS`, ...), as for roles from profiles; without a session
+ * in the context, where the environment alone sends them (`AWS_REGION`, `AWS_ENDPOINT_URL_STS`).
  *
  * Like every source, the layer resolves once while it is built, and fails then with a
  * `CredentialsError` (`InvalidConfiguration` for options STS would refuse, the parent's reason
@@ -168,8 +169,8 @@ export interface FromArnOptions {
  */
 export const layerFromArn = (
   options: FromArnOptions
-): Layer.Layer<AwsCredentials, CredentialsError, AwsCredentials | AwsSession> =>
-  Layer.unwrapEffect(Effect.map(FromArn.prepare(options), (prepared) => sourceLayer(source, FromArn.fetch(prepared)))).pipe(
+): Layer.Layer<AwsCredentials, CredentialsError, AwsCredentials> =>
+  Layer.unwrapEffect(Effect.map(FromArn.prepare(options), (prepared) => sourceLayer(source, FromArn.fetchOnSession(prepared)))).pipe(
     // The fetch never reports "nothing configured"; the type says so.
     Layer.mapError((error): CredentialsError =>
       error._tag === "CredentialsError"
