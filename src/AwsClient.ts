@@ -215,22 +215,6 @@ export const defaultTimeout: Duration.Duration = Duration.seconds(30)
 // Errors from the SDK
 // ---------------------------------------------------------------------------------------------
 
-const throttlingCodes: ReadonlySet<string> = new Set([
-  "Throttling",
-  "ThrottlingException",
-  "ThrottledException",
-  "RequestThrottledException",
-  "TooManyRequestsException",
-  "ProvisionedThroughputExceededException",
-  "TransactionInProgressException",
-  "RequestLimitExceeded",
-  "BandwidthLimitExceeded",
-  "LimitExceededException",
-  "RequestThrottled",
-  "SlowDown",
-  "EC2ThrottledException"
-])
-
 const deniedCodes: ReadonlySet<string> = new Set(["AccessDenied", "AccessDeniedException"])
 
 /** Node's codes for a server certificate it would not trust: the CA bundle is what to check. */
@@ -344,7 +328,7 @@ const answered = (
 ): AwsServiceError => {
   const { name, requestId, status } = classified
   const code = /^(HTTP )?\d+$/.test(name) || name === "UnknownError" || name === "Unknown" ? undefined : name
-  const throttled = CallFailure.isThrottled(classified) || (code !== undefined && throttlingCodes.has(code))
+  const throttled = CallFailure.isThrottled(classified) || (code !== undefined && CallFailure.isThrottlingCode(code))
   const reason: Reason = code !== undefined && deniedCodes.has(code)
     ? "AccessDenied"
     : code !== undefined && SigningCredentialsTable.isRejection(code)

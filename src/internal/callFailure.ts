@@ -70,13 +70,34 @@ export type CallFailure =
    */
   | { readonly _tag: "Local"; readonly name: string; readonly message: string }
 
-const throttlingNames: ReadonlySet<string> = new Set([
+/**
+ * The error codes that mean "slow down", for every service: botocore's list (its retry handler's
+ * throttling errors), S3's own (`SlowDown`, `ServiceUnavailable`, `TooManyRequests`) and the
+ * exception names the SDKs give them. One table: the classifier, S3 and `AwsClient` all ask it.
+ */
+const throttlingCodes: ReadonlySet<string> = new Set([
+  "Throttling",
   "ThrottlingException",
+  "ThrottledException",
+  "RequestThrottledException",
+  "RequestThrottled",
+  "TooManyRequests",
   "TooManyRequestsException",
   "TooManyRequestsError",
+  "ProvisionedThroughputExceededException",
+  "TransactionInProgressException",
+  "RequestLimitExceeded",
+  "BandwidthLimitExceeded",
+  "LimitExceededException",
+  "PriorRequestNotComplete",
+  "EC2ThrottledException",
+  "SlowDown",
   "SlowDownException",
-  "RequestLimitExceeded"
+  "ServiceUnavailable"
 ])
+
+/** Whether a service's error code means "slow down" (see the table above). */
+export const isThrottlingCode = (code: string): boolean => throttlingCodes.has(code)
 
 const record = (error: unknown): Record<string, unknown> =>
   typeof error === "object" && error !== null ? error as Record<string, unknown> : {}
@@ -114,7 +135,7 @@ export const classify = (error: unknown): CallFailure => {
 
 /** The service asked us to slow down: a throttling exception name, or HTTP 429. */
 export const isThrottled = (failure: CallFailure): boolean =>
-  failure._tag === "Service" && (throttlingNames.has(failure.name) || failure.status === 429)
+  failure._tag === "Service" && (throttlingCodes.has(failure.name) || failure.status === 429)
 
 /** What another attempt may cure: timeouts, the network, throttling and 5xx. */
 export const isTransient = (failure: CallFailure): boolean => {

@@ -78,20 +78,6 @@ export interface CallShape {
 /** S3 as endpoint configuration names it (`AWS_ENDPOINT_URL_S3`, `s3 =` in `[services]`). */
 const s3Service: ConfiguredEndpoint.ServiceId = { env: "S3", key: "s3" }
 
-const throttlingCodes = new Set([
-  "SlowDown",
-  "Throttling",
-  "ThrottlingException",
-  "ThrottledException",
-  "RequestThrottled",
-  "RequestLimitExceeded",
-  "TooManyRequests",
-  "TooManyRequestsException",
-  "ServiceUnavailable",
-  "RequestThrottledException",
-  "BandwidthLimitExceeded"
-])
-
 const reasons: Record<string, Reason> = {
   NoSuchKey: "NoSuchKey",
   NoSuchBucket: "NoSuchBucket",
@@ -266,7 +252,7 @@ const serviceError = (
     else if (status === 416) reason = "InvalidRange"
     else if (status === 501) reason = "NotImplemented"
   }
-  if (reason === undefined && (answer.throttled || (code !== undefined && throttlingCodes.has(code)) || status === 503)) {
+  if (reason === undefined && (answer.throttled || (code !== undefined && CallFailure.isThrottlingCode(code)) || status === 503)) {
     reason = "Throttled"
   }
   const said = message !== "" && message !== name && message !== "UnknownError"
